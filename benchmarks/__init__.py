@@ -1,0 +1,1 @@
+"""Benchmarks of tgnn (installed as ``tgnn.benchmarks``): one module per experiment."""

@@ -1,0 +1,67 @@
+"""Exception types of tgnn.
+
+Every error that tgnn raises on bad input is one of these. Messages name the argument, what was
+expected and what was received, so that a caller can fix the call without reading our source.
+All of them subclass :class:`TgnnError`, which itself subclasses :class:`ValueError` so that code
+written against plain ``ValueError`` keeps working.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "TgnnError",
+    "ShapeError",
+    "NonFiniteError",
+    "NotStochasticError",
+    "NotCausalError",
+    "MaskError",
+    "EmptyInputError",
+    "AttentionUnavailableError",
+    "GraphError",
+    "DisconnectedGraphError",
+    "NotReachableError",
+]
+
+
+class TgnnError(ValueError):
+    """Base class of every tgnn input error."""
+
+
+class ShapeError(TgnnError):
+    """An array has the wrong rank or shape (for example non-square attention)."""
+
+
+class NonFiniteError(TgnnError):
+    """An array holds NaN or infinite values."""
+
+
+class NotStochasticError(TgnnError):
+    """Attention rows do not sum to one within the tolerance of their dtype."""
+
+
+class NotCausalError(TgnnError):
+    """Attention was asserted causal (lower triangular) but puts weight above the diagonal."""
+
+
+class MaskError(TgnnError):
+    """A padding or attention mask does not match the attention it goes with."""
+
+
+class EmptyInputError(TgnnError):
+    """A sequence, graph or list that must not be empty is empty."""
+
+
+class AttentionUnavailableError(TgnnError):
+    """A model cannot give attention weights (for example an SDPA-only or flash-only model)."""
+
+
+class GraphError(TgnnError):
+    """A graph is invalid for the requested metric (negative weights, bad edge_index, ...)."""
+
+
+class DisconnectedGraphError(GraphError):
+    """A metric that needs a connected graph got a disconnected one."""
+
+
+class NotReachableError(GraphError):
+    """A directed graph has no globally reachable node, or an assumption on it fails."""

@@ -1,0 +1,1 @@
+"""tgnn.models."""

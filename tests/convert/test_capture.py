@@ -1,0 +1,104 @@
+"""Captured attention equals eager output_attentions, streamed one layer at a time."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from tests.convert.conftest import make_model, padded_inputs
+from tgnn.convert.capture import capture_attention, stream_attention
+from tgnn.errors import AttentionUnavailableError, EmptyInputError
+
+
+def eager_attentions(kind: str, inputs: dict[str, torch.Tensor]) -> tuple[torch.Tensor, ...]:
+    model = make_model(kind, "eager")
+    with torch.no_grad():
+        out = model(**inputs, output_attentions=True)
+    return tuple(out.attentions)
+
+
+@pytest.mark.parametrize("left", [True, False])
+def test_capture_equals_eager_exactly(model_kind: str, left: bool) -> None:
+    if model_kind == "bert" and left:
+        pytest.skip("BERT pads on the right")
+    inputs = padded_inputs(left=left)
+    expected = eager_attentions(model_kind, inputs)
+    model = make_model(model_kind, "sdpa")
+    captured = [(a.layer, a.weights) for a in capture_attention(model, inputs)]
+    assert [layer for layer, _ in captured] == list(range(len(expected)))
+    for (_, weights), reference in zip(captured, expected, strict=True):
+        assert weights.dtype == torch.float32
+        assert weights.shape == reference.shape  # query heads, GQA expanded
+        real = inputs["attention_mask"].bool()
+        for b in range(real.shape[0]):
+            keep = real[b]
+            torch.testing.assert_close(
+                weights[b][:, keep][:, :, keep], reference[b][:, keep][:, :, keep], rtol=0, atol=0
+            )
+
+
+def test_capture_keeps_outputs_and_restores_implementation(model_kind: str) -> None:
+    inputs = padded_inputs(left=model_kind != "bert")
+    model = make_model(model_kind, "sdpa")
+    with torch.no_grad():
+        reference = model(**inputs)[0]
+    output = stream_attention(model, inputs, lambda layer: None)
+    assert model.config._attn_implementation == "sdpa"
+    real = inputs["attention_mask"].bool()
+    torch.testing.assert_close(output[0][real], reference[real], rtol=1e-5, atol=1e-5)
+
+
+def test_stream_holds_one_layer_at_a_time() -> None:
+    model = make_model("gpt2")
+    alive: list[int] = []
+    stream_attention(model, padded_inputs(), lambda a: alive.append(a.layer))
+    assert alive == [0, 1, 2]
+
+
+def test_layer_selection_skips_other_layers() -> None:
+    model = make_model("gpt2")
+    layers = [a.layer for a in capture_attention(model, padded_inputs(), layers=[1])]
+    assert layers == [1]
+
+
+def test_early_stop_ends_the_forward_pass() -> None:
+    model = make_model("gpt2")
+    for item in capture_attention(model, padded_inputs()):
+        assert item.layer == 0
+        break
+    assert model.config._attn_implementation == "sdpa"
+
+
+def test_half_precision_weights_are_float32() -> None:
+    model = make_model("llama").to(torch.bfloat16)
+    inputs = padded_inputs()
+    expected = eager_attentions("llama", inputs)
+    for item, reference in zip(capture_attention(model, inputs), expected, strict=True):
+        assert item.weights.dtype == torch.float32
+        keep = inputs["attention_mask"][0].bool()
+        got = item.weights[0][:, keep][:, :, keep]
+        torch.testing.assert_close(got, reference[0][:, keep][:, :, keep], rtol=0, atol=0.05)
+
+
+def test_empty_sequence_is_rejected() -> None:
+    model = make_model("gpt2")
+    with pytest.raises(EmptyInputError, match="inputs"):
+        stream_attention(model, {"input_ids": torch.zeros(1, 0, dtype=torch.long)}, print)
+
+
+def test_model_that_cannot_switch_gets_a_clear_error() -> None:
+    model = make_model("gpt2")
+
+    def refuse(name: str) -> None:
+        raise ValueError("no dynamic switching")
+
+    model.set_attn_implementation = refuse  # type: ignore[method-assign]
+    with pytest.raises(AttentionUnavailableError, match="cannot switch"):
+        stream_attention(model, padded_inputs(), print)
+
+
+def test_model_whose_attention_bypasses_the_interface_is_detected() -> None:
+    model = make_model("gpt2")
+    model.set_attn_implementation = lambda name: None  # type: ignore[method-assign]
+    with pytest.raises(AttentionUnavailableError, match="AttentionInterface"):
+        stream_attention(model, padded_inputs(), print)

@@ -1,1 +1,25 @@
-"""tgnn.transforms."""
+r"""Graph rewiring transforms for GNN graphs and for transformer attention graphs.
+
+Every transform is a PyG :class:`~torch_geometric.transforms.BaseTransform` (one per module,
+registered with ``@functional_transform``) that never mutates its input, reads ``num_nodes``
+from the data, and handles isolated nodes, several components, self-loops and weights.
+
+Rewiring (SDRF, FoSR, BORF, GTR) runs on the undirected simple support of the graph and writes
+its added / removed node pairs back onto the input:
+
+* added edges are appended and flagged in the boolean ``edge_added`` mask (length ``E``);
+  their ``edge_weight`` is ``added_weight`` (default 1) unless rows are renormalised;
+  removed edges (SDRF, BORF) are dropped in every direction, self-loops are never removed;
+* **causal-preserving variant** (``causal=True``, the default when ``data.is_causal``): an added
+  pair ``u < v`` becomes only the edge ``u -> v`` (the later token ``v`` reads the earlier ``u``,
+  ``A[v, u]``), so attention stays lower triangular and the graph a DAG up to self-loops;
+* ``renormalize=True`` (the default for attention graphs, i.e. ``Data`` with ``is_causal``):
+  an added edge ``j -> i`` gets the mean weight of ``i``'s incoming edges, then every node's
+  incoming weights are rescaled to their original total, so attention rows stay stochastic.
+
+A seed makes every random choice deterministic.
+"""
+
+from tgnn.transforms.sdrf import SDRF, sdrf_rewire
+
+__all__ = ["SDRF", "sdrf_rewire"]

@@ -20,6 +20,7 @@ its added / removed node pairs back onto the input:
 A seed makes every random choice deterministic.
 """
 
+from tgnn.transforms.fosr import FoSR, fosr_rewire
 from tgnn.transforms.sdrf import SDRF, sdrf_rewire
 
-__all__ = ["SDRF", "sdrf_rewire"]
+__all__ = ["SDRF", "sdrf_rewire", "FoSR", "fosr_rewire"]

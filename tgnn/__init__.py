@@ -1,6 +1,32 @@
-"""tgnn: transformer attention as graphs, with the tools of graph neural network theory."""
+"""tgnn: transformer attention as graphs, with the tools of graph neural network theory.
+
+The converter is re-exported here (``import tgnn; tgnn.attention_to_data(A)``); metrics, graph
+generators, transforms, models and the causal-resistance theory live in their subpackages:
+``tgnn.metrics``, ``tgnn.graphs``, ``tgnn.transforms``, ``tgnn.models``, ``tgnn.theory``.
+"""
 
 from tgnn import errors
 from tgnn._version import __version__
+from tgnn.convert import (
+    LayerAttention,
+    attention_to_data,
+    attention_to_unrolled,
+    capture_attention,
+    capture_graphs,
+    graph_to_attention_mask,
+    stream_attention,
+    to_dense_attention,
+)
 
-__all__ = ["__version__", "errors"]
+__all__ = [
+    "LayerAttention",
+    "__version__",
+    "attention_to_data",
+    "attention_to_unrolled",
+    "capture_attention",
+    "capture_graphs",
+    "errors",
+    "graph_to_attention_mask",
+    "stream_attention",
+    "to_dense_attention",
+]

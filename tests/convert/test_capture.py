@@ -19,9 +19,7 @@ def eager_attentions(kind: str, inputs: dict[str, torch.Tensor]) -> tuple[torch.
 
 @pytest.mark.parametrize("left", [True, False])
 def test_capture_equals_eager_exactly(model_kind: str, left: bool) -> None:
-    if model_kind == "bert" and left:
-        pytest.skip("BERT pads on the right")
-    inputs = padded_inputs(left=left)
+    inputs = padded_inputs(left=left and model_kind != "bert")  # BERT pads on the right
     expected = eager_attentions(model_kind, inputs)
     model = make_model(model_kind, "sdpa")
     captured = [(a.layer, a.weights) for a in capture_attention(model, inputs)]
@@ -102,3 +100,20 @@ def test_model_whose_attention_bypasses_the_interface_is_detected() -> None:
     model.set_attn_implementation = lambda name: None  # type: ignore[method-assign]
     with pytest.raises(AttentionUnavailableError, match="AttentionInterface"):
         stream_attention(model, padded_inputs(), print)
+
+
+def test_capture_equals_eager_on_minilm() -> None:
+    from tgnn.models import load
+
+    model, tokenizer = load("minilm", attn_implementation="eager")
+    inputs = tokenizer(["The cat sat on the mat.", "Hi"], return_tensors="pt", padding=True)
+    with torch.no_grad():
+        expected = model(**inputs, output_attentions=True).attentions
+    captured = list(capture_attention(model, inputs))
+    assert len(captured) == len(expected) == 6
+    real = inputs["attention_mask"].bool()
+    for item, reference in zip(captured, expected, strict=True):
+        for b in range(2):
+            keep = real[b]
+            got = item.weights[b][:, keep][:, :, keep]
+            torch.testing.assert_close(got, reference[b][:, keep][:, :, keep], rtol=0, atol=0)

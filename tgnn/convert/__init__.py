@@ -1,1 +1,39 @@
-"""tgnn.convert."""
+"""Attention to graphs and back: capture from models, convert tensors, sparsify, build masks."""
+
+from tgnn.convert.capture import (
+    CAPTURE_IMPLEMENTATION,
+    LayerAttention,
+    capture_attention,
+    stream_attention,
+)
+from tgnn.convert.from_model import capture_graphs
+from tgnn.convert.sparsify import sparsify_mask, threshold_mask, top_k_mask, top_p_mask
+from tgnn.convert.to_graph import (
+    HeadReduction,
+    attention_to_data,
+    attention_to_unrolled,
+    to_dense_attention,
+)
+from tgnn.convert.to_mask import graph_to_attention_mask
+from tgnn.convert.validate import check_attention, check_causal, check_finite, row_sum_tolerance
+
+__all__ = [
+    "CAPTURE_IMPLEMENTATION",
+    "HeadReduction",
+    "LayerAttention",
+    "attention_to_data",
+    "attention_to_unrolled",
+    "capture_attention",
+    "capture_graphs",
+    "check_attention",
+    "check_causal",
+    "check_finite",
+    "graph_to_attention_mask",
+    "row_sum_tolerance",
+    "sparsify_mask",
+    "stream_attention",
+    "threshold_mask",
+    "to_dense_attention",
+    "top_k_mask",
+    "top_p_mask",
+]

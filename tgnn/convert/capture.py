@@ -164,7 +164,7 @@ def _padding_mask(inputs: Mapping[str, Any]) -> Tensor:
 
 def _num_layers(model: Any) -> int:
     config = model.config.get_text_config() if hasattr(model.config, "get_text_config") else None
-    return int(getattr(config or model.config, "num_hidden_layers"))
+    return int((config or model.config).num_hidden_layers)
 
 
 def stream_attention(

@@ -93,8 +93,9 @@ def _one_graph(
     is_causal: bool | None,
 ) -> Data:
     """Build the graph of one sequence: ``attention`` is ``[H, n, n]``, ``keep`` is ``[n]``."""
-    sub = attention[:, keep][:, :, keep].to(_graph_dtype(attention))
+    sub = attention[:, keep][:, :, keep]
     check_attention(sub, "attention (padding dropped)", min_dim=3, max_dim=3)
+    sub = sub.to(_graph_dtype(attention))
     if is_causal:
         check_causal(sub, "attention")
     causal = bool(is_causal) if is_causal is not None else bool(torch.equal(sub, sub.tril()))

@@ -1,7 +1,7 @@
 """Graph generators: synthetic attention patterns and classical GNN graph families.
 
 Attention patterns come as dense ``[n, n]`` row-stochastic float64 matrices; pass them to
-:func:`pattern_to_data` (or :func:`tgnn.attention_to_data`) for a PyG graph. GNN families come
+:func:`tgnn.attention_to_data` for a PyG graph. GNN families come
 as undirected :class:`torch_geometric.data.Data` with both edge directions and unit weights.
 """
 

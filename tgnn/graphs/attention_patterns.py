@@ -2,7 +2,7 @@
 
 Each generator returns a ``[n, n]`` float64 tensor ``A`` with ``A[i, j]`` the weight with which
 query token ``i`` reads key token ``j`` (rows sum to one). Causal patterns are lower triangular.
-Use :func:`tgnn.graphs.pattern_to_data` (or :func:`tgnn.attention_to_data`) to get a PyG graph.
+Use :func:`tgnn.attention_to_data` to get a PyG graph.
 """
 
 from __future__ import annotations
@@ -68,7 +68,8 @@ def uniform_bidirectional(n: int) -> Tensor:
 def sliding_window(n: int, window: int, causal: bool = True) -> Tensor:
     r"""Uniform attention over a sliding window of ``window`` tokens.
 
-    Causal: query ``i`` reads ``j`` with ``i - window < j <= i``. Bidirectional: ``|i - j| < window``.
+    Causal: query ``i`` reads ``j`` with ``i - window < j <= i``.
+    Bidirectional: ``|i - j| < window``.
     Rows are uniform over the keys they read (Longformer / Mistral-style local attention).
 
     Examples

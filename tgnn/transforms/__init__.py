@@ -21,6 +21,7 @@ A seed makes every random choice deterministic.
 """
 
 from tgnn.transforms.fosr import FoSR, fosr_rewire
+from tgnn.transforms.gtr import GTR, gtr_rewire
 from tgnn.transforms.sdrf import SDRF, sdrf_rewire
 
-__all__ = ["SDRF", "sdrf_rewire", "FoSR", "fosr_rewire"]
+__all__ = ["SDRF", "sdrf_rewire", "FoSR", "fosr_rewire", "GTR", "gtr_rewire"]

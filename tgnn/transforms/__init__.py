@@ -20,8 +20,9 @@ its added / removed node pairs back onto the input:
 A seed makes every random choice deterministic.
 """
 
+from tgnn.transforms.borf import BORF, borf_rewire
 from tgnn.transforms.fosr import FoSR, fosr_rewire
 from tgnn.transforms.gtr import GTR, gtr_rewire
 from tgnn.transforms.sdrf import SDRF, sdrf_rewire
 
-__all__ = ["SDRF", "sdrf_rewire", "FoSR", "fosr_rewire", "GTR", "gtr_rewire"]
+__all__ = ["SDRF", "sdrf_rewire", "FoSR", "fosr_rewire", "GTR", "gtr_rewire", "BORF", "borf_rewire"]

@@ -31,7 +31,7 @@ def _graph_dtype(attention: Tensor) -> torch.dtype:
 
 def _as_bhnn(attention: Tensor) -> Tensor:
     """View ``[n, n]``, ``[H, n, n]`` or ``[B, H, n, n]`` as ``[B, H, n, n]``."""
-    check_attention(attention, "attention", stochastic=False)
+    check_attention(attention, "attention", stochastic=False, check_values=False)
     while attention.dim() < 4:
         attention = attention.unsqueeze(0)
     return attention
@@ -93,7 +93,7 @@ def _one_graph(
     is_causal: bool | None,
 ) -> Data:
     """Build the graph of one sequence: ``attention`` is ``[H, n, n]``, ``keep`` is ``[n]``."""
-    sub = attention[:, keep][:, :, keep]
+    sub = attention if bool(keep.all()) else attention[:, keep][:, :, keep]
     check_attention(sub, "attention (padding dropped)", min_dim=3, max_dim=3)
     sub = sub.to(_graph_dtype(attention))
     if is_causal:
@@ -109,9 +109,9 @@ def _one_graph(
     query, key = edges.nonzero(as_tuple=True)
     data = Data(edge_index=torch.stack([key, query]), num_nodes=int(keep.sum()), is_causal=causal)
     if reduced is not None:
-        data.edge_weight = reduced[query, key]
+        data.edge_weight = reduced[edges]  # row-major, the order of nonzero()
     else:
-        data.edge_attr = sub[:, query, key].T.contiguous()
+        data.edge_attr = sub[:, edges].T.contiguous()
     data.head_reduction = head_reduction or "none"
     return data
 

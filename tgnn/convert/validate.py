@@ -70,6 +70,7 @@ def check_attention(
     max_dim: int = 4,
     stochastic: bool = True,
     causal: bool = False,
+    check_values: bool = True,
     row_mask: Tensor | None = None,
 ) -> None:
     """Check that ``attention`` is a stack of square, finite, row-stochastic matrices.
@@ -84,6 +85,9 @@ def check_attention(
         Require every (unmasked) row to sum to one within :func:`row_sum_tolerance`.
     causal
         Require ``attention[..., i, j] == 0`` for ``j > i``.
+    check_values
+        With ``False`` only the type and shape are checked (for a caller that checks values
+        later, on a subset).
     row_mask
         Optional boolean tensor broadcastable to ``attention.shape[:-1]``; only rows where it is
         true are checked for their sum (padding rows are free).
@@ -115,22 +119,34 @@ def check_attention(
         raise EmptyInputError(f"{name}: expected at least one token, got an empty sequence")
     if not attention.is_floating_point():
         raise ShapeError(f"{name}: expected a floating-point tensor, got dtype {attention.dtype}")
-    check_finite(attention, name)
-    if stochastic:
-        n = attention.shape[-1]
-        deviation = (attention.sum(-1, dtype=torch.float64) - 1.0).abs()
-        if row_mask is not None:
-            deviation = deviation * row_mask.to(deviation.dtype)
-        tol = row_sum_tolerance(attention.dtype, n)
-        worst = float(deviation.max())
-        if worst > tol:
-            raise NotStochasticError(
-                f"{name}: expected rows summing to one (tolerance {tol:.1e} for "
-                f"{attention.dtype}), got a row sum off by {worst:.3g}"
-            )
-        if float(attention.min()) < -tol:
-            raise NotStochasticError(
-                f"{name}: expected non-negative weights, got minimum {float(attention.min()):.3g}"
-            )
+    if not check_values:
+        return
+    if not stochastic:
+        check_finite(attention, name)
+    else:
+        _check_rows(attention, name, row_mask)
     if causal:
         check_causal(attention, name)
+
+
+def _check_rows(attention: Tensor, name: str, row_mask: Tensor | None) -> None:
+    """Rows sum to one and entries are non-negative (a finite row sum rules out NaN and Inf)."""
+    accumulate = torch.float32 if torch.finfo(attention.dtype).bits <= 16 else attention.dtype
+    sums = attention.sum(-1, dtype=accumulate)
+    if not bool(torch.isfinite(sums).all()):
+        check_finite(attention, name)
+    deviation = (sums - 1.0).abs()
+    if row_mask is not None:
+        deviation = deviation * row_mask.to(deviation.dtype)
+    tol = row_sum_tolerance(attention.dtype, attention.shape[-1])
+    worst = float(deviation.max())
+    if worst > tol:
+        raise NotStochasticError(
+            f"{name}: expected rows summing to one (tolerance {tol:.1e} for "
+            f"{attention.dtype}), got a row sum off by {worst:.3g}"
+        )
+    smallest = float(attention.min())
+    if smallest < -tol:
+        raise NotStochasticError(
+            f"{name}: expected non-negative weights, got minimum {smallest:.3g}"
+        )

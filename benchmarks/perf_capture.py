@@ -1,0 +1,135 @@
+"""Capture + convert time against a plain eager forward, and streamed vs all-layers peak memory.
+
+Run: ``python -m tgnn.benchmarks.perf_capture [--full]``. Times are best-of-k wall seconds in
+this process; peak memory is the resident-set high-water mark of a fresh subprocess per mode
+(above the same process's level after loading the model and one warm-up forward).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from typing import Any
+
+import torch
+from tgnn.benchmarks.timing import best_of, speed_row
+
+__all__ = ["run"]
+
+GOAL_RATIO = 1.25
+
+
+def _random_gpt2(attn: str) -> Any:
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    torch.manual_seed(0)
+    config = GPT2Config(n_layer=6, n_head=12, n_embd=384, n_positions=2048, vocab_size=1000)
+    model = GPT2LMHeadModel(config).eval()
+    model.set_attn_implementation(attn)
+    return model
+
+
+def _model(name: str, attn: str) -> Any:
+    if name == "gpt2-random":
+        return _random_gpt2(attn)
+    from tgnn.models import load
+
+    model, _ = load("minilm", attn_implementation=attn)
+    return model
+
+
+def _inputs(name: str, n: int) -> dict[str, torch.Tensor]:
+    vocab = 1000 if name == "gpt2-random" else 30000
+    ids = torch.randint(
+        1000 if vocab > 1000 else 1, vocab, (1, n), generator=torch.Generator().manual_seed(0)
+    )
+    return {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
+
+
+def time_ratio(name: str, n: int, repeats: int) -> dict[str, Any]:
+    """Capture + convert (SDPA-configured model) against an eager forward, same inputs."""
+    from tgnn import capture_graphs
+
+    inputs = _inputs(name, n)
+    eager = _model(name, "eager")
+    sdpa = _model(name, "sdpa")
+
+    def plain() -> None:
+        with torch.no_grad():
+            eager(**inputs)
+
+    anchor = best_of(plain, repeats)
+    ours = best_of(lambda: capture_graphs(sdpa, inputs), repeats)
+    ratio = ours / anchor
+    row = speed_row(
+        f"capture+convert / eager forward, {name}, n={n}",
+        ours,
+        anchor,
+        f"<= {GOAL_RATIO}x eager",
+        ratio <= GOAL_RATIO,
+    )
+    row["ratio"] = ratio  # here the figure of merit is our time over the anchor's
+    return row
+
+
+def _peak_memory_child(name: str, n: int, mode: str) -> None:
+    """Entry point of the subprocess: print the RSS growth (MiB) of one capture mode."""
+    import resource
+
+    from tgnn import attention_to_data, capture_graphs
+
+    inputs = _inputs(name, n)
+    model = _model(name, "eager" if mode == "all-layers" else "sdpa")
+    with torch.no_grad():
+        model(**inputs)  # warm-up, without attention weights kept
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    if mode == "streamed":
+        capture_graphs(model, inputs, top_k=8)
+    else:
+        with torch.no_grad():
+            attentions = model(**inputs, output_attentions=True).attentions
+        [attention_to_data(a, top_k=8) for a in attentions]
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"growth_mib": (peak - base) / 1024}))
+
+
+def peak_memory(name: str, n: int) -> dict[str, Any]:
+    """Peak resident memory growth of streamed capture vs holding every layer's attention."""
+    growth = {}
+    for mode in ("streamed", "all-layers"):
+        code = (
+            "from tgnn.benchmarks.perf_capture import _peak_memory_child; "
+            f"_peak_memory_child({name!r}, {n}, {mode!r})"
+        )
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        )
+        growth[mode] = json.loads(out.stdout.strip().splitlines()[-1])["growth_mib"]
+    return {"name": f"peak memory growth, {name}, n={n} (MiB)", **growth}
+
+
+def run(quick: bool = True) -> dict[str, Any]:
+    """Measure the capture ratios and the memory comparison; return the rows."""
+    torch.manual_seed(0)
+    repeats = 3 if quick else 5
+    rows = [time_ratio(name, n, repeats) for name in ("minilm", "gpt2-random") for n in (128, 512)]
+    memory = [peak_memory("gpt2-random", 1024)]
+    return {"speed": rows, "memory": memory, "threads": torch.get_num_threads()}
+
+
+def main() -> None:
+    results = run(quick="--full" not in sys.argv)
+    for row in results["speed"]:
+        verdict = "met" if row["met"] else "NOT met"
+        print(
+            f"{row['name']:<52} ours {row['ours_s'] * 1e3:8.1f} ms  "
+            f"eager {row['anchor_s'] * 1e3:8.1f} ms  ratio {row['ratio']:.2f}  "
+            f"{verdict} ({row['goal']})"
+        )
+    for row in results["memory"]:
+        print(f"{row['name']:<52} streamed {row['streamed']:8.1f}  all layers {row['all-layers']:8.1f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -128,7 +128,8 @@ def main() -> None:
             f"{verdict} ({row['goal']})"
         )
     for row in results["memory"]:
-        print(f"{row['name']:<52} streamed {row['streamed']:8.1f}  all layers {row['all-layers']:8.1f}")
+        streamed, held = row["streamed"], row["all-layers"]
+        print(f"{row['name']:<52} streamed {streamed:8.1f}  all layers {held:8.1f}")
 
 
 if __name__ == "__main__":

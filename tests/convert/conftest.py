@@ -4,47 +4,15 @@ from __future__ import annotations
 
 import pytest
 import torch
-from transformers import (
-    BertConfig,
-    BertModel,
-    GPT2Config,
-    GPT2LMHeadModel,
-    LlamaConfig,
-    LlamaForCausalLM,
-    PreTrainedModel,
-)
+from transformers import PreTrainedModel
+
+from tgnn.models import random_config_model
 
 
 def make_model(kind: str, attn_implementation: str = "sdpa") -> PreTrainedModel:
-    torch.manual_seed(0)
-    if kind == "gpt2":
-        config = GPT2Config(n_layer=3, n_head=4, n_embd=32, vocab_size=50, n_positions=64)
-        model: PreTrainedModel = GPT2LMHeadModel(config)
-    elif kind == "llama":
-        config = LlamaConfig(
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            num_key_value_heads=2,
-            hidden_size=32,
-            intermediate_size=64,
-            vocab_size=50,
-            max_position_embeddings=64,
-        )
-        model = LlamaForCausalLM(config)
-    elif kind == "bert":
-        config = BertConfig(
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            hidden_size=32,
-            intermediate_size=64,
-            vocab_size=50,
-            max_position_embeddings=64,
-        )
-        model = BertModel(config)
-    else:
-        raise ValueError(kind)
-    model.set_attn_implementation(attn_implementation)
-    return model.eval()
+    """A 3-layer, 4-head random model: GPT-2, Llama-like (grouped-query attention) or BERT."""
+    model, _ = random_config_model(kind, n_layer=3, attn_implementation=attn_implementation)
+    return model
 
 
 @pytest.fixture(params=["gpt2", "llama", "bert"])

@@ -18,11 +18,31 @@ its added / removed node pairs back onto the input:
   incoming weights are rescaled to their original total, so attention rows stay stochastic.
 
 A seed makes every random choice deterministic.
+
+Token-level transforms of single-sequence attention graphs (``AddSinkNode``,
+``AddPauseTokens``, ``VirtualNode``) insert nodes, shift ``pos``, scale the old incoming weights
+so rows stay stochastic, and flag new edges in ``edge_added`` and new nodes in ``node_added``;
+see each class for its exact attention matrix.
 """
 
 from tgnn.transforms.borf import BORF, borf_rewire
 from tgnn.transforms.fosr import FoSR, fosr_rewire
 from tgnn.transforms.gtr import GTR, gtr_rewire
+from tgnn.transforms.pause import AddPauseTokens
 from tgnn.transforms.sdrf import SDRF, sdrf_rewire
+from tgnn.transforms.sink import AddSinkNode
+from tgnn.transforms.virtual_node import VirtualNode
 
-__all__ = ["SDRF", "sdrf_rewire", "FoSR", "fosr_rewire", "GTR", "gtr_rewire", "BORF", "borf_rewire"]
+__all__ = [
+    "SDRF",
+    "sdrf_rewire",
+    "FoSR",
+    "fosr_rewire",
+    "GTR",
+    "gtr_rewire",
+    "BORF",
+    "borf_rewire",
+    "AddSinkNode",
+    "AddPauseTokens",
+    "VirtualNode",
+]

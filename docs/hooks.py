@@ -1,0 +1,215 @@
+"""MkDocs hooks of the tgnn site: API pages from ``__all__``, the benchmark report, the explorer.
+
+Nothing here runs a benchmark or a model. At build time the hooks
+
+* mirror ``tgnn/`` and ``theory/`` into ``build/docs-src/tgnn`` (``theory/`` as ``tgnn/theory``)
+  so that griffe, which reads source files and cannot follow setuptools' ``package-dir``
+  mapping of an editable install, sees ``tgnn.theory`` under its public name;
+* write one API page per public package (``api/<package>.md``) listing every name of that
+  package's ``__all__``: rendered there, or linked to the one page that renders it;
+* copy ``reports/latest/`` (``report.md`` and its plots) to ``benchmarks/`` if it exists,
+  else add a page that says how to make it (``make bench``);
+* write the explorer's sample page when ``tgnn.explorer`` offers a sample-page writer;
+* add a placeholder ``theory.md`` when the theory page has not been written yet.
+
+``api_pages(root)`` is importable without MkDocs (the docs tests use it).
+"""
+
+from __future__ import annotations
+
+import importlib
+import shutil
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+# Public packages in the order of the API nav; a name exported by several of them is rendered on
+# the first page whose package exports it and linked from the others (``tgnn`` comes last: it
+# re-exports).
+PACKAGES = (
+    "tgnn.convert",
+    "tgnn.graphs",
+    "tgnn.metrics",
+    "tgnn.transforms",
+    "tgnn.models",
+    "tgnn.theory",
+    "tgnn.explorer",
+    "tgnn",
+)
+MIRROR = Path("build") / "docs-src"
+REPORT = Path("reports") / "latest"
+ASSET_SUFFIXES = {".png", ".svg", ".jpg", ".jpeg", ".gif", ".json", ".csv", ".txt", ".html"}
+EXPLORER_WRITERS = ("write_sample_page", "write_sample", "sample_page")
+
+
+def mirror_sources(root: Path) -> Path:
+    """Copy ``tgnn/`` and ``theory/`` (as ``tgnn/theory``) to ``root/build/docs-src``."""
+    out = root / MIRROR
+    shutil.rmtree(out, ignore_errors=True)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "weights")
+    shutil.copytree(root / "tgnn", out / "tgnn", ignore=ignore)
+    if (root / "theory").is_dir() and not (out / "tgnn" / "theory").exists():
+        shutil.copytree(root / "theory", out / "tgnn" / "theory", ignore=ignore)
+    return out
+
+
+def load_api(root: Path) -> Any:
+    """The griffe tree of ``tgnn`` as mkdocstrings will see it (aliases resolved)."""
+    import griffe
+
+    loader = griffe.GriffeLoader(search_paths=[str(mirror_sources(root))])
+    module = loader.load("tgnn", try_relative_path=False)
+    loader.resolve_aliases(implicit=False, external=False)
+    return module
+
+
+def _exports(module: Any) -> list[str]:
+    names = module.exports
+    return [str(name) for name in names] if names else []
+
+
+def _canonical(obj: Any) -> str:
+    try:
+        return str(obj.final_target.path) if obj.is_alias else str(obj.path)
+    except Exception:  # unresolved alias (e.g. to a third-party object): keep its own path
+        return str(obj.path)
+
+
+def _owners(api: Any, packages: Iterable[str]) -> dict[str, str]:
+    """Canonical object path -> the package whose page renders it (first exporter wins)."""
+    owners: dict[str, str] = {}
+    for package in packages:
+        module = api if package == "tgnn" else api[package.removeprefix("tgnn.")]
+        for name in _exports(module):
+            if name in module.all_members:
+                owners.setdefault(_canonical(module.all_members[name]), package)
+    return owners
+
+
+def _page_name(package: str) -> str:
+    return f"api/{package}.md"
+
+
+def _page(api: Any, package: str, owners: dict[str, str]) -> str:
+    module = api if package == "tgnn" else api[package.removeprefix("tgnn.")]
+    lines = [
+        f"# `{package}`",
+        "",
+        f"::: {package}",
+        "    options:",
+        "      members: false",
+        "      show_root_heading: false",
+        "      show_root_toc_entry: false",
+        "",
+    ]
+    linked, rendered = [], []
+    for name in _exports(module):
+        member = module.all_members.get(name)
+        if member is None:
+            raise KeyError(f"{package}.__all__ names {name!r}, which {package} does not define")
+        owner = owners.get(_canonical(member), package)
+        (rendered if owner == package else linked).append((name, owner))
+    if linked:
+        lines += ["## Re-exported", "", "| name | documented in |", "|---|---|"]
+        for name, owner in linked:
+            lines.append(f"| [`{package}.{name}`][{owner}.{name}] | [`{owner}`]({owner}.md) |")
+        lines.append("")
+    for name, _ in rendered:
+        lines += [f"::: {package}.{name}", ""]
+    return "\n".join(lines)
+
+
+def api_pages(root: Path) -> dict[str, str]:
+    """``{"api/<package>.md": markdown}`` for every public package that exists under ``root``."""
+    api = load_api(root)
+    present = [
+        p for p in PACKAGES if p == "tgnn" or p.removeprefix("tgnn.") in api.modules
+    ]
+    owners = _owners(api, present)
+    return {_page_name(p): _page(api, p, owners) for p in present}
+
+
+# ----------------------------------------------------------------------------- mkdocs events
+_API: dict[str, str] = {}
+
+
+def on_config(config: Any, **_: Any) -> Any:
+    """Generate the API pages and put them in the nav under "API reference"."""
+    root = Path(config.config_file_path).parent
+    _API.clear()
+    _API.update(api_pages(root))
+    nav = config.nav or []
+    for item in nav:
+        if isinstance(item, dict) and "API reference" in item:
+            item["API reference"] = [
+                {path.removeprefix("api/").removesuffix(".md"): path} for path in _API
+            ]
+    return config
+
+
+def _generated(config: Any, path: str, content: str | bytes) -> Any:
+    from mkdocs.structure.files import File
+
+    return File.generated(config, path, content=content)
+
+
+def _report_files(config: Any, root: Path) -> list[Any]:
+    report = root / REPORT / "report.md"
+    if not report.is_file():
+        text = (
+            "# Benchmark report\n\n"
+            "No report was found when this site was built. Make one with\n\n"
+            "```bash\nmake bench      # or: tgnn bench --quick\n```\n\n"
+            "which writes `reports/latest/report.md` and its plots, then rebuild the docs with "
+            "`make docs`: they are copied here.\n"
+        )
+        return [_generated(config, "benchmarks/index.md", text)]
+    files = [_generated(config, "benchmarks/index.md", report.read_text(encoding="utf-8"))]
+    for path in sorted((root / REPORT).rglob("*")):
+        if path.is_file() and path.suffix.lower() in ASSET_SUFFIXES:
+            rel = path.relative_to(root / REPORT).as_posix()
+            files.append(_generated(config, f"benchmarks/{rel}", path.read_bytes()))
+    return files
+
+
+def _explorer_files(config: Any) -> list[Any]:
+    explorer = None
+    if (Path(config.config_file_path).parent / "tgnn" / "explorer" / "__init__.py").is_file():
+        explorer = importlib.import_module("tgnn.explorer")
+    writer = next((getattr(explorer, n) for n in EXPLORER_WRITERS if hasattr(explorer, n)), None)
+    if writer is None:
+        text = (
+            "# Explorer\n\nThe interactive explorer (`tgnn.explorer`) was not available when "
+            "this site was built, so no sample page is included.\n"
+        )
+        return [_generated(config, "explorer/index.md", text)]
+    out = Path(config.site_dir).parent / MIRROR / "explorer-sample.html"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    writer(out)
+    text = (
+        "# Explorer\n\n`tgnn.explorer` writes a self-contained HTML page to browse the attention "
+        "graphs and metrics of a model layer by layer. A sample, built with the docs: "
+        "[open the sample page](sample.html).\n\n"
+        '<iframe src="sample.html" style="width:100%;height:720px;border:1px solid #ddd">'
+        "</iframe>\n"
+    )
+    return [
+        _generated(config, "explorer/index.md", text),
+        _generated(config, "explorer/sample.html", out.read_bytes()),
+    ]
+
+
+def on_files(files: Any, config: Any, **_: Any) -> Any:
+    """Add the API pages, the benchmark report, the explorer sample and a theory placeholder."""
+    root = Path(config.config_file_path).parent
+    for path, text in _API.items():
+        files.append(_generated(config, path, text))
+    for file in [*_report_files(config, root), *_explorer_files(config)]:
+        files.append(file)
+    if files.get_file_from_path("theory.md") is None:
+        text = (
+            "# Theory\n\nThe theory guide (causal effective resistance) has not been written "
+            "yet; see the API of [`tgnn.theory`](api/tgnn.theory.md).\n"
+        )
+        files.append(_generated(config, "theory.md", text))
+    return files

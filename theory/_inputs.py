@@ -1,0 +1,159 @@
+"""Input handling shared by the theory modules: attention -> validated float64 numpy.
+
+Every public function of :mod:`tgnn.theory` accepts dense attention as a torch tensor or a numpy
+array. A single matrix is ``[n, n]``; ``[H, n, n]`` (or ``[1, H, n, n]``, a batch of one) is
+reduced over heads by the mean, which keeps rows stochastic and causal. Computation is float64.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, TypeAlias
+
+import numpy as np
+import torch
+
+from tgnn.convert.validate import check_attention
+from tgnn.errors import (
+    EmptyInputError,
+    GraphError,
+    NotReachableError,
+    ShapeError,
+    TgnnError,
+)
+
+ArrayLike: TypeAlias = np.ndarray | torch.Tensor
+RhoLike: TypeAlias = float | Sequence[float] | np.ndarray | torch.Tensor
+
+__all__ = [
+    "ArrayLike",
+    "RhoLike",
+    "as_matrix",
+    "layer_list",
+    "residual_shares",
+    "check_assumption_h",
+    "resolve_token",
+]
+
+
+def _as_tensor(value: Any, name: str) -> torch.Tensor:
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu()
+    if isinstance(value, np.ndarray):
+        return torch.from_numpy(np.ascontiguousarray(value))
+    raise ShapeError(
+        f"{name}: expected a torch.Tensor or numpy.ndarray, got {type(value).__name__}"
+    )
+
+
+def _reduce_heads(tensor: torch.Tensor, name: str) -> torch.Tensor:
+    if tensor.dim() == 4:
+        if tensor.shape[0] != 1:
+            raise ShapeError(
+                f"{name}: expected one sequence ([1, H, n, n]), got a batch of shape "
+                f"{tuple(tensor.shape)}; select one sequence first"
+            )
+        tensor = tensor[0]
+    if tensor.dim() == 3:
+        tensor = tensor.to(torch.float64).mean(0)
+    return tensor
+
+
+def as_matrix(
+    value: ArrayLike,
+    name: str = "attention",
+    *,
+    causal: bool = True,
+    stochastic: bool = True,
+) -> np.ndarray:
+    """Validate ``value`` ([n, n], [H, n, n] or [1, H, n, n]) and return a float64 [n, n] array.
+
+    Heads are averaged. Stochastic rows are renormalised in float64 after validation, so that the
+    identities of the theory hold to rounding. Without ``stochastic`` the weights must be
+    non-negative (a weighted digraph).
+    """
+    tensor = _as_tensor(value, name)
+    check_attention(tensor, name, min_dim=2, max_dim=4, stochastic=stochastic, causal=causal)
+    matrix = _reduce_heads(tensor, name).to(torch.float64).numpy().copy()
+    if stochastic:
+        matrix = np.clip(matrix, 0.0, None)
+        matrix /= matrix.sum(axis=1, keepdims=True)
+    elif matrix.min() < 0:
+        raise GraphError(
+            f"{name}: expected non-negative edge weights, got minimum {matrix.min():.3g}"
+        )
+    return matrix
+
+
+def layer_list(attentions: Any, name: str = "attentions") -> list[Any]:
+    """Split per-layer attention into a list of raw layers, first layer first.
+
+    Accepts a sequence of matrices (each [n, n], [H, n, n] or [1, H, n, n], as captured from a
+    model), a mapping ``{layer_index: matrix}`` (sorted by index), a single [n, n] matrix (one
+    layer), an [L, n, n] stack or an [L, H, n, n] stack (heads averaged per layer).
+    """
+    if isinstance(attentions, Mapping):
+        layers = [attentions[k] for k in sorted(attentions)]
+    elif isinstance(attentions, (np.ndarray, torch.Tensor)):
+        if attentions.ndim == 2:
+            layers = [attentions]
+        elif attentions.ndim in (3, 4):
+            layers = list(attentions)
+        else:
+            raise ShapeError(
+                f"{name}: expected [n, n], [L, n, n] or [L, H, n, n], got shape "
+                f"{tuple(attentions.shape)}"
+            )
+    elif isinstance(attentions, Sequence):
+        layers = list(attentions)
+    else:
+        raise ShapeError(
+            f"{name}: expected a list of attention matrices or an array, got "
+            f"{type(attentions).__name__}"
+        )
+    if not layers:
+        raise EmptyInputError(f"{name}: expected at least one layer, got none")
+    return layers
+
+
+def residual_shares(rho: RhoLike, num_layers: int, n: int, name: str = "rho") -> np.ndarray:
+    """Broadcast ``rho`` (a float, an [L] or an [L, n] array) to float64 [L, n] in [0, 1]."""
+    arr = np.asarray(rho.detach().cpu() if isinstance(rho, torch.Tensor) else rho, dtype=np.float64)
+    if arr.ndim == 0:
+        arr = np.full((num_layers, n), float(arr))
+    elif arr.shape == (num_layers,):
+        arr = np.repeat(arr[:, None], n, axis=1)
+    elif arr.shape != (num_layers, n):
+        raise ShapeError(
+            f"{name}: expected a float, an [L] = [{num_layers}] or an [L, n] = [{num_layers}, {n}] "
+            f"array, got shape {arr.shape}"
+        )
+    if not np.all(np.isfinite(arr)) or arr.min() < 0.0 or arr.max() > 1.0:
+        raise TgnnError(f"{name}: expected residual shares in [0, 1], got values outside")
+    return arr
+
+
+def check_assumption_h(matrix: np.ndarray, name: str = "attention") -> None:
+    """Raise :class:`~tgnn.errors.NotReachableError` if some token j >= 1 reads only itself.
+
+    Assumption H: ``A[j, j] < 1`` for every ``j >= 1`` (a softmax with a causal mask always
+    satisfies it). Without it token j is a second absorbing state, and token 0 is not globally
+    reachable.
+    """
+    escape = 1.0 - np.diag(matrix)[1:]
+    bad = np.flatnonzero(escape <= 1e-14)
+    if bad.size:
+        j = int(bad[0]) + 1
+        raise NotReachableError(
+            f"{name}: assumption H (A[j, j] < 1 for every token j >= 1) fails at token {j}: "
+            f"A[{j}, {j}] = {matrix[j, j]:.6g}, so token 0 is not reachable from token {j}"
+        )
+
+
+def resolve_token(index: int, n: int, name: str = "target") -> int:
+    """Turn a (possibly negative, Python-style) token index into ``0 <= index < n``."""
+    if not isinstance(index, (int, np.integer)) or isinstance(index, bool):
+        raise ShapeError(f"{name}: expected an integer token index, got {type(index).__name__}")
+    if not -n <= int(index) < n:
+        raise ShapeError(f"{name}: expected a token index in [-{n}, {n}), got {index}")
+    return int(index) % n

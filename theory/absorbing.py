@@ -1,0 +1,186 @@
+"""Absorbing-chain view of causal attention: fundamental matrix, hitting probabilities, ``R^abs``.
+
+The attention walk moves from token ``i`` to ``j <= i`` with probability ``A[i, j]`` and is
+absorbed at token 0. Convention (0-based): the transient block is ``Q = A[1:, 1:]`` and every
+matrix below is indexed by token ids (row and column 0 hold the absorbing state).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.linalg import solve_triangular
+
+from tgnn.errors import TgnnError
+
+from ._inputs import ArrayLike, as_matrix, check_assumption_h, resolve_token
+
+__all__ = [
+    "fundamental_matrix",
+    "hitting_probabilities",
+    "absorption_time",
+    "absorbing_resistance",
+]
+
+
+def _checked(attention: ArrayLike, rho: float) -> np.ndarray:
+    a = as_matrix(attention, "attention", causal=True)
+    check_assumption_h(a)
+    if not 0.0 < float(rho) <= 1.0:
+        raise TgnnError(f"rho: expected a residual share in (0, 1], got {rho}")
+    return a
+
+
+def _transient_inverse(a: np.ndarray) -> np.ndarray:
+    m = -a[1:, 1:]
+    m[np.diag_indices_from(m)] += 1.0
+    return solve_triangular(m, np.eye(len(m)), lower=True)
+
+
+def fundamental_matrix(attention: ArrayLike, *, rho: float = 1.0) -> np.ndarray:
+    r"""Fundamental matrix ``N = (I - Q)^{-1}``, ``Q = Ahat[1:, 1:]``, indexed by tokens.
+
+    ``N[i, s]`` is the expected number of visits to token ``s`` of the walk started at ``i``
+    before absorption at token 0; ``N[j, j] = 1 / (rho (1 - A[j, j]))`` and
+    ``sum_l (A^l)[i, s] = N[i, s]``. Residual ``Ahat = rho A + (1 - rho) I`` divides N by rho.
+
+    Complexity: O(n^3) (one triangular solve with n right-hand sides).
+
+    Returns
+    -------
+    numpy.ndarray
+        [n, n] lower triangular, 0-based; row and column 0 are zero (token 0 is absorbing).
+
+    Raises
+    ------
+    NotReachableError
+        Assumption H fails (some token ``j >= 1`` has ``A[j, j] = 1``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> u = np.tril(np.ones((3, 3))) / np.arange(1, 4)[:, None]
+    >>> fundamental_matrix(u)  # N[2, 2] = n / (n - 1) = 3/2, N[2, 1] = 1/(s - 1) = 1
+    array([[0. , 0. , 0. ],
+           [0. , 2. , 0. ],
+           [0. , 1. , 1.5]])
+    """
+    a = _checked(attention, rho)
+    n = len(a)
+    out = np.zeros((n, n))
+    out[1:, 1:] = _transient_inverse(a) / float(rho)
+    return out
+
+
+def hitting_probabilities(attention: ArrayLike) -> np.ndarray:
+    r"""Probability ``h[i, s]`` that the walk from token ``i`` ever visits token ``s``.
+
+    ``h[i, s] = N[i, s] / N[s, s]`` for ``s >= 1``, ``h[i, 0] = 1`` (absorption is certain),
+    ``h[i, s] = 0`` for ``s > i``. Bounds every depth: ``sup_l (A^l)[i, s] <= h[i, s]``, and
+    ``-log h`` is a quasi-metric on the causal order. Unchanged by a residual share.
+
+    Complexity: O(n^3).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> u = np.tril(np.ones((4, 4))) / np.arange(1, 5)[:, None]
+    >>> hitting_probabilities(u)[3]  # 1/s (1-based) for 1 < s < n
+    array([1.  , 0.5 , 0.33..., 1.  ])
+    """
+    big_n = fundamental_matrix(attention)
+    d = np.diag(big_n).copy()
+    d[0] = 1.0
+    h = big_n / d[None, :]
+    h[:, 0] = 1.0
+    return h
+
+
+def absorption_time(attention: ArrayLike, *, rho: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    r"""Mean and variance of the number of steps ``T_i`` before absorption at token 0.
+
+    ``t = N 1`` and ``Var T = (2 N - I) t - t * t`` (Kemeny and Snell). For uniform attention
+    ``E T = 1 + H_{n-1}`` and ``Var T = H_{n-1} + H^(2)_{n-1}`` from the last token.
+
+    Complexity: O(n^3).
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``(mean, var)``, each [n], 0-based by start token (0 for token 0).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> u = np.tril(np.ones((3, 3))) / np.arange(1, 4)[:, None]
+    >>> mean, var = absorption_time(u)
+    >>> mean  # 1 + H_2 = 2.5 from the last token
+    array([0. , 2. , 2.5])
+    """
+    big_n = fundamental_matrix(attention, rho=rho)
+    t = big_n.sum(1)
+    var = 2.0 * big_n @ t - t - t * t
+    return t, np.maximum(var, 0.0)
+
+
+def absorbing_resistance(
+    attention: ArrayLike, *, rho: float = 1.0, target: int | None = None
+) -> np.ndarray:
+    r"""Absorbing-chain resistance ``R^abs(s, i)`` of causal attention.
+
+    Definition: ``R^abs(s, i) = 1 / ((1 - A[i, i]) h[i, s]) = N[i, i] N[s, s] / N[i, s]`` for
+    ``1 <= s <= i`` and ``R^abs(0, i) = N[i, i]``: the escape-probability resistance of reaching
+    ``s`` from ``i`` (the inverse Kron-reduced conductance of ``I - A`` onto {0, s, i}). With a
+    residual share, ``R^abs_rho = R^abs / rho``. Note ``R^abs(i, i) = N[i, i]`` (the escape
+    resistance of ``i``), not 0; ``R^abs(0, 0) = 0`` by convention.
+
+    Complexity: O(n^2) for one target row (one triangular solve), O(n^3) for all pairs.
+
+    Parameters
+    ----------
+    attention
+        Causal [n, n] attention (or [H, n, n], heads averaged) satisfying assumption H.
+    rho
+        Residual share in (0, 1].
+    target
+        0-based token ``i`` (negative counts from the end); ``None``: all pairs.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``[n]`` over sources ``s`` or ``[n, n]`` with ``R[i, s]`` (target first); ``inf`` where
+        ``s`` is unreachable from ``i`` (always for ``s > i``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> u = np.tril(np.ones((5, 5))) / np.arange(1, 6)[:, None]
+    >>> absorbing_resistance(u, target=-1)[:4]  # s n / (n - 1), 1-based s and n = 5
+    array([1.25, 2.5 , 3.75, 5.  ])
+    """
+    a = _checked(attention, rho)
+    n = len(a)
+    if target is None:
+        big_n = np.zeros((n, n))
+        big_n[1:, 1:] = _transient_inverse(a)
+        diag = np.diag(big_n).copy()
+        diag[0] = 1.0
+        big_n[1:, 0] = 1.0  # R(0, i) = N[i, i] = N[i, i] * 1 / 1
+        with np.errstate(divide="ignore", invalid="ignore"):
+            r = np.outer(np.diag(big_n), diag) / big_n
+        r[0, 0] = 0.0
+        return np.where(big_n > 0, r, np.inf) / float(rho)
+    i = resolve_token(target, n)
+    row = np.full(n, np.inf)
+    if i == 0:
+        row[0] = 0.0
+        return row
+    m = -a[1 : i + 1, 1 : i + 1]
+    m[np.diag_indices_from(m)] += 1.0
+    rhs = np.zeros(i)
+    rhs[-1] = 1.0
+    n_row = solve_triangular(m, rhs, lower=True, trans="T")  # N[i, 1..i]
+    n_diag = 1.0 / np.diag(m)
+    with np.errstate(divide="ignore"):
+        row[1 : i + 1] = np.where(n_row > 0, n_row[-1] * n_diag / n_row, np.inf)
+    row[0] = n_row[-1]
+    return row / float(rho)

@@ -1,0 +1,232 @@
+"""Rollout resistance ``R^roll_L(s, i) = 1 / (Phi_L)[i, s]`` and residual-share estimates.
+
+Convention (0-based): ``attentions[l][i, j]`` is how much query ``i`` reads key ``j`` in layer
+``l`` (``attentions[0]`` is the first layer). Residual mixing per layer and token:
+``Ahat^(l) = diag(rho_l) A^(l) + diag(1 - rho_l)``; rollout ``Phi_L = Ahat^(L-1) ... Ahat^(0)``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from tgnn.errors import ShapeError
+
+from ._inputs import ArrayLike, RhoLike, as_matrix, layer_list, residual_shares, resolve_token
+
+__all__ = [
+    "rollout_matrix",
+    "rollout_row",
+    "rollout_resistance",
+    "calibrated_residual_share",
+    "value_weighted_attention",
+]
+
+
+def _layers(attentions: Any, causal: bool) -> tuple[list[Any], int]:
+    layers = layer_list(attentions)
+    first = as_matrix(layers[0], "attentions[0]", causal=causal)
+    layers[0] = first
+    return layers, len(first)
+
+
+def _layer(raw: Any, index: int, n: int, causal: bool) -> np.ndarray:
+    a = raw if isinstance(raw, np.ndarray) and raw.dtype == np.float64 and raw.ndim == 2 else None
+    a = a if a is not None else as_matrix(raw, f"attentions[{index}]", causal=causal)
+    if a.shape != (n, n):
+        raise ShapeError(f"attentions[{index}]: expected [{n}, {n}] like layer 0, got {a.shape}")
+    return a
+
+
+def rollout_matrix(attentions: Any, rho: RhoLike = 0.5, *, causal: bool = True) -> np.ndarray:
+    r"""Attention rollout ``Phi_L = Ahat^(L-1) ... Ahat^(0)`` with residual share ``rho``.
+
+    ``Ahat^(l) = diag(rho_l) A^(l) + diag(1 - rho_l)``. In the linear attention-only model
+    ``h^(l+1) = Ahat^(l) h^(l)``, ``d h_i^(L) / d x_s = Phi_L[i, s] I`` (Abnar and Zuidema 2020 use
+    ``rho = 1/2``).
+
+    Complexity: O(L n^3) (L dense products).
+
+    Parameters
+    ----------
+    attentions
+        Per-layer attention, first layer first: a list of [n, n] / [H, n, n] / [1, H, n, n]
+        (heads averaged), an [L, n, n] or [L, H, n, n] stack, or a dict keyed by layer index.
+    rho
+        Residual (attention) share: a float, an [L] array (per layer) or an [L, n] array (per layer
+        and token, e.g. from :func:`calibrated_residual_share`).
+    causal
+        Require lower-triangular attention (set False for bidirectional models).
+
+    Returns
+    -------
+    numpy.ndarray
+        [n, n] float64, row-stochastic, 0-based ``Phi[i, s]``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> u = np.tril(np.ones((3, 3))) / np.arange(1, 4)[:, None]
+    >>> round(float(rollout_matrix([u, u], rho=1.0)[2, 0]) * 18, 12)  # H_3 / 3 = 11/18
+    11.0
+    """
+    layers, n = _layers(attentions, causal)
+    shares = residual_shares(rho, len(layers), n)
+    phi = np.eye(n)
+    for index, raw in enumerate(layers):
+        a = _layer(raw, index, n, causal)
+        phi = shares[index][:, None] * (a @ phi) + (1.0 - shares[index])[:, None] * phi
+    return phi
+
+
+def rollout_row(
+    attentions: Any, target: int = -1, rho: RhoLike = 0.5, *, causal: bool = True
+) -> np.ndarray:
+    """Row ``Phi_L[target, :]`` of :func:`rollout_matrix` in O(L n^2) (vector-matrix products).
+
+    ``target`` is a 0-based token index (negative counts from the end: -1 is the last token).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> u = np.tril(np.ones((3, 3))) / np.arange(1, 4)[:, None]
+    >>> rollout_row([u], target=-1, rho=0.5)  # (1/2) U[2] + (1/2) e_2
+    array([0.1666..., 0.1666..., 0.6666...])
+    """
+    layers, n = _layers(attentions, causal)
+    i = resolve_token(target, n)
+    shares = residual_shares(rho, len(layers), n)
+    row = np.zeros(n)
+    row[i] = 1.0
+    for index in range(len(layers) - 1, -1, -1):
+        a = _layer(layers[index], index, n, causal)
+        row = (row * shares[index]) @ a + row * (1.0 - shares[index])
+        layers[index] = None  # free the float64 copy early (long sequences)
+    return row
+
+
+def rollout_resistance(
+    attentions: Any,
+    *,
+    rho: RhoLike = 0.5,
+    target: int | None = None,
+    causal: bool = True,
+) -> np.ndarray:
+    r"""Rollout resistance ``R^roll_L(s, i) = 1 / Phi_L[i, s]`` (escape-probability form).
+
+    Definition: Doyle-Snell escape resistance on the layered DAG from token ``i`` at depth ``L``
+    to token ``s`` at depth 0; defined for ``s <= i``, asymmetric. ``log R^roll`` obeys a
+    triangle inequality across depths (Chapman-Kolmogorov), and in the linear model
+    ``||d y_i / d x_s|| = 1 / R^roll_L(s, i)``.
+
+    Complexity: O(L n^2) for one target row, O(L n^3) for all pairs.
+
+    Parameters
+    ----------
+    attentions, rho, causal
+        As in :func:`rollout_matrix`.
+    target
+        0-based query token ``i`` (negative counts from the end). ``None``: all pairs.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``[n]`` over sources ``s`` (one target) or ``[n, n]`` with ``R[i, s]`` (target first, like
+        attention); ``inf`` where no path carries weight (always for ``s > i`` in causal attention).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> u = np.tril(np.ones((4, 4))) / np.arange(1, 5)[:, None]
+    >>> rollout_resistance([u, u], rho=1.0, target=3)  # 1 / (U^2)[3, s]
+    array([ 1.92      ,  3.69230769,  6.85714286, 16.        ])
+    """
+    if target is not None:
+        phi = rollout_row(attentions, target, rho, causal=causal)
+    else:
+        phi = rollout_matrix(attentions, rho, causal=causal)
+    with np.errstate(divide="ignore"):
+        return np.where(phi > 0, 1.0 / np.where(phi > 0, phi, 1.0), np.inf)
+
+
+def _norms(values: Any, name: str) -> np.ndarray:
+    layers = layer_list(values, name)
+    out = []
+    for index, value in enumerate(layers):
+        arr = np.asarray(value.detach().cpu() if hasattr(value, "detach") else value, np.float64)
+        arr = arr[0] if arr.ndim == 3 and arr.shape[0] == 1 else arr
+        if arr.ndim != 2:
+            raise ShapeError(f"{name}[{index}]: expected [n, d] or [1, n, d], got {arr.shape}")
+        out.append(np.linalg.norm(arr, axis=-1))
+    return np.stack(out)
+
+
+def calibrated_residual_share(attention_outputs: Any, block_inputs: Any) -> np.ndarray:
+    r"""Residual share per layer and token measured on a model: ``rho[l, i] = |a| / (|a| + |x|)``.
+
+    ``a = a_i^(l)`` is the attention block's output (after the output projection) and
+    ``x = x_i^(l)`` the block's input on the residual stream. Pass the result as ``rho`` to
+    :func:`rollout_resistance` (row-wise mixing ``diag(rho_l) A + diag(1 - rho_l)``).
+
+    Complexity: O(L n d).
+
+    Parameters
+    ----------
+    attention_outputs, block_inputs
+        Per layer, first layer first: lists of [n, d] (or [1, n, d]) arrays or tensors.
+
+    Returns
+    -------
+    numpy.ndarray
+        [L, n] float64 in [0, 1] (0 where both norms vanish).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> calibrated_residual_share([np.array([[3.0, 4.0]])], [np.array([[0.0, 5.0]])])
+    array([[0.5]])
+    """
+    a = _norms(attention_outputs, "attention_outputs")
+    x = _norms(block_inputs, "block_inputs")
+    if a.shape != x.shape:
+        raise ShapeError(
+            f"block_inputs: expected [L, n] = {a.shape} like attention_outputs, got {x.shape}"
+        )
+    total = a + x
+    return np.divide(a, total, out=np.zeros_like(a), where=total > 0)
+
+
+def value_weighted_attention(attention: ArrayLike, value_norms: ArrayLike) -> np.ndarray:
+    r"""Value-norm weighted attention ``A[i, j] ||v_j W_O|| / sum_k A[i, k] ||v_k W_O||``.
+
+    After Kobayashi et al. (2020): how much each key actually moves the query's output. Heads are
+    weighted separately, then averaged. Rows whose weighted mass vanishes keep the plain weights.
+
+    Complexity: O(H n^2).
+
+    Parameters
+    ----------
+    attention
+        [n, n] or [H, n, n] (or [1, H, n, n]) attention.
+    value_norms
+        ``||v_j W_O||`` per key: [n] or [H, n] (per head).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> value_weighted_attention(np.array([[1.0, 0.0], [0.5, 0.5]]), np.array([1.0, 3.0]))
+    array([[1.  , 0.  ],
+           [0.25, 0.75]])
+    """
+    a = np.asarray(attention.detach().cpu() if hasattr(attention, "detach") else attention)
+    a = np.asarray(a[0] if a.ndim == 4 and a.shape[0] == 1 else a, dtype=np.float64)
+    stack = a if a.ndim == 3 else a[None]
+    for head in range(len(stack)):
+        as_matrix(stack[head], f"attention[{head}]", causal=False)
+    norms = np.asarray(value_norms, dtype=np.float64)
+    norms = np.broadcast_to(norms if norms.ndim == 2 else norms[None], (len(stack), a.shape[-1]))
+    weighted = stack * norms[:, None, :]
+    mass = weighted.sum(-1, keepdims=True)
+    out = np.where(mass > 0, weighted / np.where(mass > 0, mass, 1.0), stack)
+    return out.mean(0)

@@ -1,0 +1,82 @@
+"""Input normalisation and bad inputs of the graph metrics (tgnn.metrics._graph)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch_geometric.data import Data
+
+from tgnn.errors import EmptyInputError, GraphError, NonFiniteError, ShapeError
+from tgnn.metrics import effective_resistance, spectral_gap
+from tgnn.metrics._graph import to_adjacency
+
+EI = torch.tensor([[0, 1, 1, 2], [1, 0, 2, 1]])
+
+
+def test_symmetrize_rules_on_a_directed_edge() -> None:
+    ei = torch.tensor([[0], [1]])
+    w = torch.tensor([4.0])
+    assert to_adjacency(ei, w, 2).toarray()[0, 1] == 2.0
+    assert to_adjacency(ei, w, 2, symmetrize="sum").toarray()[1, 0] == 4.0
+    assert to_adjacency(ei, w, 2, symmetrize="max").toarray()[1, 0] == 4.0
+    with pytest.raises(GraphError, match="undirected"):
+        to_adjacency(ei, w, 2, symmetrize=None)
+    with pytest.raises(GraphError, match="symmetrize"):
+        to_adjacency(ei, w, 2, symmetrize="min")  # type: ignore[arg-type]
+
+
+def test_undirected_input_is_unchanged_and_self_loops_dropped() -> None:
+    ei = torch.cat([EI, torch.tensor([[1], [1]])], dim=1)
+    W = to_adjacency(ei, torch.tensor([1.0, 1.0, 2.0, 2.0, 5.0]), 3, symmetrize=None)
+    np.testing.assert_array_equal(W.toarray(), [[0, 1, 0], [1, 0, 2], [0, 2, 0]])
+
+
+def test_multi_edges_add_up() -> None:
+    ei = torch.tensor([[0, 0, 1, 1], [1, 1, 0, 0]])
+    assert to_adjacency(ei, None, 2).toarray()[0, 1] == 2.0
+
+
+def test_data_input_equals_triple() -> None:
+    w = torch.tensor([1.0, 1.0, 3.0, 3.0], dtype=torch.float64)
+    data = Data(edge_index=EI, edge_weight=w, num_nodes=4)
+    a = effective_resistance(data)
+    b = effective_resistance(EI, w, 4)
+    assert torch.equal(a, b)
+    assert math.isinf(float(a[0, 3]))  # trailing isolated node kept
+
+
+@pytest.mark.parametrize(
+    ("weight", "error", "match"),
+    [
+        (torch.tensor([1.0, -1.0, 1.0, 1.0]), GraphError, "non-negative"),
+        (torch.tensor([1.0, float("nan"), 1.0, 1.0]), NonFiniteError, "NaN"),
+        (torch.tensor([1.0, float("inf"), 1.0, 1.0]), NonFiniteError, "NaN/Inf"),
+        (torch.tensor([1.0, 1.0, 1.0]), ShapeError, r"edge_weight: expected shape \[4\]"),
+    ],
+)
+def test_bad_weights(weight: torch.Tensor, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        spectral_gap(EI, weight, 3)
+
+
+def test_bad_structure() -> None:
+    with pytest.raises(EmptyInputError, match="num_nodes"):
+        spectral_gap(torch.zeros(2, 0, dtype=torch.long), None, 0)
+    with pytest.raises(GraphError, match="num_nodes: expected the number of nodes"):
+        spectral_gap(EI)
+    with pytest.raises(GraphError, match=r"node ids in \[0, 2\)"):
+        spectral_gap(EI, None, 2)
+    with pytest.raises(ShapeError, match=r"shape \[2, E\]"):
+        spectral_gap(EI.T, None, 3)
+    with pytest.raises(ShapeError, match="integer"):
+        spectral_gap(EI.float(), None, 3)
+
+
+def test_edgeless_graph_and_numpy_input() -> None:
+    empty = np.zeros((2, 0), dtype=np.int64)
+    R = effective_resistance(empty, None, 2)
+    assert R[0, 0] == 0 and math.isinf(float(R[0, 1]))
+    assert to_adjacency(empty, np.zeros(0), 3).nnz == 0

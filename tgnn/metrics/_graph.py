@@ -1,0 +1,182 @@
+"""Input normalisation shared by the graph metrics.
+
+Every graph metric accepts either a PyG :class:`~torch_geometric.data.Data` or the triple
+``edge_index, edge_weight, num_nodes`` like :mod:`torch_geometric.utils`. This module turns that
+input into one symmetric, float64 :class:`scipy.sparse.csr_array` ``W`` with a zero diagonal and
+validates it, so that the metric modules only deal with clean adjacency matrices.
+
+Rules (the same for every undirected metric):
+
+- ``num_nodes`` is required with a bare ``edge_index`` (never inferred from ``edge_index.max()``).
+- Missing ``edge_weight`` means weight one on every edge.
+- Repeated edges (multi-edges) add their weights.
+- Self-loops are dropped: they change neither resistances nor curvature definitions for simple
+  graphs, and PyG's ``get_laplacian`` drops them too.
+- A directed graph ``W`` (``W[i, j]`` the weight of edge ``i -> j``) is symmetrised by
+  ``symmetrize``: ``"mean"`` (default) ``(W + W^T) / 2``, ``"sum"`` ``W + W^T``, ``"max"``
+  ``max(W, W^T)``, or ``None`` to require a symmetric input (a :class:`~tgnn.errors.GraphError`
+  otherwise). An undirected PyG graph (both directions stored with equal weights) is unchanged by
+  all three rules.
+- Negative weights raise :class:`~tgnn.errors.GraphError`; NaN or Inf raise
+  :class:`~tgnn.errors.NonFiniteError`; ``num_nodes == 0`` raises
+  :class:`~tgnn.errors.EmptyInputError`. Zero weights are not edges.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import numpy as np
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
+import torch
+from torch import Tensor
+
+from tgnn.errors import EmptyInputError, GraphError, NonFiniteError, ShapeError
+
+__all__ = ["Symmetrize", "GraphInput", "to_adjacency", "edge_values", "spd_factor"]
+
+Symmetrize = Literal["mean", "sum", "max"] | None
+GraphInput = Any  # a torch_geometric Data, or an edge_index tensor / array
+
+_RULES = ("mean", "sum", "max", None)
+
+
+def _as_numpy(x: Any, name: str) -> np.ndarray:
+    if isinstance(x, Tensor):
+        return x.detach().cpu().numpy()
+    if isinstance(x, np.ndarray):
+        return x
+    raise ShapeError(f"{name}: expected a torch.Tensor or numpy array, got {type(x).__name__}")
+
+
+def _unpack(
+    graph: GraphInput, edge_weight: Any, num_nodes: int | None
+) -> tuple[Any, Any, int | None]:
+    """Split a ``Data`` into its parts; a bare edge_index passes through."""
+    if hasattr(graph, "edge_index") and not isinstance(graph, (Tensor, np.ndarray)):
+        if edge_weight is None:
+            edge_weight = getattr(graph, "edge_weight", None)
+        if num_nodes is None:
+            num_nodes = graph.num_nodes
+        graph = graph.edge_index
+    return graph, edge_weight, num_nodes
+
+
+def _edges(
+    graph: GraphInput, edge_weight: Any, num_nodes: int | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """Validated ``(row, col, weight, n)`` of the input, self-loops kept."""
+    graph, edge_weight, num_nodes = _unpack(graph, edge_weight, num_nodes)
+    if num_nodes is None:
+        raise GraphError("num_nodes: expected the number of nodes explicitly, got None")
+    n = int(num_nodes)
+    if n <= 0:
+        raise EmptyInputError(f"num_nodes: expected a graph with at least one node, got {n}")
+    ei = _as_numpy(graph, "edge_index")
+    if ei.ndim != 2 or ei.shape[0] != 2:
+        raise ShapeError(f"edge_index: expected shape [2, E], got {tuple(ei.shape)}")
+    if ei.size and not np.issubdtype(ei.dtype, np.integer):
+        raise ShapeError(f"edge_index: expected an integer dtype, got {ei.dtype}")
+    ei = ei.astype(np.int64, copy=False)
+    if ei.size and (ei.min() < 0 or ei.max() >= n):
+        raise GraphError(
+            f"edge_index: expected node ids in [0, {n}), got range [{ei.min()}, {ei.max()}]"
+        )
+    m = ei.shape[1]
+    if edge_weight is None:
+        w = np.ones(m, dtype=np.float64)
+    else:
+        w = _as_numpy(edge_weight, "edge_weight").astype(np.float64, copy=False)
+        if w.ndim != 1 or w.shape[0] != m:
+            raise ShapeError(
+                f"edge_weight: expected shape [{m}] (one weight per edge_index column), "
+                f"got {tuple(w.shape)}"
+            )
+        if not np.isfinite(w).all():
+            raise NonFiniteError(
+                f"edge_weight: expected finite values, got {int((~np.isfinite(w)).sum())} NaN/Inf"
+            )
+        if (w < 0).any():
+            raise GraphError(
+                f"edge_weight: expected non-negative weights, got minimum {w.min():.3g}"
+            )
+    return ei[0], ei[1], w, n
+
+
+def to_adjacency(
+    graph: GraphInput,
+    edge_weight: Any = None,
+    num_nodes: int | None = None,
+    *,
+    symmetrize: Symmetrize = "mean",
+) -> sp.csr_array:
+    """Symmetric float64 adjacency ``W`` (zero diagonal, sorted indices) of the input graph.
+
+    See the module docstring for the rules. Complexity ``O(E log E)``.
+
+    Examples
+    --------
+    >>> ei = torch.tensor([[0, 1], [1, 2]])
+    >>> to_adjacency(ei, num_nodes=3).toarray()
+    array([[0. , 0.5, 0. ],
+           [0.5, 0. , 0.5],
+           [0. , 0.5, 0. ]])
+    """
+    if symmetrize not in _RULES:
+        raise GraphError(f"symmetrize: expected one of {_RULES}, got {symmetrize!r}")
+    row, col, w, n = _edges(graph, edge_weight, num_nodes)
+    keep = (row != col) & (w > 0)
+    W = sp.csr_array((w[keep], (row[keep], col[keep])), shape=(n, n))
+    W.sum_duplicates()
+    WT = W.T.tocsr()
+    if symmetrize is None:
+        if W.nnz and abs(W - WT).max() > 1e-12 * float(abs(W).max()):
+            raise GraphError(
+                "edge_index: expected an undirected graph (W == W^T) with symmetrize=None, "
+                "got a directed one; pass symmetrize='mean', 'sum' or 'max'"
+            )
+        S = W
+    elif symmetrize == "mean":
+        S = (W + WT) * 0.5
+    elif symmetrize == "sum":
+        S = W + WT
+    else:
+        S = W.maximum(WT)
+    S = sp.csr_array(S, dtype=np.float64)
+    S.eliminate_zeros()
+    S.sort_indices()
+    return S
+
+
+def edge_values(
+    W: sp.csr_array, values: np.ndarray, graph: GraphInput, num_nodes: int | None
+) -> Tensor:
+    """Align per-edge values of ``W`` (one per stored entry, CSR order) with the input columns.
+
+    Columns of the input ``edge_index`` that are not edges of ``W`` (self-loops, zero weights)
+    get NaN. Returns a float64 tensor of length ``E``.
+    """
+    ei, _, _ = _unpack(graph, None, num_nodes)
+    ei = _as_numpy(ei, "edge_index").astype(np.int64, copy=False)
+    keys = np.repeat(np.arange(W.shape[0], dtype=np.int64), np.diff(W.indptr)) * W.shape[0]
+    keys += W.indices
+    query = ei[0] * W.shape[0] + ei[1]
+    pos = np.searchsorted(keys, query)
+    pos_c = np.minimum(pos, max(len(keys) - 1, 0))
+    found = (pos < len(keys)) & (keys[pos_c] == query) if len(keys) else np.zeros(len(query), bool)
+    out = np.full(len(query), np.nan)
+    out[found] = values[pos_c[found]]
+    return torch.from_numpy(out)
+
+
+def spd_factor(A: sp.sparray) -> spla.SuperLU:
+    """Sparse LU of a symmetric positive definite matrix without pivoting.
+
+    SuperLU with a minimum-degree ordering of ``A + A^T`` and diagonal pivots, so that the row
+    and column permutations agree and ``U = D L^T`` (an ``L D L^T`` factorisation).
+    """
+    return spla.splu(
+        sp.csc_array(A), permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0,
+        options={"SymmetricMode": True},
+    )

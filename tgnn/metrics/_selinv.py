@@ -1,0 +1,83 @@
+"""Diagonal of the inverse of a sparse SPD matrix by selected inversion (Takahashi equations).
+
+With ``P A P^T = L D L^T`` (unit lower ``L``, from :func:`tgnn.metrics._graph.spd_factor`),
+``Z = (P A P^T)^{-1}`` satisfies ``L^T Z = D^{-1} L^{-1}``, whose upper triangle gives, column
+by column from the last, for ``S_j`` the strict lower pattern of column ``j`` of ``L``::
+
+    Z[m, j] = - sum_{k in S_j} Z[m, k] L[k, j]          (m in S_j)
+    Z[j, j] = 1 / D[j] - sum_{k in S_j} L[k, j] Z[k, j]
+
+Only entries of ``Z`` on the pattern of ``L`` are needed (the filled graph is chordal), so the
+cost is about that of the factorisation, ``O(sum_j |S_j|^2)``, and memory ``O(nnz(L))``.
+
+Reference: K. Takahashi, J. Fagan, M.-S. Chen, *Formation of a sparse bus impedance matrix and
+its application to short circuit study*, PICA 1973; Erisman & Tinney, CACM 18 (1975).
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+import scipy.sparse as sp
+
+from tgnn.metrics._graph import spd_factor
+
+__all__ = ["inverse_diagonal"]
+
+
+@numba.njit(cache=True)
+def _takahashi(
+    indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, dinv: np.ndarray
+) -> tuple[np.ndarray, int]:
+    n = dinv.shape[0]
+    z = np.zeros(data.shape[0])
+    zd = np.zeros(n)
+    pos = np.full(n, -1, dtype=np.int64)
+    acc = np.zeros(n)
+    missing = 0
+    for j in range(n - 1, -1, -1):
+        s, e = indptr[j], indptr[j + 1]
+        for a in range(s, e):
+            pos[indices[a]] = a - s
+            acc[a - s] = 0.0
+        last = indices[e - 1] if e > s else -1
+        for b in range(s, e):
+            k = indices[b]
+            lk = data[b]
+            acc[b - s] += zd[k] * lk
+            found = 0
+            for c in range(indptr[k], indptr[k + 1]):
+                if indices[c] > last:
+                    break
+                q = pos[indices[c]]
+                if q >= 0:
+                    found += 1
+                    acc[q] += z[c] * lk
+                    acc[b - s] += z[c] * data[s + q]
+            missing += (e - b - 1) - found
+        zj = dinv[j]
+        for a in range(s, e):
+            z[a] = -acc[a - s]
+            zj -= data[a] * z[a]
+            pos[indices[a]] = -1
+        zd[j] = zj
+    return zd, missing
+
+
+def inverse_diagonal(A: sp.sparray) -> np.ndarray:
+    """``diag(A^{-1})`` of a sparse symmetric positive definite matrix ``A`` (float64)."""
+    n = A.shape[0]
+    if n == 0:
+        return np.zeros(0)
+    lu = spd_factor(A)
+    if not np.array_equal(lu.perm_r, lu.perm_c):  # pragma: no cover - SuperLU guarantee
+        raise RuntimeError("inverse_diagonal: SuperLU pivoted off the diagonal")
+    L = sp.csc_array(sp.tril(lu.L, k=-1, format="csc"))
+    L.sort_indices()
+    d = lu.U.diagonal()
+    zd, missing = _takahashi(
+        L.indptr.astype(np.int64), L.indices.astype(np.int64), L.data, 1.0 / d
+    )
+    if missing:  # pragma: no cover - the pattern of a symbolic factor is closed
+        raise RuntimeError(f"inverse_diagonal: factor pattern not closed ({missing} entries)")
+    return zd[lu.perm_c]

@@ -1,0 +1,182 @@
+"""Section 1: bottleneck measures of GNN graph families beside transformer attention graphs.
+
+Every graph is measured the same way: undirected measures on ``(W + W^T) / 2`` (spectral gap of
+the normalised Laplacian, Cheeger bounds, total and max effective resistance, first-to-last
+commute time, balanced Forman and Ollivier-Ricci curvature where ``tgnn.metrics`` offers them),
+the first-to-last rollout resistance ``R^roll_4(0, n-1)`` (the graph's row-normalised matrix
+repeated over 4 layers with residual share 1/2, or a model's real layer stack), and for causal
+attention the causal resistances ``R^abs``, ``R^Y`` and ``R^G`` between the first and last token.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import torch
+from tgnn.benchmarks.common import attention_stack, load_model, optional, pyplot, sample_ids
+from tgnn.benchmarks.report import BenchConfig, ExperimentResult, md_table, save_figure
+from torch_geometric.data import Data
+
+__all__ = ["build_graphs", "measure", "run"]
+
+NAME = "bottlenecks"
+DEPTH = 4  # layers of the rollout of a single graph
+COLUMNS = ["graph", "kind", "n", "spectral_gap", "cheeger_lo", "cheeger_hi", "total_R", "max_R",
+           "commute_first_last", "bfc_min", "bfc_mean", "orc_min", "orc_mean", "R_roll",
+           "R_abs", "R_ysl", "R_group"]
+
+
+def _attention_graph(matrix: np.ndarray, name: str) -> Data:
+    from tgnn import attention_to_data
+
+    data = attention_to_data(torch.as_tensor(matrix, dtype=torch.float64))
+    data.name = name
+    return data
+
+
+def _gnn_graphs(n: int) -> list[Data]:
+    from tgnn import graphs
+
+    side = max(2, round(math.sqrt(n)))
+    made = [graphs.path_graph(n), graphs.ring_graph(n), graphs.grid_graph(side, side),
+            graphs.binary_tree(max(2, int(math.log2(n)))), graphs.barbell_graph(max(3, n // 3), 2),
+            graphs.clique_path(max(2, n // 4), 4)]
+    for data, name in zip(made, ["path", "ring", "grid", "tree", "barbell", "clique-path"],
+                          strict=True):
+        data.name, data.kind = name, "GNN"
+    return made
+
+
+def _model_graphs(model_name: str, n: int, layers: list[int]) -> list[Data]:
+    from tgnn import attention_to_unrolled
+
+    model, tok = load_model(model_name)
+    stack = attention_stack(model, sample_ids(tok, n))
+    short = "MiniLM" if model_name == "minilm" else model_name
+    out = [_attention_graph(stack[layer], f"{short} layer {layer}") for layer in layers]
+    unrolled = attention_to_unrolled(torch.as_tensor(stack), rho=0.5)
+    unrolled.name = f"{short} unrolled ({len(stack)} layers)"
+    unrolled.stack = stack
+    return [*out, unrolled]
+
+
+def build_graphs(n: int, n_gnn: int, model_layers: bool = True,
+                 causal_model: str = "tgnn-gpt2-tiny") -> list[Data]:
+    """The graphs of the table: GNN families, synthetic attention and (optionally) model layers."""
+    from tgnn import attention_to_unrolled, graphs
+
+    synthetic = {
+        "uniform causal": graphs.uniform_causal(n),
+        "sliding window (w=4)": graphs.sliding_window(n, 4),
+        "sink (p=0.3)": graphs.sink_mixture(n, 0.3),
+        "pause tokens (2+2)": graphs.pause_tokens(n, num_start=2, num_end=2),
+    }
+    out = _gnn_graphs(n_gnn)
+    out += [_attention_graph(m.numpy(), name) for name, m in synthetic.items()]
+    unrolled = attention_to_unrolled(graphs.uniform_causal(n).expand(DEPTH, n, n), rho=0.5)
+    unrolled.name = f"uniform causal unrolled ({DEPTH} layers)"
+    out.append(unrolled)
+    if model_layers:
+        out += _model_graphs("minilm", n, [0, 5])
+        out += _model_graphs(causal_model, n, [0, 3])
+    for data in out:
+        if not hasattr(data, "kind") or data.kind is None:
+            data.kind = "attention"
+    return out
+
+
+def _row_stochastic(data: Data) -> np.ndarray:
+    from tgnn import to_dense_attention
+
+    dense = to_dense_attention(data).double().numpy()
+    return dense / np.maximum(dense.sum(1, keepdims=True), 1e-300)
+
+
+def _curvatures(data: Data) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for key, names in (("bfc", ("balanced_forman_curvature", "balanced_forman")),
+                       ("orc", ("ollivier_ricci_curvature", "ollivier_ricci"))):
+        fn = optional("tgnn.metrics", *names)
+        if fn is None:
+            continue
+        values = np.asarray(fn(data), dtype=float).ravel()
+        out[f"{key}_min"], out[f"{key}_mean"] = float(values.min()), float(values.mean())
+    return out
+
+
+def _causal(data: Data, matrix: np.ndarray) -> dict[str, float]:
+    from tgnn.theory.absorbing import absorbing_resistance
+    from tgnn.theory.group_inverse import group_inverse_resistance
+    from tgnn.theory.ysl import ysl_resistance
+
+    n = len(matrix)
+    return {"R_abs": float(absorbing_resistance(matrix, target=n - 1)[0]),
+            "R_ysl": float(ysl_resistance(matrix)[0, n - 1]),
+            "R_group": float(group_inverse_resistance(matrix)[0, n - 1])}
+
+
+def measure(data: Data) -> dict[str, Any]:
+    """All the table's measures of one graph (``n/a`` where a measure does not apply)."""
+    from tgnn.theory.rollout import rollout_resistance
+
+    from tgnn import metrics
+
+    n = int(data.num_nodes)
+    row: dict[str, Any] = {"graph": data.name, "kind": data.kind, "n": n}
+    row["spectral_gap"] = metrics.spectral_gap(data)
+    row["cheeger_lo"], row["cheeger_hi"] = metrics.cheeger_bounds(data)
+    R = metrics.effective_resistance(data).numpy()
+    row["total_R"] = metrics.total_effective_resistance(data)
+    row["max_R"] = float(R.max())
+    row["commute_first_last"] = float(metrics.commute_time(data, pairs=np.array([[0], [n - 1]]))[0])
+    row.update(_curvatures(data))
+    stack = data.get("stack")
+    if data.get("rho") is not None:  # unrolled: the rollout of the model's own layer stack
+        if stack is not None:
+            causal = bool(np.allclose(np.triu(stack, 1), 0))
+            row["R_roll"] = float(rollout_resistance(list(stack), rho=0.5, target=-1,
+                                                     causal=causal)[0])
+        return row
+    causal = bool(data.get("is_causal"))
+    matrix = _row_stochastic(data)
+    row["R_roll"] = float(rollout_resistance([matrix] * DEPTH, rho=0.5, target=n - 1,
+                                             causal=causal)[0])
+    if causal:
+        row.update(_causal(data, matrix))
+    return row
+
+
+def _plot(rows: list[dict[str, Any]], config: BenchConfig) -> str:
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for row in rows:
+        gap, total = row["spectral_gap"], row["total_R"] / max(row["n"], 1)
+        color = "tab:blue" if row["kind"] == "GNN" else "tab:red"
+        ax.scatter(gap, total, color=color)
+        ax.annotate(row["graph"], (gap, total), fontsize=7)
+    ax.set(xscale="log", yscale="log", xlabel="spectral gap (normalised Laplacian)",
+           ylabel="total effective resistance / n",
+           title="GNN families (blue) and attention graphs (red)")
+    return save_figure(fig, config, NAME, "gap_vs_resistance.png")
+
+
+def run(config: BenchConfig) -> ExperimentResult:
+    """Build and measure every graph, write the table and the gap-resistance plot."""
+    n = 12 if config.smoke else 32 if config.quick else 128
+    graphs = build_graphs(n, 12 if config.smoke else 16 if config.quick else 64,
+                          model_layers=not config.smoke, causal_model=config.model)
+    rows = [measure(g) for g in graphs]
+    notes = []
+    if "bfc_min" not in rows[0]:
+        notes.append("curvature columns are n/a: tgnn.metrics has no curvature functions yet "
+                     "(balanced_forman_curvature / ollivier_ricci_curvature are picked up "
+                     "automatically once they land).")
+    text = (f"n = {n} tokens for attention graphs, {rows[0]['n']} nodes for path/ring. R_roll: "
+            "rollout resistance R^roll(0, n-1) over 4 layers (rho = 1/2; a model's real "
+            "stack for the unrolled model graphs; inf: the last node is out of reach in 4 layers). "
+            "R_abs, R_ysl, R_group: causal resistances between the "
+            "first and last token (causal graphs only).\n\n" + md_table(rows, COLUMNS))
+    return ExperimentResult(NAME, "Bottleneck table: GNN families beside attention graphs",
+                            {"n": n, "rows": rows}, [_plot(rows, config)], text, notes)

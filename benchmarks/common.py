@@ -1,0 +1,96 @@
+"""Helpers the experiments share: cached models, sample inputs, captured attention, plotting.
+
+Nothing here computes a metric: metrics come from ``tgnn.metrics`` and ``tgnn.theory``.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+
+__all__ = [
+    "RANDOM_GPT2",
+    "attention_stack",
+    "causal_lm_loss",
+    "load_model",
+    "optional",
+    "pyplot",
+    "sample_ids",
+]
+
+RANDOM_GPT2 = "gpt2-random"
+
+
+@functools.lru_cache(maxsize=8)
+def load_model(name: str, dtype: str = "fp32") -> tuple[Any, Any]:
+    """``(model, tokenizer)`` by name, cached per process; ``gpt2-random``: seeded 4-layer GPT-2.
+
+    Capture works with the model's own attention implementation (tgnn registers its own);
+    Jacobians need plain differentiable attention, so models load with ``eager``.
+    """
+    from tgnn.models import load, random_config_model
+
+    torch_dtype = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[dtype]
+    if name == RANDOM_GPT2:
+        return random_config_model("gpt2", seed=0, n_layer=4, n_head=4, hidden=64, n_ctx=512,
+                                   dtype=torch_dtype)
+    return load(name, attn_implementation="eager", dtype=torch_dtype)
+
+
+def sample_ids(tokenizer: Any, n: int, seed: int = 0) -> torch.Tensor:
+    """``[1, n]`` token ids of a seeded slice of the tiny model's corpus (specials included)."""
+    from tgnn.models.tiny import corpus_text
+
+    text = corpus_text()
+    start = int(np.random.default_rng(seed).integers(0, len(text) - 8 * n))
+    ids = tokenizer(text[start : start + 8 * n], return_tensors="pt")["input_ids"]
+    if ids.shape[1] > n:
+        special = set(getattr(tokenizer, "all_special_ids", []))
+        tail = [int(i) for i in ids[0, -1:] if int(i) in special]  # keep [SEP]-like endings
+        ids = torch.cat([ids[:, : n - len(tail)], torch.tensor([tail], dtype=ids.dtype)], dim=1)
+    return ids[:, :n]
+
+
+def attention_stack(model: Any, input_ids: torch.Tensor, **forward: Any) -> np.ndarray:
+    """``[L, n, n]`` float64 head-averaged attention of every layer (one forward, tgnn capture)."""
+    from tgnn import capture_attention
+
+    inputs = {"input_ids": input_ids, "attention_mask": torch.ones_like(input_ids)}
+    with torch.no_grad():
+        layers = [item.weights[0].double().mean(0).cpu().numpy()
+                  for item in capture_attention(model, inputs, **forward)]
+    return np.stack(layers)
+
+
+def causal_lm_loss(model: Any, input_ids: torch.Tensor, **forward: Any) -> float:
+    """Mean next-token cross-entropy of a causal LM on ``input_ids`` (nats)."""
+    with torch.no_grad():
+        return float(model(input_ids=input_ids, labels=input_ids, **forward).loss)
+
+
+def optional(module: str, *names: str) -> Callable[..., Any] | None:
+    """The first of ``names`` found in ``module`` (an API still being written), or None."""
+    try:
+        mod = importlib.import_module(module)
+    except ImportError:
+        return None
+    for name in names:
+        fn = getattr(mod, name, None)
+        if callable(fn):
+            return fn  # type: ignore[no-any-return]
+    return None
+
+
+def pyplot() -> Any:
+    """matplotlib's pyplot on the non-interactive Agg backend."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt

@@ -55,11 +55,9 @@ class UndirectedView:
 
     def neighbour_sets(self) -> list[set[int]]:
         """Adjacency as a list of Python sets (for local, incremental kernels)."""
-        adj: list[set[int]] = [set() for _ in range(self.num_nodes)]
-        for a, b in zip(self.u.tolist(), self.v.tolist(), strict=True):
-            adj[a].add(b)
-            adj[b].add(a)
-        return adj
+        csr = self.adjacency(weighted=False)
+        ptr, idx = csr.indptr, csr.indices.tolist()
+        return [set(idx[ptr[k] : ptr[k + 1]]) for k in range(self.num_nodes)]
 
 
 def num_nodes_of(data: Data) -> int:

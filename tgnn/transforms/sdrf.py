@@ -30,7 +30,7 @@ EdgeCurvature = Callable[[list[set[int]], int, int], float]
 class _CurvatureState:
     """Curvature of every current edge, kept up to date by local recomputation."""
 
-    def __init__(self, view: UndirectedView, curvature: str) -> None:
+    def __init__(self, view: UndirectedView, curvature: str, capacity: int) -> None:
         self.adj = view.neighbour_sets()
         self.edge_fn: EdgeCurvature = bfc_edge if curvature == "paper" else bfc_reference_edge
         pairs = list(zip(view.u.tolist(), view.v.tolist(), strict=True))
@@ -39,8 +39,10 @@ class _CurvatureState:
         else:
             values = np.array([self.edge_fn(self.adj, a, b) for a, b in pairs])
         self.pairs: list[Pair] = pairs
-        self.values = list(values.tolist())
-        self.alive = [True] * len(pairs)
+        self.values = np.zeros(len(pairs) + capacity)
+        self.values[: len(pairs)] = values
+        self.alive = np.zeros(len(pairs) + capacity, dtype=bool)
+        self.alive[: len(pairs)] = True
         self.slot: dict[Pair, int] = {p: s for s, p in enumerate(pairs)}
 
     def _refresh(self, a: int, b: int) -> None:
@@ -57,9 +59,8 @@ class _CurvatureState:
             self.alive[self.slot[pair]] = True
         else:
             self.slot[pair] = len(self.pairs)
+            self.alive[len(self.pairs)] = True
             self.pairs.append(pair)
-            self.values.append(0.0)
-            self.alive.append(True)
         self._refresh(a, b)
 
     def remove(self, a: int, b: int) -> None:
@@ -73,13 +74,11 @@ class _CurvatureState:
                 self.values[s] = self.edge_fn(self.adj, *pair)
 
     def extreme(self, largest: bool) -> tuple[Pair, float] | None:
-        vals = np.asarray(self.values)
-        alive = np.asarray(self.alive)
-        if not alive.any():
+        if not self.alive.any():
             return None
-        masked = np.where(alive, vals, -np.inf if largest else np.inf)
+        masked = np.where(self.alive, self.values, -np.inf if largest else np.inf)
         s = int(np.argmax(masked) if largest else np.argmin(masked))
-        return self.pairs[s], float(vals[s])
+        return self.pairs[s], float(self.values[s])
 
     def improvements(self, u: int, v: int) -> tuple[list[Pair], np.ndarray]:
         """Candidates ``(k, l)`` in ``B1(u) x B1(v)`` and their gain on ``Ric(u, v)``."""
@@ -132,7 +131,7 @@ def sdrf_rewire(
     if curvature not in ("paper", "reference"):
         raise GraphError(f"curvature: expected 'paper' or 'reference', got {curvature!r}")
     rng = np.random.default_rng(seed)
-    state = _CurvatureState(view, curvature)
+    state = _CurvatureState(view, curvature, num_iterations)
     original = set(state.pairs)
     order: list[Pair] = []
     for _ in range(num_iterations):
@@ -154,7 +153,7 @@ def sdrf_rewire(
             changed = True
         if not changed:
             break
-    final = {p for p, alive in zip(state.pairs, state.alive, strict=True) if alive}
+    final = {p for s, p in enumerate(state.pairs) if state.alive[s]}
     return net_changes(original, final, order)
 
 

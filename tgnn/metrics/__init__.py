@@ -4,6 +4,12 @@ Graph metrics take a PyG ``Data`` or ``edge_index, edge_weight, num_nodes``; und
 symmetrise a directed graph by ``(W + W^T) / 2`` unless told otherwise (``symmetrize=``).
 """
 
+from tgnn.metrics.curvature import (
+    augmented_forman_curvature,
+    balanced_forman_curvature,
+    forman_curvature,
+    ollivier_ricci_curvature,
+)
 from tgnn.metrics.resistance import (
     commute_time,
     edge_resistance,
@@ -20,4 +26,8 @@ __all__ = [
     "edge_resistance",
     "commute_time",
     "total_effective_resistance",
+    "balanced_forman_curvature",
+    "forman_curvature",
+    "augmented_forman_curvature",
+    "ollivier_ricci_curvature",
 ]

@@ -34,7 +34,15 @@ from torch import Tensor
 
 from tgnn.errors import EmptyInputError, GraphError, NonFiniteError, ShapeError
 
-__all__ = ["Symmetrize", "GraphInput", "to_adjacency", "edge_values", "spd_factor"]
+__all__ = [
+    "Symmetrize",
+    "GraphInput",
+    "to_adjacency",
+    "upper_edges",
+    "lookup",
+    "edge_values",
+    "spd_factor",
+]
 
 Symmetrize = Literal["mean", "sum", "max"] | None
 GraphInput = Any  # a torch_geometric Data, or an edge_index tensor / array
@@ -149,24 +157,33 @@ def to_adjacency(
     return S
 
 
-def edge_values(
-    W: sp.csr_array, values: np.ndarray, graph: GraphInput, num_nodes: int | None
-) -> Tensor:
-    """Align per-edge values of ``W`` (one per stored entry, CSR order) with the input columns.
+def upper_edges(W: sp.csr_array) -> tuple[np.ndarray, np.ndarray]:
+    """``(i, j)`` with ``i < j`` of every undirected edge of ``W``, sorted by ``(i, j)``."""
+    U = sp.triu(W, k=1, format="csr")
+    U.sort_indices()
+    return np.repeat(np.arange(W.shape[0]), np.diff(U.indptr)), U.indices.astype(np.int64)
 
-    Columns of the input ``edge_index`` that are not edges of ``W`` (self-loops, zero weights)
-    get NaN. Returns a float64 tensor of length ``E``.
+
+def lookup(keys: np.ndarray, values: np.ndarray, query: np.ndarray, default: float) -> np.ndarray:
+    """``values[keys == q]`` for each ``q`` in ``query`` (``keys`` sorted), else ``default``."""
+    if len(keys) == 0:
+        return np.full(len(query), default, dtype=np.float64)
+    pos = np.minimum(np.searchsorted(keys, query), len(keys) - 1)
+    return np.where(keys[pos] == query, values[pos], default)
+
+
+def edge_values(
+    n: int, i: np.ndarray, j: np.ndarray, values: np.ndarray, graph: GraphInput
+) -> Tensor:
+    """Align values of the undirected edges ``(i, j)`` (``i < j``, sorted) with the input columns.
+
+    A column ``(u, v)`` gets the value of ``(min(u, v), max(u, v))``; columns that are not edges
+    of the symmetrised graph (self-loops, zero weights) get NaN. Returns float64 ``[E]``.
     """
-    ei, _, _ = _unpack(graph, None, num_nodes)
+    ei, _, _ = _unpack(graph, None, None)
     ei = _as_numpy(ei, "edge_index").astype(np.int64, copy=False)
-    keys = np.repeat(np.arange(W.shape[0], dtype=np.int64), np.diff(W.indptr)) * W.shape[0]
-    keys += W.indices
-    query = ei[0] * W.shape[0] + ei[1]
-    pos = np.searchsorted(keys, query)
-    pos_c = np.minimum(pos, max(len(keys) - 1, 0))
-    found = (pos < len(keys)) & (keys[pos_c] == query) if len(keys) else np.zeros(len(query), bool)
-    out = np.full(len(query), np.nan)
-    out[found] = values[pos_c[found]]
+    lo, hi = np.minimum(ei[0], ei[1]), np.maximum(ei[0], ei[1])
+    out = lookup(i * n + j, np.asarray(values, dtype=np.float64), lo * n + hi, np.nan)
     return torch.from_numpy(out)
 
 

@@ -1,0 +1,137 @@
+"""Curvatures against closed forms, a set-based reference and GraphRicciCurvature fixtures."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+
+import networkx as nx
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from tgnn.benchmarks.perf_metrics import set_based_bfc
+
+from tgnn.errors import GraphError
+from tgnn.metrics import (
+    augmented_forman_curvature,
+    balanced_forman_curvature,
+    forman_curvature,
+    ollivier_ricci_curvature,
+)
+
+from ._helpers import undirected, weighted
+
+FIXTURES = pathlib.Path(__file__).parents[1] / "fixtures" / "orc" / "orc_fixtures.json"
+
+
+def _bfc(G: nx.Graph, **kwargs: object) -> np.ndarray:
+    ei, w, n = undirected(nx.convert_node_labels_to_integers(G))
+    return balanced_forman_curvature(ei, w, n, **kwargs).numpy()  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("n", [3, 4, 5, 8])
+def test_bfc_complete_graph(n: int) -> None:
+    np.testing.assert_allclose(_bfc(nx.complete_graph(n)), n / (n - 1), atol=1e-14)
+
+
+@pytest.mark.parametrize(("n", "value"), [(4, 1.0), (5, 0.0), (6, 0.0), (9, 0.0)])
+def test_bfc_cycles(n: int, value: float) -> None:
+    np.testing.assert_allclose(_bfc(nx.cycle_graph(n)), value, atol=1e-14)
+
+
+def test_bfc_grid_corner_and_degree_one() -> None:
+    G = nx.grid_2d_graph(3, 3)
+    index = {v: k for k, v in enumerate(G)}
+    ei, w, n = undirected(nx.relabel_nodes(G, index))
+    values = balanced_forman_curvature(ei, w, n).numpy()
+    corner = (ei[0] == index[(0, 0)]).numpy()
+    np.testing.assert_allclose(values[corner], 1.0 / 3.0, atol=1e-14)
+    np.testing.assert_array_equal(_bfc(nx.star_graph(4)), 0.0)
+    lollipop = _bfc(nx.lollipop_graph(4, 2))  # the pendant edge has a degree-1 end
+    assert lollipop[-1] == 0.0
+
+
+def test_bfc_legacy_variant_differs_where_documented() -> None:
+    np.testing.assert_allclose(_bfc(nx.complete_graph(5), variant="sdrf"), 1.75)
+    np.testing.assert_allclose(_bfc(nx.cycle_graph(6), variant="sdrf"), 1.0)
+    np.testing.assert_allclose(_bfc(nx.cycle_graph(4), variant="sdrf"), 1.0)
+    with pytest.raises(GraphError, match="variant"):
+        _bfc(nx.cycle_graph(4), variant="other")
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(4, 16), st.floats(0.15, 0.6), st.integers(0, 10_000))
+def test_bfc_equals_set_based_reference(n: int, p: float, seed: int) -> None:
+    G = nx.gnp_random_graph(n, p, seed=seed)
+    ei, w, n = undirected(G)
+    ours = balanced_forman_curvature(ei, w, n).numpy()
+    ref = set_based_bfc(G)
+    expected = [ref[(min(u, v), max(u, v))] for u, v in ei.T.tolist()]
+    np.testing.assert_allclose(ours, expected, atol=1e-12)
+
+
+def test_nan_for_self_loops_and_directed_input_symmetrised() -> None:
+    ei = torch.tensor([[0, 1, 2, 3, 0, 2], [1, 2, 3, 0, 0, 2]])  # directed 4-cycle + 2 loops
+    values = balanced_forman_curvature(ei, None, 4).numpy()
+    np.testing.assert_array_equal(values[:4], 1.0)
+    assert np.isnan(values[4:]).all()
+    with pytest.raises(GraphError, match="undirected"):
+        balanced_forman_curvature(ei, None, 4, symmetrize=None)
+
+
+def test_forman_weighted_and_unweighted() -> None:
+    G = weighted(nx.petersen_graph())
+    ei, w, n = undirected(G, "weight")
+    got = forman_curvature(ei, w, n).numpy()
+    for col, (u, v) in enumerate(ei.T.tolist()):
+        we = G[u][v]["weight"]
+        rest = [G[u][k]["weight"] for k in G[u] if k != v]
+        rest += [G[v][k]["weight"] for k in G[v] if k != u]
+        expected = we * (2.0 / we - sum(1.0 / np.sqrt(we * x) for x in rest))
+        assert got[col] == pytest.approx(expected, rel=1e-12)
+    ei, w, n = undirected(nx.petersen_graph())
+    np.testing.assert_array_equal(forman_curvature(ei, w, n).numpy(), 4 - 3 - 3)
+
+
+def _four_cycles(G: nx.Graph, u: int, v: int) -> int:
+    return sum(
+        1 for k in G[u] for x in G[v] if k != v and x != u and k != x and G.has_edge(k, x)
+    )
+
+
+def test_augmented_forman() -> None:
+    G = nx.gnp_random_graph(14, 0.35, seed=4)
+    ei, w, n = undirected(G)
+    afrc3 = augmented_forman_curvature(ei, w, n).numpy()
+    afrc4 = augmented_forman_curvature(ei, w, n, cycles=4).numpy()
+    for col, (u, v) in enumerate(ei.T.tolist()):
+        tri = len(set(G[u]) & set(G[v]))
+        base = 4 - G.degree(u) - G.degree(v) + 3 * tri
+        assert afrc3[col] == base
+        assert afrc4[col] == base + 2 * _four_cycles(G, u, v)
+    with pytest.raises(GraphError, match="cycles"):
+        augmented_forman_curvature(ei, w, n, cycles=5)  # type: ignore[arg-type]
+
+
+def test_ollivier_ricci_equals_graphriccicurvature_fixtures() -> None:
+    records = json.loads(FIXTURES.read_text())["graphs"]
+    assert len(records) >= 20
+    for rec in records:
+        edges = np.array(rec["edges"], dtype=np.int64).T
+        ei = torch.from_numpy(np.concatenate([edges, edges[::-1]], axis=1))
+        w = None
+        if rec["weights"] is not None:
+            w = torch.tensor(rec["weights"] * 2, dtype=torch.float64)
+        got = ollivier_ricci_curvature(ei, w, rec["n"], alpha=rec["alpha"]).numpy()
+        np.testing.assert_allclose(got[: edges.shape[1]], rec["values"], atol=1e-6,
+                                   err_msg=f"{rec['name']} alpha={rec['alpha']}")
+
+
+def test_ollivier_ricci_closed_form_and_bad_alpha() -> None:
+    ei, w, n = undirected(nx.complete_graph(6))  # K_n, alpha = 0: (n - 2) / (n - 1)
+    got = ollivier_ricci_curvature(ei, w, n, alpha=0.0).numpy()
+    np.testing.assert_allclose(got, 4 / 5, atol=1e-12)
+    with pytest.raises(GraphError, match="alpha"):
+        ollivier_ricci_curvature(ei, w, n, alpha=1.5)

@@ -48,6 +48,7 @@ class BenchConfig:
     ray_address: str | None = None
     progress: bool = True
     smoke: bool = False  # tiniest configuration, for the tests
+    threads: int | None = None  # torch threads of this process (None: 1 when quick)
 
     def folder(self, name: str) -> Path:
         """The experiment's output folder ``out/name`` (created)."""

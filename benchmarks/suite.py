@@ -12,6 +12,7 @@ import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
+import torch
 from tgnn.benchmarks.report import BenchConfig, ExperimentResult, save_result, write_report
 
 __all__ = ["EXPERIMENTS", "run_experiment", "run_suite"]
@@ -56,7 +57,7 @@ def run_suite(
     """Run the named experiments (all by default), then write ``out/report.md``.
 
     ``options`` are further :class:`BenchConfig` fields (``seed``, ``workers``,
-    ``ray_address``, ``progress``, ``smoke``). Returns the results and the report path.
+    ``ray_address``, ``progress``, ``smoke``, ``threads``). Returns the results and the report path.
     """
     config = BenchConfig(quick=quick, model=model, out=Path(out), **options)  # type: ignore[arg-type]
     chosen = list(names) if names else list(EXPERIMENTS)
@@ -64,6 +65,9 @@ def run_suite(
     if unknown:
         raise KeyError(f"names: expected experiments among {list(EXPERIMENTS)}, got {unknown}")
     Path(out).mkdir(parents=True, exist_ok=True)
+    threads = config.threads or (1 if quick else None)
+    if threads:  # small models on shared CPUs: more threads than cores costs 10x and more
+        torch.set_num_threads(threads)
     results = []
     for name in chosen:
         if config.progress:

@@ -102,7 +102,8 @@ def _page(api: Any, package: str, owners: dict[str, str]) -> str:
         "      show_root_toc_entry: false",
         "",
     ]
-    linked, rendered = [], []
+    linked: list[tuple[str, str]] = []
+    rendered: list[tuple[str, str]] = []
     for name in _exports(module):
         member = module.all_members.get(name)
         if member is None:

@@ -17,6 +17,7 @@ from tgnn.convert.validate import check_attention
 from tgnn.errors import (
     EmptyInputError,
     GraphError,
+    NotCausalError,
     NotReachableError,
     ShapeError,
     TgnnError,
@@ -59,6 +60,20 @@ def _reduce_heads(tensor: torch.Tensor, name: str) -> torch.Tensor:
     return tensor
 
 
+def _check_lower(matrix: np.ndarray, name: str, rows: int = 512) -> None:
+    """Causality check in row blocks (no n x n mask): weight above the diagonal must be 0."""
+    n = len(matrix)
+    cols = np.arange(n)
+    for start in range(0, n, rows):
+        block = matrix[start : start + rows]
+        above = np.abs(block[cols[None, :] > np.arange(start, start + len(block))[:, None]])
+        if above.size and above.max() > 0:
+            raise NotCausalError(
+                f"{name}: asserted causal (A[i, j] = 0 for j > i), got weight up to "
+                f"{above.max():.3g} above the diagonal"
+            )
+
+
 def as_matrix(
     value: ArrayLike,
     name: str = "attention",
@@ -73,8 +88,10 @@ def as_matrix(
     non-negative (a weighted digraph).
     """
     tensor = _as_tensor(value, name)
-    check_attention(tensor, name, min_dim=2, max_dim=4, stochastic=stochastic, causal=causal)
+    check_attention(tensor, name, min_dim=2, max_dim=4, stochastic=stochastic)
     matrix = _reduce_heads(tensor, name).to(torch.float64).numpy().copy()
+    if causal:
+        _check_lower(matrix, name)
     if stochastic:
         matrix = np.clip(matrix, 0.0, None)
         matrix /= matrix.sum(axis=1, keepdims=True)

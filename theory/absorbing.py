@@ -167,8 +167,9 @@ def absorbing_resistance(
         big_n[1:, 0] = 1.0  # R(0, i) = N[i, i] = N[i, i] * 1 / 1
         with np.errstate(divide="ignore", invalid="ignore"):
             r = np.outer(np.diag(big_n), diag) / big_n
+        r = np.where(big_n > 0, r, np.inf)
         r[0, 0] = 0.0
-        return np.where(big_n > 0, r, np.inf) / float(rho)
+        return r / float(rho)
     i = resolve_token(target, n)
     row = np.full(n, np.inf)
     if i == 0:

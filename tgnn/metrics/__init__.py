@@ -4,6 +4,23 @@ Graph metrics take a PyG ``Data`` or ``edge_index, edge_weight, num_nodes``; und
 symmetrise a directed graph by ``(W + W^T) / 2`` unless told otherwise (``symmetrize=``).
 """
 
+from tgnn.metrics.attention import (
+    attention_entropy,
+    attention_flow,
+    attention_rollout,
+    sink_mass,
+    sink_rate,
+    unrolled_flow_network,
+)
+from tgnn.metrics.collapse import (
+    collapse_profile,
+    dirichlet_energy,
+    effective_rank,
+    mean_cosine,
+    mu,
+    residual,
+    residual_ratio,
+)
 from tgnn.metrics.curvature import (
     augmented_forman_curvature,
     balanced_forman_curvature,
@@ -30,4 +47,17 @@ __all__ = [
     "forman_curvature",
     "augmented_forman_curvature",
     "ollivier_ricci_curvature",
+    "residual",
+    "mu",
+    "residual_ratio",
+    "mean_cosine",
+    "effective_rank",
+    "dirichlet_energy",
+    "collapse_profile",
+    "attention_entropy",
+    "sink_mass",
+    "sink_rate",
+    "attention_rollout",
+    "attention_flow",
+    "unrolled_flow_network",
 ]

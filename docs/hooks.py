@@ -39,7 +39,8 @@ PACKAGES = (
 MIRROR = Path("build") / "docs-src"
 REPORT = Path("reports") / "latest"
 ASSET_SUFFIXES = {".png", ".svg", ".jpg", ".jpeg", ".gif", ".json", ".csv", ".txt", ".html"}
-EXPLORER_WRITERS = ("write_sample_page", "write_sample", "sample_page")
+EXPLORER_MODULES = ("tgnn.explorer", "tgnn.explorer.page")
+EXPLORER_WRITER = "sample_page"  # sample_page(path) writes a self-contained sample HTML page
 
 
 def mirror_sources(root: Path) -> Path:
@@ -142,8 +143,10 @@ def on_config(config: Any, **_: Any) -> Any:
     nav = config.nav or []
     for item in nav:
         if isinstance(item, dict) and "API reference" in item:
+            # The top-level package first (it renders last: it only re-exports and adds errors).
+            order = sorted(_API, key=lambda path: path != "api/tgnn.md")
             item["API reference"] = [
-                {path.removeprefix("api/").removesuffix(".md"): path} for path in _API
+                {path.removeprefix("api/").removesuffix(".md"): path} for path in order
             ]
     return config
 
@@ -174,10 +177,13 @@ def _report_files(config: Any, root: Path) -> list[Any]:
 
 
 def _explorer_files(config: Any) -> list[Any]:
-    explorer = None
+    writer = None
     if (Path(config.config_file_path).parent / "tgnn" / "explorer" / "__init__.py").is_file():
-        explorer = importlib.import_module("tgnn.explorer")
-    writer = next((getattr(explorer, n) for n in EXPLORER_WRITERS if hasattr(explorer, n)), None)
+        for name in EXPLORER_MODULES:
+            try:
+                writer = writer or getattr(importlib.import_module(name), EXPLORER_WRITER, None)
+            except ModuleNotFoundError:
+                continue
     if writer is None:
         text = (
             "# Explorer\n\nThe interactive explorer (`tgnn.explorer`) was not available when "
@@ -188,6 +194,7 @@ def _explorer_files(config: Any) -> list[Any]:
     out.parent.mkdir(parents=True, exist_ok=True)
     writer(out)
     text = (
+        "---\nhide:\n  - toc\n---\n\n"  # the sample page gets the full content width
         "# Explorer\n\n`tgnn.explorer` writes a self-contained HTML page to browse the attention "
         "graphs and metrics of a model layer by layer. A sample, built with the docs: "
         "[open the sample page](sample.html).\n\n"
@@ -206,7 +213,8 @@ def on_files(files: Any, config: Any, **_: Any) -> Any:
     for path, text in _API.items():
         files.append(_generated(config, path, text))
     for file in [*_report_files(config, root), *_explorer_files(config)]:
-        files.append(file)
+        if files.get_file_from_path(file.src_uri) is None:  # a real file in docs/ wins
+            files.append(file)
     if files.get_file_from_path("theory.md") is None:
         text = (
             "# Theory\n\nThe theory guide (causal effective resistance) has not been written "

@@ -64,3 +64,9 @@ def test_quickstart_runs() -> None:
 @pytest.mark.parametrize("page", PAGES[1:])
 def test_guide_examples_run(page: str) -> None:
     run_page(page)
+
+
+@pytest.mark.slow
+def test_readme_quickstart_runs() -> None:
+    namespace = run_page("README.md", docs=DOCS.parent)
+    assert namespace["g"] is namespace["graphs"][-1]  # type: ignore[index]

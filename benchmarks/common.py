@@ -56,21 +56,35 @@ def sample_ids(tokenizer: Any, n: int, seed: int = 0) -> torch.Tensor:
     return ids[:, :n]
 
 
-def attention_stack(model: Any, input_ids: torch.Tensor, **forward: Any) -> np.ndarray:
-    """``[L, n, n]`` float64 head-averaged attention of every layer (one forward, tgnn capture)."""
+def attention_stack(model: Any, input_ids: torch.Tensor,
+                    attention_mask: torch.Tensor | None = None) -> np.ndarray:
+    """``[L, n, n]`` float64 head-averaged attention of every layer (one forward, tgnn capture).
+
+    ``attention_mask``: ``[1, n]`` padding mask or a 4D additive mask (e.g. from
+    :func:`tgnn.graph_to_attention_mask`); default all ones.
+    """
     from tgnn import capture_attention
 
-    inputs = {"input_ids": input_ids, "attention_mask": torch.ones_like(input_ids)}
+    mask = torch.ones_like(input_ids) if attention_mask is None else attention_mask
+    inputs = {"input_ids": input_ids, "attention_mask": mask}
     with torch.no_grad():
         layers = [item.weights[0].double().mean(0).cpu().numpy()
-                  for item in capture_attention(model, inputs, **forward)]
+                  for item in capture_attention(model, inputs)]
     return np.stack(layers)
 
 
-def causal_lm_loss(model: Any, input_ids: torch.Tensor, **forward: Any) -> float:
-    """Mean next-token cross-entropy of a causal LM on ``input_ids`` (nats)."""
+def causal_lm_loss(model: Any, input_ids: torch.Tensor, positions: list[int] | None = None,
+                   attention_mask: torch.Tensor | None = None) -> float:
+    """Mean next-token cross-entropy (nats) of a causal LM over consecutive ``positions`` pairs.
+
+    ``positions`` (default all) are the sequence indices whose next entry in the list is the
+    target: position ``positions[k]`` predicts the token at ``positions[k + 1]``.
+    """
+    pos = list(range(input_ids.shape[1])) if positions is None else positions
     with torch.no_grad():
-        return float(model(input_ids=input_ids, labels=input_ids, **forward).loss)
+        logits = model(input_ids=input_ids, attention_mask=attention_mask).logits[0]
+    src, dst = torch.tensor(pos[:-1]), torch.tensor(pos[1:])
+    return float(torch.nn.functional.cross_entropy(logits[src].float(), input_ids[0, dst]))
 
 
 def optional(module: str, *names: str) -> Callable[..., Any] | None:

@@ -80,8 +80,7 @@ def measure_condition(model: Any, ids: torch.Tensor, content: list[int],
                            "sink_mass_0": float(sink_mass(torch.as_tensor(stack))[:, 0].mean()),
                            **_resist(stack, content[0], ids.shape[1] - 1)}
     if mask is None:
-        sens = jacobian_sensitivity(model, ids, targets=[ids.shape[1] - 1])[-1, 0]
-        sens = sens.double().numpy()
+        sens = jacobian_sensitivity(model, ids, targets=[ids.shape[1] - 1])[-1, 0].double().numpy()
         row["jac_first_share"] = float(sens[content[0]] / sens[content].mean())
         row["log_sensitivity"] = np.log(np.maximum(sens[content], 1e-300)).tolist()
     return row
@@ -145,8 +144,8 @@ def run(config: BenchConfig) -> ExperimentResult:
     graph_rows = _graph_rows(n, k)
     text = (f"{n} content characters of a seeded text on `{config.model}`; {k} pause tokens "
             f"(`{PAUSE}`, untrained). R_roll / R_abs: from the first content token to the "
-            "last token of the sequence; loss: next-token loss within the content (end pauses cannot "
-            "change it: causal).\n\n"
+            "last token of the sequence; loss: next-token loss within the content (end "
+            "pauses cannot change it: causal).\n\n"
             + md_table(model_rows, ["condition", "loss", "sink_mass_0", "R_roll", "R_abs",
                                     "jac_first_share"])
             + "\nSame resistances on uniform causal attention (4 layers for R_roll):\n\n"

@@ -105,7 +105,7 @@ def convert(
 def train_tiny_cmd(
     steps: Annotated[int, typer.Option(help="Optimizer steps.")] = 2500,
     no_bos: Annotated[bool, typer.Option("--no-bos", help="Train the twin without BOS.")] = False,
-    out: Annotated[Path | None, typer.Option(help="Output folder (default: shipped weights).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Output folder (default: the package).")] = None,
     seed: Annotated[int, typer.Option(help="Seed of init and data order.")] = 0,
     batch: Annotated[int, typer.Option(help="Windows of 256 tokens per step.")] = 16,
     threads: Annotated[int, typer.Option(help="torch CPU threads.")] = 1,

@@ -27,12 +27,14 @@ from tgnn.metrics.curvature import (
     forman_curvature,
     ollivier_ricci_curvature,
 )
+from tgnn.metrics.representation import collapse_length, collapse_table
 from tgnn.metrics.resistance import (
     commute_time,
     edge_resistance,
     effective_resistance,
     total_effective_resistance,
 )
+from tgnn.metrics.sensitivity import jacobian_sensitivity, surrogate_sensitivity
 from tgnn.metrics.spectral import cheeger_bounds, laplacian, spectral_gap
 
 __all__ = [
@@ -60,4 +62,8 @@ __all__ = [
     "attention_rollout",
     "attention_flow",
     "unrolled_flow_network",
+    "jacobian_sensitivity",
+    "surrogate_sensitivity",
+    "collapse_table",
+    "collapse_length",
 ]

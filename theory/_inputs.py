@@ -13,12 +13,13 @@ from typing import Any, TypeAlias
 import numpy as np
 import torch
 
-from tgnn.convert.validate import check_attention
+from tgnn.convert.validate import check_finite, row_sum_tolerance
 from tgnn.errors import (
     EmptyInputError,
     GraphError,
     NotCausalError,
     NotReachableError,
+    NotStochasticError,
     ShapeError,
     TgnnError,
 )
@@ -56,22 +57,65 @@ def _reduce_heads(tensor: torch.Tensor, name: str) -> torch.Tensor:
             )
         tensor = tensor[0]
     if tensor.dim() == 3:
-        tensor = tensor.to(torch.float64).mean(0)
+        tensor = tensor.mean(0, dtype=torch.float64)
     return tensor
 
 
-def _check_lower(matrix: np.ndarray, name: str, rows: int = 512) -> None:
-    """Causality check in row blocks (no n x n mask): weight above the diagonal must be 0."""
-    n = len(matrix)
-    cols = np.arange(n)
-    for start in range(0, n, rows):
-        block = matrix[start : start + rows]
-        above = np.abs(block[cols[None, :] > np.arange(start, start + len(block))[:, None]])
-        if above.size and above.max() > 0:
-            raise NotCausalError(
-                f"{name}: asserted causal (A[i, j] = 0 for j > i), got weight up to "
-                f"{above.max():.3g} above the diagonal"
+def _check_shape(tensor: torch.Tensor, name: str) -> None:
+    """Shape and dtype checks of :func:`~tgnn.convert.validate.check_attention` (cheap part)."""
+    if not 2 <= tensor.dim() <= 4 or tensor.shape[-1] != tensor.shape[-2]:
+        raise ShapeError(
+            f"{name}: expected square attention [n, n], [H, n, n] or [1, H, n, n], got shape "
+            f"{tuple(tensor.shape)}"
+        )
+    if tensor.shape[-1] == 0:
+        raise EmptyInputError(f"{name}: expected at least one token, got an empty sequence")
+    if not tensor.is_floating_point():
+        raise ShapeError(f"{name}: expected a floating-point tensor, got dtype {tensor.dtype}")
+
+
+def _check_block(block: np.ndarray, first: int, name: str, causal: bool) -> None:
+    """Weight above the diagonal in rows ``first ..`` of ``block`` must be exactly 0."""
+    if not causal:
+        return
+    rows = len(block)
+    right = block[:, first + 1 :]  # local column c holds key first + 1 + c; forbidden: c >= row
+    above = max(
+        float(np.abs(np.triu(right[:, :rows])).max(initial=0.0)),
+        float(np.abs(right[:, rows:]).max(initial=0.0)),
+    )
+    if above > 0:
+        raise NotCausalError(
+            f"{name}: asserted causal (A[i, j] = 0 for j > i), got weight up to "
+            f"{above:.3g} above the diagonal"
+        )
+
+
+def _check_rows(block: np.ndarray, tol: float, name: str, stochastic: bool) -> bool:
+    """Check (and renormalise, if stochastic) a block of rows; False if it holds NaN or Inf."""
+    sums = block.sum(axis=1)
+    if not np.isfinite(sums).all():  # NaN and Inf entries propagate to the row sums
+        return False
+    low = float(block.min(initial=0.0))
+    if not stochastic:
+        if low < 0:
+            raise GraphError(f"{name}: expected non-negative edge weights, got minimum {low:.3g}")
+        return True
+    worst = float(np.abs(sums - 1.0).max(initial=0.0))
+    if worst > tol:
+        raise NotStochasticError(
+            f"{name}: expected rows summing to one (tolerance {tol:.1e}), got a row sum off by "
+            f"{worst:.3g}"
+        )
+    if low < 0:
+        if low < -tol:
+            raise NotStochasticError(
+                f"{name}: expected non-negative weights, got minimum {low:.3g}"
             )
+        np.maximum(block, 0.0, out=block)
+        sums = block.sum(axis=1)
+    block /= sums[:, None]
+    return True
 
 
 def as_matrix(
@@ -80,26 +124,33 @@ def as_matrix(
     *,
     causal: bool = True,
     stochastic: bool = True,
+    rows: int = 64,
 ) -> np.ndarray:
-    """Validate ``value`` ([n, n], [H, n, n] or [1, H, n, n]) and return a float64 [n, n] array.
+    """Validate ``value`` ([n, n], [H, n, n] or [1, H, n, n]) and return a new float64 [n, n].
 
-    Heads are averaged. Stochastic rows are renormalised in float64 after validation, so that the
-    identities of the theory hold to rounding. Without ``stochastic`` the weights must be
-    non-negative (a weighted digraph).
+    Shape and dtype are checked first; finiteness (:func:`~tgnn.convert.validate.check_finite`
+    on failure), row sums (tolerance :func:`~tgnn.convert.validate.row_sum_tolerance` of the
+    input dtype), signs and causality are checked on the head mean while it is converted to
+    float64 in blocks of ``rows`` rows (one pass over memory, no n x n mask). Stochastic rows
+    are renormalised in float64 so that the identities of the theory hold to rounding. Without
+    ``stochastic`` the weights must be non-negative (a weighted digraph).
     """
     tensor = _as_tensor(value, name)
-    check_attention(tensor, name, min_dim=2, max_dim=4, stochastic=stochastic)
-    matrix = _reduce_heads(tensor, name).to(torch.float64).numpy().copy()
-    if causal:
-        _check_lower(matrix, name)
-    if stochastic:
-        matrix = np.clip(matrix, 0.0, None)
-        matrix /= matrix.sum(axis=1, keepdims=True)
-    elif matrix.min() < 0:
-        raise GraphError(
-            f"{name}: expected non-negative edge weights, got minimum {matrix.min():.3g}"
-        )
-    return matrix
+    _check_shape(tensor, name)
+    source = _reduce_heads(tensor, name)
+    if source.dtype not in (torch.float32, torch.float64):
+        source = source.to(torch.float32)
+    src = source.numpy()
+    n = len(src)
+    tol = row_sum_tolerance(tensor.dtype, n)
+    out = np.empty((n, n))
+    for first in range(0, n, rows):
+        block = out[first : first + rows]
+        block[...] = src[first : first + rows]
+        if not _check_rows(block, tol, name, stochastic):
+            check_finite(tensor, name)
+        _check_block(block, first, name, causal)
+    return out
 
 
 def layer_list(attentions: Any, name: str = "attentions") -> list[Any]:

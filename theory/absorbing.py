@@ -175,11 +175,12 @@ def absorbing_resistance(
     if i == 0:
         row[0] = 0.0
         return row
-    m = -a[1 : i + 1, 1 : i + 1]
+    m = a[1 : i + 1, 1 : i + 1]  # a is our own float64 copy: form I - Q in place
+    np.negative(m, out=m)
     m[np.diag_indices_from(m)] += 1.0
     rhs = np.zeros(i)
     rhs[-1] = 1.0
-    n_row = solve_triangular(m, rhs, lower=True, trans="T")  # N[i, 1..i]
+    n_row = solve_triangular(m, rhs, lower=True, trans="T", check_finite=False)  # N[i, 1..i]
     n_diag = 1.0 / np.diag(m)
     with np.errstate(divide="ignore"):
         row[1 : i + 1] = np.where(n_row > 0, n_row[-1] * n_diag / n_row, np.inf)

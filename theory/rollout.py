@@ -76,7 +76,8 @@ def rollout_matrix(attentions: Any, rho: RhoLike = 0.5, *, causal: bool = True) 
     phi = np.eye(n)
     for index, raw in enumerate(layers):
         a = _layer(raw, index, n, causal)
-        phi = shares[index][:, None] * (a @ phi) + (1.0 - shares[index])[:, None] * phi
+        mixed = a @ phi if index else a.copy()  # the first product is with I: skip it
+        phi = shares[index][:, None] * mixed + (1.0 - shares[index])[:, None] * phi
     return phi
 
 

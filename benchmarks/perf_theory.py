@@ -14,6 +14,7 @@ import contextlib
 import sys
 import time
 from collections.abc import Callable, Iterator
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -87,8 +88,8 @@ def _ysl_figures(sizes: tuple[int, ...]) -> list[dict[str, Any]]:
     for n in sizes:
         a = _attention(n, seed=n).numpy()
         repeats = 3 if n <= 512 else 1
-        ours, fast = _best(lambda a=a: ysl_resistance(a, method="causal"), repeats)
-        anchor, slow = _best(lambda a=a: ysl_resistance(a, method="lyapunov"), repeats)
+        ours, fast = _best(partial(ysl_resistance, a, method="causal"), repeats)
+        anchor, slow = _best(partial(ysl_resistance, a, method="lyapunov"), repeats)
         rel = float(np.max(np.abs(fast - slow)) / np.max(np.abs(slow)))
         last = n == sizes[-1]
         fig = _figure(f"ysl causal vs generic Lyapunov, n={n}", ours, anchor,

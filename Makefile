@@ -26,7 +26,7 @@ lint: $(STAMP)
 	$(BIN)/mypy tgnn theory
 
 docs: $(STAMP)
-	$(BIN)/mkdocs build --strict
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info site

@@ -116,3 +116,31 @@ def test_page_check_can_fail() -> None:
     assert documented(page, "tgnn.metrics", "spectral_gap")
     assert not documented(page, "tgnn.metrics", "spectral")
     assert not documented(page, "tgnn.metrics", "laplacian")
+
+
+def _config(tmp_path: Path) -> Any:
+    from mkdocs.config.defaults import MkDocsConfig
+
+    config = MkDocsConfig()
+    config.load_dict({"site_name": "t", "docs_dir": str(tmp_path / "docs"),
+                      "site_dir": str(tmp_path / "site")})
+    (tmp_path / "docs").mkdir()
+    failed, _ = config.validate()
+    assert not failed, failed
+    config.plugins._current_plugin = None  # set by MkDocs while it runs an event; read by File
+    return config
+
+
+def test_report_is_copied_with_its_plots(tmp_path: Path) -> None:
+    report = tmp_path / "reports" / "latest"
+    (report / "sinks").mkdir(parents=True)
+    (report / "report.md").write_text("# Report\n\n![sink](sinks/mass.png)\n", encoding="utf-8")
+    (report / "sinks" / "mass.png").write_bytes(b"\x89PNG")
+    (report / "sinks" / "notes.tmp").write_bytes(b"")
+    files = _hooks()._report_files(_config(tmp_path), tmp_path)
+    assert sorted(f.src_uri for f in files) == ["benchmarks/index.md", "benchmarks/sinks/mass.png"]
+
+
+def test_missing_report_says_how_to_make_it(tmp_path: Path) -> None:
+    (file,) = _hooks()._report_files(_config(tmp_path), tmp_path)
+    assert file.src_uri == "benchmarks/index.md" and "make bench" in file.content_string

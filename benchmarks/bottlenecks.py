@@ -102,7 +102,9 @@ def _curvatures(data: Data) -> dict[str, float]:
         if fn is None:
             continue
         values = np.asarray(fn(data), dtype=float).ravel()
-        out[f"{key}_min"], out[f"{key}_mean"] = float(values.min()), float(values.mean())
+        values = values[np.isfinite(values)]
+        if values.size:
+            out[f"{key}_min"], out[f"{key}_mean"] = float(values.min()), float(values.mean())
     return out
 
 

@@ -1,0 +1,87 @@
+"""Section 8: every performance ratio of the ``perf_*`` benchmarks in one table.
+
+Each ``tgnn.benchmarks.perf_<x>`` module exposes ``run(quick) -> dict`` whose speed rows
+(``name, ours_s, anchor_s, ratio, goal, met``) sit in one of its list values. Each module runs
+in a fresh subprocess (its own imports, threads and memory) under a time budget (``--quick``:
+60 s per module, 200 s in all, so ``make bench`` stays within minutes); a module over budget is
+reported as skipped with the command that runs it alone.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from typing import Any
+
+from tgnn.benchmarks.report import BenchConfig, ExperimentResult, md_table
+
+__all__ = ["PERF_MODULES", "run", "run_perf_module", "speed_rows"]
+
+NAME = "speed"
+PERF_MODULES = ("perf_capture", "perf_metrics", "perf_theory", "perf_sensitivity",
+                "perf_rewiring")
+_SCRIPT = ("import json, sys; from tgnn.benchmarks.{m} import run; "
+           "print('\\n@@JSON@@' + json.dumps(run(quick={q}), default=str))")
+
+
+def speed_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """The speed rows found in a perf module's result (every list of dicts with a ``ratio``).
+
+    Examples
+    --------
+    >>> speed_rows({"rows": [{"name": "a", "ratio": 2.0}], "threads": 1})
+    [{'name': 'a', 'ratio': 2.0}]
+    """
+    return [row for value in result.values() if isinstance(value, list)
+            for row in value if isinstance(row, dict) and "ratio" in row]
+
+
+def run_perf_module(module: str, quick: bool, budget_s: float) -> dict[str, Any]:
+    """Run ``module.run(quick)`` in a subprocess; ``{"status", "seconds", "result"}``."""
+    start = time.perf_counter()
+    try:
+        proc = subprocess.run([sys.executable, "-c", _SCRIPT.format(m=module, q=quick)],
+                              capture_output=True, text=True, timeout=budget_s, check=False)
+    except subprocess.TimeoutExpired:
+        return {"status": f"skipped: over the {budget_s:.0f} s budget",
+                "seconds": time.perf_counter() - start}
+    seconds = time.perf_counter() - start
+    if proc.returncode != 0 or "@@JSON@@" not in proc.stdout:
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
+        return {"status": f"failed: {tail[0][:200]}", "seconds": seconds}
+    result = json.loads(proc.stdout.rsplit("@@JSON@@", 1)[1])
+    return {"status": "ok", "seconds": seconds, "result": result}
+
+
+def run(config: BenchConfig) -> ExperimentResult:
+    """All perf modules (smoke: none run, only the table scaffold) and their merged table."""
+    per_module, total = (60.0, 200.0) if config.quick else (600.0, 3000.0)
+    modules = () if config.smoke else PERF_MODULES
+    runs, rows, notes = {}, [], []
+    deadline = time.perf_counter() + total
+    for module in modules:
+        left = min(per_module, deadline - time.perf_counter())
+        if left < 10:
+            runs[module] = {"status": "skipped: the section's time budget is spent",
+                            "seconds": 0.0}
+        else:
+            if config.progress:
+                print(f"[tgnn bench] speed: {module} ...", flush=True)
+            runs[module] = run_perf_module(module, config.quick, left)
+        if runs[module]["status"] != "ok":
+            notes.append(f"{module}: {runs[module]['status']}; run it alone with "
+                         f"`python -m tgnn.benchmarks.{module}`.")
+            continue
+        rows += [{"module": module, **row} for row in speed_rows(runs[module]["result"])]
+    met = sum(bool(r.get("met")) for r in rows)
+    text = (f"{met} of {len(rows)} speed goals met. ratio = anchor time / our time (higher is "
+            "faster than the anchor); each module ran in its own process"
+            f"{' (quick sizes)' if config.quick else ''}.\n\n"
+            + md_table(rows, ["module", "name", "ours_s", "anchor_s", "ratio", "goal", "met"])
+            + "\nModule run times: "
+            + ", ".join(f"{m} {r['seconds']:.0f} s ({r['status']})" for m, r in runs.items())
+            + ".\n")
+    return ExperimentResult(NAME, "Speed: performance ratios", {"runs": runs, "rows": rows},
+                            [], text, notes)

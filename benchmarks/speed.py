@@ -59,7 +59,9 @@ def run(config: BenchConfig) -> ExperimentResult:
     """All perf modules (smoke: none run, only the table scaffold) and their merged table."""
     per_module, total = (60.0, 200.0) if config.quick else (600.0, 3000.0)
     modules = () if config.smoke else PERF_MODULES
-    runs, rows, notes = {}, [], []
+    runs: dict[str, dict[str, Any]] = {}
+    rows: list[dict[str, Any]] = []
+    notes: list[str] = []
     deadline = time.perf_counter() + total
     for module in modules:
         left = min(per_module, deadline - time.perf_counter())

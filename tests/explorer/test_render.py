@@ -1,0 +1,85 @@
+"""The explorer page from random-init and embedded models, from arrays, and from ``tgnn view``."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from tgnn.cli import app
+from tgnn.errors import ShapeError
+from tgnn.explorer import render_html, sample_page, write_html
+from tgnn.models import load, random_config_model
+
+
+def page_data(html: str) -> dict:
+    match = re.search(r'<script type="application/json" id="tgnn-data">(.*?)</script>', html, re.S)
+    assert match is not None
+    return json.loads(match.group(1))
+
+
+def assert_offline(html: str) -> None:
+    """No external asset: no script/link/img sources, CSS imports or URLs."""
+    for pattern in (r"<script[^>]+src=", r"<link\b", r"<img\b", r"@import", r"url\(", r"https?://"):
+        assert re.search(pattern, html) is None, pattern
+
+
+def test_random_gpt2_page_has_every_quantity() -> None:
+    model, tok = random_config_model("gpt2", seed=0, n_layer=2, n_head=2, hidden=16,
+                                     attn_implementation="sdpa")
+    html = render_html(model, tok, "abc def", sensitivity=True, top_k=4)
+    assert model.config._attn_implementation == "sdpa"  # restored after capture and Jacobian
+    assert_offline(html)
+    data = page_data(html)
+    assert (data["n"], data["layers"], data["heads"], data["top_k"]) == (8, 2, 2, 4)
+    assert data["tokens"][1:] == list("abc def") and data["causal"]
+    keys = {q["key"] for q in data["quantities"]}
+    assert {"rollout_resistance", "absorbing_resistance", "sensitivity"} <= keys
+    assert "sensitivity" not in data["unavailable"]
+    assert len(data["edges"]) == 2 and len(data["edge_stats"]["kept"][0]) == 3  # 2 heads + mean
+
+
+def test_random_bert_page_is_bidirectional() -> None:
+    model, tok = random_config_model("bert", seed=0, n_layer=2, n_head=2, hidden=16)
+    data = page_data(render_html(model, tok, "hello", sensitivity=False))
+    assert not data["causal"]
+    assert data["unavailable"]["absorbing_resistance"] == "needs causal attention"
+    assert data["unavailable"]["sensitivity"].startswith("turned off")
+
+
+def test_sample_page_of_the_embedded_model_measures_sensitivity(tmp_path: Path) -> None:
+    out = sample_page(tmp_path / "docs" / "sample.html", text="a sink")
+    data = page_data(out.read_text(encoding="utf-8"))
+    model, _ = load("tgnn-gpt2-tiny")
+    assert data["tokens"][0] == "<bos>" and data["layers"] == model.config.n_layer
+    assert "sensitivity" in {q["key"] for q in data["quantities"]}
+    assert data["title"] == "tgnn-gpt2-tiny: a sink"
+
+
+def test_arrays_and_write(tmp_path: Path) -> None:
+    u = torch.tril(torch.ones(3, 3)) / torch.arange(1, 4)[:, None]
+    out = write_html(tmp_path / "sub" / "page.html", attentions=[u[None].numpy()],
+                     tokens=["<a>", "</script>", "c"], title="a & <b>")
+    html = out.read_text(encoding="utf-8")
+    assert "<title>a &amp; &lt;b&gt;</title>" in html
+    assert page_data(html)["tokens"] == ["<a>", "</script>", "c"]  # escaped inside the JSON
+    with pytest.raises(ShapeError, match="tokens"):
+        render_html(attentions=[u[None]])
+    with pytest.raises(ShapeError, match="model, tokenizer, text"):
+        render_html(text="abc")
+
+
+def test_cli_view_writes_the_page(tmp_path: Path) -> None:
+    out = tmp_path / "view.html"
+    result = CliRunner().invoke(app, ["view", "--text", "hi there", "--out", str(out),
+                                      "--no-sensitivity", "--top-k", "3"])
+    assert result.exit_code == 0, result.output
+    data = page_data(out.read_text(encoding="utf-8"))
+    assert data["top_k"] == 3 and "wrote" in result.output
+    mass = np.array(data["edge_stats"]["mass"])
+    assert np.all((mass > 0) & (mass <= 1 + 1e-6))

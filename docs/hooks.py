@@ -135,6 +135,16 @@ def api_pages(root: Path) -> dict[str, str]:
 _API: dict[str, str] = {}
 
 
+def on_startup(**_: Any) -> None:
+    """Mirror the sources before any plugin runs.
+
+    mkdocstrings keeps only the ``paths`` that exist when its handler starts (a missing one is
+    silently replaced by the project folder, where ``tgnn.theory`` does not exist): in a fresh
+    clone ``build/docs-src`` must exist before the plugins' ``on_config``.
+    """
+    mirror_sources(Path(__file__).resolve().parent.parent)
+
+
 def on_config(config: Any, **_: Any) -> Any:
     """Generate the API pages and put them in the nav under "API reference"."""
     root = Path(config.config_file_path).parent

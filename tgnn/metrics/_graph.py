@@ -159,9 +159,10 @@ def to_adjacency(
 
 def upper_edges(W: sp.csr_array) -> tuple[np.ndarray, np.ndarray]:
     """``(i, j)`` with ``i < j`` of every undirected edge of ``W``, sorted by ``(i, j)``."""
-    U = sp.triu(W, k=1, format="csr")
-    U.sort_indices()
-    return np.repeat(np.arange(W.shape[0]), np.diff(U.indptr)), U.indices.astype(np.int64)
+    rows = np.repeat(np.arange(W.shape[0], dtype=np.int64), np.diff(W.indptr))
+    cols = W.indices.astype(np.int64)
+    upper = cols > rows  # W has sorted indices, so (rows, cols) is sorted
+    return rows[upper], cols[upper]
 
 
 def lookup(keys: np.ndarray, values: np.ndarray, query: np.ndarray, default: float) -> np.ndarray:

@@ -4,14 +4,16 @@ Every function returns one float64 value per column of the input ``edge_index`` 
 directions of an undirected edge get the same value); columns that are not edges of the
 symmetrised simple graph (self-loops, zero weights) get NaN. A directed graph ``W`` is
 symmetrised by ``symmetrize`` (``"mean"``: ``(W + W^T) / 2`` by default; ``"sum"``, ``"max"``,
-or ``None`` to require symmetric input). All counts (triangles, 4-cycles) are vectorised over
-all edges at once with sparse products and index arithmetic, no per-edge Python loop.
+or ``None`` to require symmetric input). Counts of triangles and 4-cycles come from sparse
+products (``A^2``) and index arithmetic over all edges at once, or, for the balanced Forman
+4-cycle sets, from one compiled pass over the edges; there is no per-edge Python loop.
 """
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
+import numba
 import numpy as np
 import scipy.sparse as sp
 from torch import Tensor
@@ -66,37 +68,62 @@ class _Pattern:
         return p, self.indices[np.repeat(self.indptr[nodes], counts) + offsets]
 
 
-def _square_side(g: _Pattern, i: np.ndarray, j: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``|#sq^i(i, j)|`` and ``max_k |(S1(k) & S1(j)) - B1(i)|`` over ``k in #sq^i``."""
-    e, k = g.expand(i)
-    c = g.a2(k, j[e]) - 1.0  # w = i is always a common neighbour of k and j
-    # subtract w in S1(i): common neighbours of i, j and k (w must close a triangle on (i, j))
-    te, w = g.expand(i)
-    tri = g.adj(w, j[te])
-    te, w = te[tri], w[tri]
-    q, k2 = g.expand(w)
-    hit = g.adj(i[te[q]], k2)
-    keys = e * g.n + k
-    where = np.searchsorted(keys, te[q][hit] * g.n + k2[hit])
-    np.subtract.at(c, where, 1.0)
-    valid = (k != j[e]) & ~g.adj(k, j[e]) & (c > 0)
-    count = np.bincount(e[valid], minlength=len(i)).astype(np.float64)
-    gmax = np.zeros(len(i))
-    np.maximum.at(gmax, e[valid], c[valid])
-    return count, gmax
+@numba.njit(cache=True)
+def _bfc_kernel(
+    indptr: np.ndarray, indices: np.ndarray, ei: np.ndarray, ej: np.ndarray
+) -> np.ndarray:
+    """Definition 1 edge by edge with neighbour markers: ``O(sum_{ij} sum_{k in N(i)} d_k)``."""
+    n = indptr.shape[0] - 1
+    in_i = np.zeros(n, dtype=np.bool_)
+    in_j = np.zeros(n, dtype=np.bool_)
+    cnt = np.zeros(n, dtype=np.int64)
+    out = np.zeros(ei.shape[0])
+    for e in range(ei.shape[0]):
+        i, j = ei[e], ej[e]
+        di, dj = indptr[i + 1] - indptr[i], indptr[j + 1] - indptr[j]
+        if min(di, dj) <= 1:
+            continue
+        for p in range(indptr[i], indptr[i + 1]):
+            in_i[indices[p]] = True
+        for p in range(indptr[j], indptr[j + 1]):
+            in_j[indices[p]] = True
+        tri, sq_i, sq_j, gamma = 0, 0, 0, 0
+        for p in range(indptr[i], indptr[i + 1]):
+            k = indices[p]
+            if in_j[k]:
+                tri += 1
+            if k == j or in_j[k]:
+                continue
+            c = 0  # |(S1(k) & S1(j)) - B1(i)|
+            for q in range(indptr[k], indptr[k + 1]):
+                w = indices[q]
+                if in_j[w] and not in_i[w] and w != i:
+                    c += 1
+                    cnt[w] += 1  # w in #sq^j gets one more k in (S1(w) & S1(i)) - B1(j)
+            if c > 0:
+                sq_i += 1
+                gamma = max(gamma, c)
+        for p in range(indptr[j], indptr[j + 1]):
+            w = indices[p]
+            if cnt[w] > 0:
+                sq_j += 1
+                gamma = max(gamma, cnt[w])
+            cnt[w] = 0
+            in_j[w] = False
+        for p in range(indptr[i], indptr[i + 1]):
+            in_i[indices[p]] = False
+        dmax, dmin = max(di, dj), min(di, dj)
+        ric = 2.0 / di + 2.0 / dj - 2.0 + 2.0 * tri / dmax + tri / dmin
+        if gamma > 0:
+            ric += (sq_i + sq_j) / (gamma * dmax)
+        out[e] = ric
+    return out
 
 
-def _bfc_paper(g: _Pattern) -> np.ndarray:
-    i, j = g.i, g.j
-    di, dj = g.deg[i], g.deg[j]
-    dmax, dmin = np.maximum(di, dj), np.minimum(di, dj)
-    tri = g.a2(i, j)
-    sq_i, gm_i = _square_side(g, i, j)
-    sq_j, gm_j = _square_side(g, j, i)
-    gamma = np.maximum(gm_i, gm_j)
-    ric = 2 / di + 2 / dj - 2 + 2 * tri / dmax + tri / dmin
-    ric += np.where(gamma > 0, (sq_i + sq_j) / (np.maximum(gamma, 1) * dmax), 0.0)
-    return np.where(dmin > 1, ric, 0.0)
+def _bfc_paper(W: sp.csr_array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    i, j = upper_edges(W)
+    values = _bfc_kernel(W.indptr.astype(np.int64), W.indices.astype(np.int64), i, j)
+    return i, j, values
 
 
 def _sharp_side(g: _Pattern, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -150,7 +177,9 @@ def balanced_forman_curvature(
     excess ``lambda`` instead of the 4-cycle sets, and has no ``min degree = 1`` rule. It
     disagrees with the paper, e.g. ``K_5``: 1.75 (paper 1.25), ``C_6``: 1 (paper 0).
 
-    Complexity: ``O(nnz(A^2) log E + sum_i d_i^2)`` (all edges at once); memory likewise.
+    Complexity: ``O(sum_{i ~ j} sum_{k in N(i)} d_k)`` time (a compiled pass over the edges
+    with neighbour markers, no sets), ``O(n + E)`` memory; the legacy variant is vectorised
+    with ``A^2`` lookups, ``O(nnz(A^2) + sum_i d_i^2)``.
 
     Reference: J. Topping, F. Di Giovanni, B. P. Chamberlain, X. Dong, M. M. Bronstein,
     *Understanding over-squashing and bottlenecks on graphs via curvature*, ICLR 2022.
@@ -163,14 +192,14 @@ def balanced_forman_curvature(
     [1.0, 1.0, 1.0, 1.0]
     """
     W = to_adjacency(graph, edge_weight, num_nodes, symmetrize=symmetrize)
-    g = _Pattern(W)
     if variant == "paper":
-        values = _bfc_paper(g)
+        i, j, values = _bfc_paper(W)
     elif variant == "sdrf":
-        values = _bfc_sdrf(g)
+        g = _Pattern(W)
+        i, j, values = g.i, g.j, _bfc_sdrf(g)
     else:
         raise GraphError(f"variant: expected 'paper' or 'sdrf', got {variant!r}")
-    return edge_values(g.n, g.i, g.j, values, graph)
+    return edge_values(W.shape[0], i, j, values, graph)
 
 
 def forman_curvature(

@@ -161,7 +161,8 @@ def view(
     from tgnn.models import load
 
     loaded, tokenizer = load(model)
-    path = write_html(out, loaded, tokenizer, text, top_k=top_k, rho=rho, sensitivity=sensitivity)
+    path = write_html(out, loaded, tokenizer, text, top_k=top_k, rho=rho, sensitivity=sensitivity,
+                      title=f"{model}: {text[:60]}")
     typer.echo(f"wrote {path} ({path.stat().st_size / 1024:.0f} KiB)")
 
 

@@ -81,5 +81,6 @@ def test_cli_view_writes_the_page(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     data = page_data(out.read_text(encoding="utf-8"))
     assert data["top_k"] == 3 and "wrote" in result.output
+    assert data["title"] == "tgnn-gpt2-tiny: hi there"
     mass = np.array(data["edge_stats"]["mass"])
     assert np.all((mass > 0) & (mass <= 1 + 1e-6))

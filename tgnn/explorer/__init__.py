@@ -6,8 +6,9 @@ tokens coloured by sink mass, entropy, rollout / absorbing resistance or measure
 sensitivity, the strongest incoming paths of a clicked token, and per-layer graph numbers.
 
 ``render_html(model, tokenizer, text)`` or ``render_html(attentions=..., tokens=...)`` returns
-the HTML (for notebooks: ``IPython.display.HTML``); ``write_html(path, ...)`` writes it;
-``sample_page()`` writes the docs' sample page. The command line is ``tgnn view``.
+the HTML; in a notebook show it with ``IPython.display.HTML(notebook_html(html))``;
+``write_html(path, ...)`` writes it; ``sample_page()`` writes the docs' sample page. The command
+line is ``tgnn view``.
 """
 
 from tgnn.explorer.edges import dequantize, encode_top_k, quantize
@@ -15,6 +16,7 @@ from tgnn.explorer.page import (
     SAMPLE_TEXT,
     capture_text,
     html_from_payload,
+    notebook_html,
     render_html,
     sample_page,
     write_html,
@@ -28,6 +30,7 @@ __all__ = [
     "dequantize",
     "encode_top_k",
     "html_from_payload",
+    "notebook_html",
     "quantize",
     "render_html",
     "sample_page",

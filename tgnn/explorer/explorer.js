@@ -22,7 +22,7 @@
 
   const state = {
     layer: 0, head: H, threshold: 0, colour: QS.length ? 0 : -1,
-    rowH: Math.max(3, Math.min(18, Math.round(900 / n))),
+    rowH: Math.max(3, Math.min(24, Math.floor((window.innerHeight - 130) / n))),
     context: n * L <= 4096, selected: null,
   };
   const canvas = $("graph"), ctx = canvas.getContext("2d"), scroller = $("scroller");

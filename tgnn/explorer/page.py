@@ -18,7 +18,8 @@ import numpy as np
 from tgnn.errors import ShapeError
 from tgnn.explorer.payload import build_payload
 
-__all__ = ["render_html", "write_html", "sample_page", "SAMPLE_TEXT", "SENSITIVITY_MAX_BYTES"]
+__all__ = ["render_html", "write_html", "notebook_html", "sample_page", "SAMPLE_TEXT",
+           "SENSITIVITY_MAX_BYTES"]
 
 SAMPLE_TEXT = "The cat sat on the mat because it was warm."
 
@@ -139,7 +140,7 @@ def render_html(
                              "tokens")
         attentions, tokens, ids = capture_text(model, tokenizer, text)
         values, note = measured_sensitivity(model, ids, len(attentions), sensitivity)
-        name = getattr(model.config, "name_or_path", "") or type(model).__name__
+        name = Path(str(getattr(model.config, "name_or_path", ""))).name or type(model).__name__
         title = title or f"{name}: {text[:60]}"
     elif tokens is None:
         raise ShapeError("tokens: expected the token strings of the precomputed attentions")
@@ -163,6 +164,24 @@ def write_html(path: str | Path, *args: Any, **kwargs: Any) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(render_html(*args, **kwargs), encoding="utf-8")
     return out
+
+
+def notebook_html(html: str, height: int = 760) -> str:
+    """Wrap a page from :func:`render_html` in an ``<iframe srcdoc>`` for a notebook cell.
+
+    The iframe keeps the page's script and styles apart from the notebook's (and from other
+    pages in the same notebook). Show it with ``IPython.display.HTML(notebook_html(html))``.
+
+    Examples
+    --------
+    >>> frame = notebook_html('<b class="x">a & b</b>', height=300)
+    >>> frame.split("srcdoc=")[1]
+    '"&lt;b class=&quot;x&quot;&gt;a &amp; b&lt;/b&gt;"></iframe>'
+    """
+    escaped = (html.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;")
+               .replace(">", "&gt;"))
+    return (f'<iframe style="width: 100%; height: {int(height)}px; border: 0" '
+            f'srcdoc="{escaped}"></iframe>')
 
 
 def sample_page(path: str | Path = "docs/explorer/sample.html", text: str = SAMPLE_TEXT) -> Path:

@@ -43,9 +43,9 @@ EXPLORER_MODULES = ("tgnn.explorer", "tgnn.explorer.page")
 EXPLORER_WRITER = "sample_page"  # sample_page(path) writes a self-contained sample HTML page
 
 
-def mirror_sources(root: Path) -> Path:
-    """Copy ``tgnn/`` and ``theory/`` (as ``tgnn/theory``) to ``root/build/docs-src``."""
-    out = root / MIRROR
+def mirror_sources(root: Path, out: Path | None = None) -> Path:
+    """Copy ``tgnn/`` and ``theory/`` (as ``tgnn/theory``) to ``out`` (``root/build/docs-src``)."""
+    out = root / MIRROR if out is None else out
     shutil.rmtree(out, ignore_errors=True)
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "weights")
     shutil.copytree(root / "tgnn", out / "tgnn", ignore=ignore)
@@ -54,11 +54,11 @@ def mirror_sources(root: Path) -> Path:
     return out
 
 
-def load_api(root: Path) -> Any:
+def load_api(root: Path, mirror: Path | None = None) -> Any:
     """The griffe tree of ``tgnn`` as mkdocstrings will see it (aliases resolved)."""
     import griffe
 
-    loader = griffe.GriffeLoader(search_paths=[str(mirror_sources(root))])
+    loader = griffe.GriffeLoader(search_paths=[str(mirror_sources(root, mirror))])
     module = loader.load("tgnn", try_relative_path=False)
     loader.resolve_aliases(implicit=False, external=False)
     return module
@@ -121,9 +121,9 @@ def _page(api: Any, package: str, owners: dict[str, str]) -> str:
     return "\n".join(lines)
 
 
-def api_pages(root: Path) -> dict[str, str]:
+def api_pages(root: Path, mirror: Path | None = None) -> dict[str, str]:
     """``{"api/<package>.md": markdown}`` for every public package that exists under ``root``."""
-    api = load_api(root)
+    api = load_api(root, mirror)
     present = [
         p for p in PACKAGES if p == "tgnn" or p.removeprefix("tgnn.") in api.modules
     ]

@@ -11,6 +11,7 @@ import importlib
 import importlib.util
 import inspect
 import re
+import tempfile
 from functools import cache
 from pathlib import Path
 from types import ModuleType
@@ -41,7 +42,8 @@ def _hooks() -> Any:
 
 @cache
 def api_pages() -> dict[str, str]:
-    return dict(_hooks().api_pages(ROOT))
+    with tempfile.TemporaryDirectory() as mirror:  # not build/docs-src: a docs build may run
+        return dict(_hooks().api_pages(ROOT, Path(mirror) / "src"))
 
 
 def _package(name: str) -> ModuleType | None:

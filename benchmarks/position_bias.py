@@ -120,7 +120,8 @@ def _plot(rows: list[dict[str, Any]], config: BenchConfig) -> str:
         log_s = np.asarray(row["log_sensitivity"])
         ax.plot(log_s - log_s.max(), "k-", lw=2, label="log S (measured)")
         for key, values in row["resistances"].items():
-            curve = -np.log(np.asarray(values, dtype=float))
+            with np.errstate(divide="ignore"):
+                curve = -np.log(np.asarray(values, dtype=float))
             ax.plot(curve - np.nanmax(curve[np.isfinite(curve)]), lw=1, label=f"-log {key}")
         p = row["point"]
         ax.set(title=f"{p['model']}, n={p['n']}", xlabel="source position s",

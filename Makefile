@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 bench: $(STAMP)
-	$(BIN)/tgnn demo
+	$(BIN)/tgnn bench --quick
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -35,6 +35,15 @@ import networkx as nx
 import numpy as np
 import torch
 
+# imported up front: importing torch / numba inside threadpoolctl's limit made BLAS 10x slower
+from tgnn.metrics import (
+    attention_flow,
+    balanced_forman_curvature,
+    effective_resistance,
+    ollivier_ricci_curvature,
+    unrolled_flow_network,
+)
+
 __all__ = ["set_based_bfc", "run"]
 
 ANCHORS = pathlib.Path(__file__).with_name("anchors")
@@ -90,8 +99,6 @@ def _row(name: str, ours: float, anchor: float | None, goal: str, met: bool, **e
 
 
 def bench_resistance_all_pairs(quick: bool) -> dict:
-    from tgnn.metrics import effective_resistance
-
     n = 300 if quick else 1000
     G = nx.random_regular_graph(3, n, seed=0)
     ei = _undirected(G)
@@ -104,8 +111,6 @@ def bench_resistance_all_pairs(quick: bool) -> dict:
 
 
 def bench_resistance_one_source(quick: bool) -> dict:
-    from tgnn.metrics import effective_resistance
-
     side = 100 if quick else 316
     G = nx.convert_node_labels_to_integers(nx.grid_2d_graph(side, side))
     ei = _undirected(G)
@@ -116,8 +121,6 @@ def bench_resistance_one_source(quick: bool) -> dict:
 
 
 def bench_bfc(quick: bool) -> dict:
-    from tgnn.metrics import balanced_forman_curvature
-
     n, m = (1000, 4000) if quick else (2500, 10000)
     G = nx.gnm_random_graph(n, m, seed=1)
     ei = _undirected(G)
@@ -139,8 +142,6 @@ def _grc_venv() -> pathlib.Path | None:
 
 
 def bench_ollivier(quick: bool) -> dict:
-    from tgnn.metrics import ollivier_ricci_curvature
-
     n, m = (200, 600) if quick else (1000, 4000)
     name = f"Ollivier-Ricci {m} edges vs GraphRicciCurvature"
     venv = _grc_venv()
@@ -160,8 +161,6 @@ def bench_ollivier(quick: bool) -> dict:
 
 
 def bench_attention_flow(quick: bool) -> dict:
-    from tgnn.metrics.attention import attention_flow, unrolled_flow_network
-
     layers, n = 6, 32
     gen = torch.Generator().manual_seed(0)
     att = torch.softmax(torch.randn(layers, n, n, generator=gen, dtype=torch.float64) * 2, -1)

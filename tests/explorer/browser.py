@@ -73,6 +73,9 @@ def drive(html: Path, screenshot: Path, *, timings: bool = False) -> dict[str, A
         point = page.evaluate(f"tgnnExplorer.nodePoint({last + 1}, tgnnExplorer.data.n - 1)")
         record["t_click"] = _timed(page, lambda: page.mouse.click(point["x"], point["y"]))
         snap("click")
+        record["sources"] = page.evaluate(
+            f"Array.from(tgnnExplorer.flows({last + 1}, tgnnExplorer.data.n - 1, {heads - 1})"
+            ".sources)")
         page.mouse.move(5, 5)
         page.screenshot(path=str(screenshot))
         browser.close()

@@ -9,11 +9,12 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
 from tests.explorer.browser import chromium_path, drive
-from tgnn.explorer import write_html
+from tgnn.explorer import dequantize, encode_top_k, write_html
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -35,7 +36,8 @@ def test_page_reacts_to_layer_head_slider_and_click() -> None:
         pytest.skip("no Chromium found (apt-get install -y chromium, or set TGNN_CHROMIUM)")
     folder = Path(tempfile.mkdtemp(prefix="tgnn-explorer-"))
     tokens = [f"w{i}" for i in range(48)]
-    html = write_html(folder / "page.html", attentions=causal_layers(3, 4, 48), tokens=tokens)
+    layers = causal_layers(3, 4, 48)
+    html = write_html(folder / "page.html", attentions=layers, tokens=tokens)
     shot = folder / "page.png"
     r = drive(html, shot)
     print(f"screenshot: {shot}")
@@ -52,3 +54,18 @@ def test_page_reacts_to_layer_head_slider_and_click() -> None:
     assert click["summary"]["pathEdges"] > 0 and slider["summary"]["pathEdges"] == 0
     assert "w47" in click["token"] and "position 47" in click["token"]
     assert shot.stat().st_size > 10_000
+    # the page's path flow = rollout row of the last token through the stored top-k edges
+    np.testing.assert_allclose(r["sources"], stored_rollout_row(layers, head=3), atol=1e-6)
+
+
+def stored_rollout_row(layers: list[torch.Tensor], head: int, rho: float = 0.5) -> np.ndarray:
+    """``e_last^T Ahat_{L-1} ... Ahat_0`` with each query's 8 strongest keys, as stored."""
+    n = layers[0].shape[-1]
+    row = np.eye(n)[-1]
+    for layer in reversed(layers):
+        block = encode_top_k(layer[head : head + 1], 8)
+        sparse = np.zeros((n, n))
+        np.put_along_axis(sparse, block.keys[0].astype(np.int64),
+                          dequantize(torch.from_numpy(block.codes[0])).double().numpy(), -1)
+        row = rho * row @ sparse + (1 - rho) * row
+    return row

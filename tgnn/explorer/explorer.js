@@ -327,6 +327,8 @@
     window.addEventListener("resize", redraw);
     droppedList(); draw();
   }
-  window.tgnnExplorer = { data: D, state, draw, nodePoint, summary: () => Object.assign({}, last) };
+  window.tgnnExplorer = {
+    data: D, state, draw, nodePoint, flows, summary: () => Object.assign({}, last),
+  };
   init();
 })();

@@ -7,7 +7,7 @@ reduced over heads by the mean, which keeps rows stochastic and causal. Computat
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, TypeAlias
 
 import numpy as np
@@ -31,6 +31,8 @@ __all__ = [
     "ArrayLike",
     "RhoLike",
     "as_matrix",
+    "row_blocks",
+    "matrix_size",
     "layer_list",
     "residual_shares",
     "check_assumption_h",
@@ -135,6 +137,28 @@ def as_matrix(
     are renormalised in float64 so that the identities of the theory hold to rounding. Without
     ``stochastic`` the weights must be non-negative (a weighted digraph).
     """
+    n, blocks = row_blocks(value, name, causal=causal, stochastic=stochastic, rows=rows)
+    out = np.empty((n, n))
+    for first, block in blocks:
+        out[first : first + len(block)] = block
+    return out
+
+
+def row_blocks(
+    value: ArrayLike,
+    name: str = "attention",
+    *,
+    causal: bool = True,
+    stochastic: bool = True,
+    rows: int = 64,
+    reverse: bool = False,
+) -> tuple[int, Iterator[tuple[int, np.ndarray]]]:
+    """Stream ``value`` as validated float64 blocks of rows: ``(n, iterator of (first, block))``.
+
+    The checks of :func:`as_matrix`, one cache-sized block at a time (last block first when
+    ``reverse``), so that one-row computations read the attention once and never hold an
+    n x n float64 copy. Shape errors are raised at once, row errors when the block is reached.
+    """
     tensor = _as_tensor(value, name)
     _check_shape(tensor, name)
     source = _reduce_heads(tensor, name)
@@ -143,14 +167,24 @@ def as_matrix(
     src = source.numpy()
     n = len(src)
     tol = row_sum_tolerance(tensor.dtype, n)
-    out = np.empty((n, n))
-    for first in range(0, n, rows):
-        block = out[first : first + rows]
-        block[...] = src[first : first + rows]
-        if not _check_rows(block, tol, name, stochastic):
-            check_finite(tensor, name)
-        _check_block(block, first, name, causal)
-    return out
+    starts = range(0, n, rows)
+
+    def blocks() -> Iterator[tuple[int, np.ndarray]]:
+        for first in reversed(starts) if reverse else starts:
+            block = np.array(src[first : first + rows], dtype=np.float64)
+            if not _check_rows(block, tol, name, stochastic):
+                check_finite(tensor, name)
+            _check_block(block, first, name, causal)
+            yield first, block
+
+    return n, blocks()
+
+
+def matrix_size(value: Any, name: str = "attention") -> int:
+    """Number of tokens ``n`` of an [n, n], [H, n, n] or [1, H, n, n] matrix (shape check only)."""
+    tensor = _as_tensor(value, name)
+    _check_shape(tensor, name)
+    return int(tensor.shape[-1])
 
 
 def layer_list(attentions: Any, name: str = "attentions") -> list[Any]:

@@ -7,12 +7,14 @@ matrix below is indexed by token ids (row and column 0 hold the absorbing state)
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 from scipy.linalg import solve_triangular
 
-from tgnn.errors import TgnnError
+from tgnn.errors import NotReachableError, TgnnError
 
-from ._inputs import ArrayLike, as_matrix, check_assumption_h, resolve_token
+from ._inputs import ArrayLike, as_matrix, check_assumption_h, resolve_token, row_blocks
 
 __all__ = [
     "fundamental_matrix",
@@ -22,11 +24,15 @@ __all__ = [
 ]
 
 
+def _check_rho(rho: float) -> None:
+    if not 0.0 < float(rho) <= 1.0:
+        raise TgnnError(f"rho: expected a residual share in (0, 1], got {rho}")
+
+
 def _checked(attention: ArrayLike, rho: float) -> np.ndarray:
     a = as_matrix(attention, "attention", causal=True)
     check_assumption_h(a)
-    if not 0.0 < float(rho) <= 1.0:
-        raise TgnnError(f"rho: expected a residual share in (0, 1], got {rho}")
+    _check_rho(rho)
     return a
 
 
@@ -157,32 +163,71 @@ def absorbing_resistance(
     >>> absorbing_resistance(u, target=-1)[:4]  # s n / (n - 1), 1-based s and n = 5
     array([1.25, 2.5 , 3.75, 5.  ])
     """
-    a = _checked(attention, rho)
-    n = len(a)
     if target is None:
-        big_n = np.zeros((n, n))
-        big_n[1:, 1:] = _transient_inverse(a)
-        diag = np.diag(big_n).copy()
-        diag[0] = 1.0
-        big_n[1:, 0] = 1.0  # R(0, i) = N[i, i] = N[i, i] * 1 / 1
-        with np.errstate(divide="ignore", invalid="ignore"):
-            r = np.outer(np.diag(big_n), diag) / big_n
-        r = np.where(big_n > 0, r, np.inf)
-        r[0, 0] = 0.0
-        return r / float(rho)
+        return _all_pairs(_checked(attention, rho)) / float(rho)
+    _check_rho(rho)
+    n, blocks = row_blocks(attention, "attention", causal=True, reverse=True)
     i = resolve_token(target, n)
     row = np.full(n, np.inf)
     if i == 0:
         row[0] = 0.0
+        for _ in blocks:  # validate every row, as the all-pairs path does
+            pass
         return row
-    m = a[1 : i + 1, 1 : i + 1]  # a is our own float64 copy: form I - Q in place
-    np.negative(m, out=m)
-    m[np.diag_indices_from(m)] += 1.0
-    rhs = np.zeros(i)
-    rhs[-1] = 1.0
-    n_row = solve_triangular(m, rhs, lower=True, trans="T", check_finite=False)  # N[i, 1..i]
-    n_diag = 1.0 / np.diag(m)
+    n_row, escape = _fundamental_row(blocks, n, i)
     with np.errstate(divide="ignore"):
-        row[1 : i + 1] = np.where(n_row > 0, n_row[-1] * n_diag / n_row, np.inf)
+        resistance = n_row[-1] / (escape[1 : i + 1] * n_row[1:])
+        row[1 : i + 1] = np.where(n_row[1:] > 0, resistance, np.inf)
     row[0] = n_row[-1]
     return row / float(rho)
+
+
+def _all_pairs(a: np.ndarray) -> np.ndarray:
+    n = len(a)
+    big_n = np.zeros((n, n))
+    big_n[1:, 1:] = _transient_inverse(a)
+    diag = np.diag(big_n).copy()
+    diag[0] = 1.0
+    big_n[1:, 0] = 1.0  # R(0, i) = N[i, i] = N[i, i] * 1 / 1
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = np.outer(np.diag(big_n), diag) / big_n
+    r = np.where(big_n > 0, r, np.inf)
+    r[0, 0] = 0.0
+    return r
+
+
+def _fundamental_row(
+    blocks: Iterator[tuple[int, np.ndarray]], n: int, i: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """``N[i, 0..i]`` (entry 0 unused) and the escape rates ``1 - A[j, j]``, in one reverse pass.
+
+    Back substitution of ``x^T (I - Q) = e_i^T`` by blocks of rows from the last: a block's
+    unknowns need only the contributions of later rows, accumulated in ``acc``.
+    """
+    acc = np.zeros(n)
+    acc[i] = 1.0
+    x = np.zeros(i + 1)
+    escape = np.ones(n)
+    for first, block in blocks:
+        local = np.arange(len(block))
+        escape[first + local] = 1.0 - block[local, first + local]
+        _check_h(escape, first, len(block))
+        lo, hi = max(first, 1), min(first + len(block), i + 1)
+        if lo >= hi:
+            continue
+        m = -block[lo - first : hi - first, lo:hi]
+        m[np.diag_indices_from(m)] = escape[lo:hi]
+        x[lo:hi] = solve_triangular(m, acc[lo:hi], lower=True, trans="T", check_finite=False)
+        acc[:lo] += x[lo:hi] @ block[lo - first : hi - first, :lo]
+    return x, escape
+
+
+def _check_h(escape: np.ndarray, first: int, rows: int) -> None:
+    part = escape[max(first, 1) : first + rows]
+    bad = np.flatnonzero(part <= 1e-14)
+    if bad.size:
+        j = int(bad[0]) + max(first, 1)
+        raise NotReachableError(
+            f"attention: assumption H (A[j, j] < 1 for every token j >= 1) fails at token {j}: "
+            f"A[{j}, {j}] = {1.0 - escape[j]:.6g}, so token 0 is not reachable from token {j}"
+        )

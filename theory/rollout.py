@@ -13,7 +13,16 @@ import numpy as np
 
 from tgnn.errors import ShapeError
 
-from ._inputs import ArrayLike, RhoLike, as_matrix, layer_list, residual_shares, resolve_token
+from ._inputs import (
+    ArrayLike,
+    RhoLike,
+    as_matrix,
+    layer_list,
+    matrix_size,
+    residual_shares,
+    resolve_token,
+    row_blocks,
+)
 
 __all__ = [
     "rollout_matrix",
@@ -24,16 +33,13 @@ __all__ = [
 ]
 
 
-def _layers(attentions: Any, causal: bool) -> tuple[list[Any], int]:
+def _layers(attentions: Any) -> tuple[list[Any], int]:
     layers = layer_list(attentions)
-    first = as_matrix(layers[0], "attentions[0]", causal=causal)
-    layers[0] = first
-    return layers, len(first)
+    return layers, matrix_size(layers[0], "attentions[0]")
 
 
 def _layer(raw: Any, index: int, n: int, causal: bool) -> np.ndarray:
-    a = raw if isinstance(raw, np.ndarray) and raw.dtype == np.float64 and raw.ndim == 2 else None
-    a = a if a is not None else as_matrix(raw, f"attentions[{index}]", causal=causal)
+    a = as_matrix(raw, f"attentions[{index}]", causal=causal)
     if a.shape != (n, n):
         raise ShapeError(f"attentions[{index}]: expected [{n}, {n}] like layer 0, got {a.shape}")
     return a
@@ -71,7 +77,7 @@ def rollout_matrix(attentions: Any, rho: RhoLike = 0.5, *, causal: bool = True) 
     >>> round(float(rollout_matrix([u, u], rho=1.0)[2, 0]) * 18, 12)  # H_3 / 3 = 11/18
     11.0
     """
-    layers, n = _layers(attentions, causal)
+    layers, n = _layers(attentions)
     shares = residual_shares(rho, len(layers), n)
     phi = np.eye(n)
     for index, raw in enumerate(layers):
@@ -86,6 +92,8 @@ def rollout_row(
 ) -> np.ndarray:
     """Row ``Phi_L[target, :]`` of :func:`rollout_matrix` in O(L n^2) (vector-matrix products).
 
+    Each layer is read once, in blocks of rows, without an n x n float64 copy.
+
     ``target`` is a 0-based token index (negative counts from the end: -1 is the last token).
 
     Examples
@@ -95,15 +103,22 @@ def rollout_row(
     >>> rollout_row([u], target=-1, rho=0.5)  # (1/2) U[2] + (1/2) e_2
     array([0.1666..., 0.1666..., 0.6666...])
     """
-    layers, n = _layers(attentions, causal)
+    layers, n = _layers(attentions)
     i = resolve_token(target, n)
     shares = residual_shares(rho, len(layers), n)
     row = np.zeros(n)
     row[i] = 1.0
     for index in range(len(layers) - 1, -1, -1):
-        a = _layer(layers[index], index, n, causal)
-        row = (row * shares[index]) @ a + row * (1.0 - shares[index])
-        layers[index] = None  # free the float64 copy early (long sequences)
+        name = f"attentions[{index}]"
+        size, blocks = row_blocks(layers[index], name, causal=causal)
+        if size != n:
+            raise ShapeError(f"{name}: expected [{n}, {n}] like layer 0, got [{size}, {size}]")
+        weighted = row * shares[index]
+        mixed = row * (1.0 - shares[index])
+        for first, block in blocks:  # one streaming pass; causal rows stop at the diagonal
+            stop = first + len(block) if causal else n
+            mixed[:stop] += weighted[first : first + len(block)] @ block[:, :stop]
+        row = mixed
     return row
 
 

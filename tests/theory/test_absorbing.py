@@ -3,6 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import sympy as sp
+import torch
 from hypothesis import given, settings
 from tgnn.theory import (
     absorbing_resistance,
@@ -117,6 +118,21 @@ def test_sensitivity_falls_like_one_over_n_for_diffuse_heads() -> None:
         r = absorbing_resistance(uniform(n), target=-1)
         assert r[n // 2 - 1] == pytest.approx(n / 2 * n / (n - 1))
         assert rollout_matrix([uniform(n)], 1.0)[n - 1, n // 2] == pytest.approx(1 / n)
+
+
+def test_streamed_rows_across_blocks() -> None:
+    a = random_causal(150, seed=7, scale=2.0, sink=1.0)  # three blocks of 64 rows
+    a[100] = 0.0
+    a[100, :40] = 1 / 40  # a row that skips a whole block of sources
+    full = absorbing_resistance(a)
+    for target in (1, 63, 64, 100, 127, 149):
+        row = absorbing_resistance(torch.from_numpy(a).float(), target=target)
+        assert np.allclose(row[: target + 1], full[target, : target + 1], rtol=1e-5)
+    bad = a.copy()
+    bad[130] = 0.0
+    bad[130, 130] = 1.0
+    with pytest.raises(NotReachableError, match="token 130"):
+        absorbing_resistance(bad, target=5)
 
 
 def test_errors_and_edge_cases() -> None:

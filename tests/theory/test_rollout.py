@@ -118,6 +118,16 @@ def test_path_count_closed_form() -> None:
             assert int(paths[i, s]) == int(cf.uniform_path_count(s, i, layers))
 
 
+def test_streamed_rows_across_blocks() -> None:
+    layers = [random_causal(150, seed=s, scale=2.0) for s in range(3)]
+    rho = np.random.default_rng(0).uniform(0, 1, (3, 150))
+    phi = rollout_matrix(layers, rho)
+    for target in (0, 63, 64, 149):
+        assert np.allclose(rollout_row(layers, target, rho), phi[target], atol=1e-15)
+    dense = np.full((150, 150), 1 / 150)
+    assert np.allclose(rollout_row([dense], 3, 1.0, causal=False), dense[3])
+
+
 def test_input_formats_agree() -> None:
     heads = np.stack([np.stack([random_causal(5, 10 * l + h) for h in range(3)]) for l in range(2)])
     expected = rollout_matrix([heads[0].mean(0), heads[1].mean(0)])

@@ -33,7 +33,8 @@
     const width = Math.max(scroller.clientWidth - 2, 480);
     const colW = (width - LABEL_W - PAD - RIGHT) / Math.max(L, 1);
     return {
-      width, colW, height: 2 * PAD + n * state.rowH,
+      width, colW, height: 2 * PAD + n * state.rowH, top: scroller.scrollTop,
+      view: Math.max(scroller.clientHeight, 100),
       x: (d) => LABEL_W + PAD + d * colW,
       y: (t) => PAD + (t + 0.5) * state.rowH,
     };
@@ -104,12 +105,16 @@
     return { edges, sources: c, path, pathWeight: g[path[0]] };
   }
 
-  // ---- drawing --------------------------------------------------------------------------
+  // ---- drawing: the canvas covers the visible window only (a spacer gives the scroll height) --
   function sizeCanvas(G) {
-    const dpr = Math.min(window.devicePixelRatio || 1, 16000 / G.height, 8000 / G.width);
-    canvas.width = Math.floor(G.width * dpr); canvas.height = Math.floor(G.height * dpr);
-    canvas.style.width = G.width + "px"; canvas.style.height = G.height + "px";
-    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    const dpr = window.devicePixelRatio || 1;
+    $("spacer").style.height = G.height + "px";
+    canvas.width = Math.floor(G.width * dpr); canvas.height = Math.floor(G.view * dpr);
+    canvas.style.width = G.width + "px"; canvas.style.height = G.view + "px";
+    ctx.setTransform(dpr, 0, 0, dpr, 0, -G.top * dpr);
+  }
+  function visible(G, ya, yb) {
+    return Math.max(ya, yb) >= G.top - 2 && Math.min(ya, yb) <= G.top + G.view + 2;
   }
   function drawEdges(G, l, strong, dim) {
     const paths = Array.from({ length: BUCKETS }, () => new Path2D());
@@ -121,8 +126,11 @@
         const code = codes[base + r];
         if (!code) continue;
         if (weight(code) < state.threshold) { hidden++; continue; }
-        const j = keys[base + r], p = paths[Math.min(BUCKETS - 1, code >> 4)];
-        p.moveTo(x0, G.y(j)); p.lineTo(x1, yi);
+        const j = keys[base + r], yj = G.y(j);
+        if (visible(G, yj, yi)) {
+          const p = paths[Math.min(BUCKETS - 1, code >> 4)];
+          p.moveTo(x0, yj); p.lineTo(x1, yi);
+        }
         drawn++; sig = (Math.imul(sig, 31) + l * 65599 + i * 1031 + j * 7 + code) | 0;
       }
     }
@@ -150,13 +158,15 @@
   }
   function drawNodes(G) {
     const rad = Math.max(1, Math.min(4, state.rowH * 0.35)), lab = state.layer < 0 ? L - 1 : state.layer;
-    for (let d = 0; d <= L; d++) for (let t = 0; t < n; t++) {
+    const t0 = Math.max(0, Math.floor((G.top - PAD) / state.rowH) - 1);
+    const t1 = Math.min(n, Math.ceil((G.top + G.view) / state.rowH) + 1);
+    for (let d = 0; d <= L; d++) for (let t = t0; t < t1; t++) {
       ctx.fillStyle = d ? colourOf(d - 1, t) : "#98a2b3";
       ctx.fillRect(G.x(d) - rad, G.y(t) - rad, 2 * rad, 2 * rad);
     }
     const font = Math.min(12, state.rowH - 1);
     ctx.font = font + "px ui-monospace, monospace"; ctx.textAlign = "right"; ctx.textBaseline = "middle";
-    for (let t = 0; t < n; t++) {
+    for (let t = t0; t < t1; t++) {
       ctx.fillStyle = colourOf(lab, t);
       ctx.fillRect(LABEL_W - 46, G.y(t) - state.rowH / 2 + 0.5, 40, Math.max(state.rowH - 1, 1));
       if (font < 7) continue;
@@ -165,13 +175,14 @@
       ctx.textAlign = "left"; ctx.fillStyle = "#667085"; ctx.fillText(String(t), 2, G.y(t));
       ctx.textAlign = "right";
     }
+    ctx.fillStyle = "rgba(255,255,255,0.85)"; ctx.fillRect(LABEL_W, G.top, G.width, PAD);
     ctx.textAlign = "center"; ctx.fillStyle = "#667085"; ctx.font = "11px system-ui";
-    for (let d = 0; d <= L; d++) ctx.fillText(d ? "L" + (d - 1) : "in", G.x(d), PAD / 2 + 1);
+    for (let d = 0; d <= L; d++) ctx.fillText(d ? "L" + (d - 1) : "in", G.x(d), G.top + PAD / 2 + 1);
   }
   function draw() {
     const G = geom();
     sizeCanvas(G);
-    ctx.clearRect(0, 0, G.width, G.height);
+    ctx.clearRect(0, G.top, G.width, G.view);
     const F = state.selected ? flows(state.selected.d, state.selected.t, state.head) : null;
     let drawn = 0, hidden = 0, sig = 0;
     for (let l = 0; l < L; l++) {
@@ -282,7 +293,7 @@
   // ---- interaction ----------------------------------------------------------------------
   function hit(ev) {
     const G = geom(), rect = canvas.getBoundingClientRect();
-    const x = ev.clientX - rect.left, y = ev.clientY - rect.top;
+    const x = ev.clientX - rect.left, y = ev.clientY - rect.top + scroller.scrollTop;
     const t = Math.floor((y - PAD) / state.rowH);
     if (t < 0 || t >= n) return null;
     const d = x < LABEL_W ? L : Math.min(L, Math.max(0, Math.round((x - G.x(0)) / G.colW)));
@@ -290,7 +301,7 @@
   }
   function nodePoint(d, t) {
     const G = geom(), rect = canvas.getBoundingClientRect();
-    return { x: rect.left + G.x(d), y: rect.top + G.y(t) };
+    return { x: rect.left + G.x(d), y: rect.top + G.y(t) - scroller.scrollTop };
   }
   function options(select, items) {
     select.innerHTML = items.map(([v, label]) => "<option value='" + v + "'>" + escape(label) + "</option>").join("");
@@ -325,6 +336,7 @@
     };
     canvas.onmouseleave = () => { $("tooltip").hidden = true; };
     window.addEventListener("resize", redraw);
+    scroller.addEventListener("scroll", redraw, { passive: true });
     droppedList(); draw();
   }
   window.tgnnExplorer = {

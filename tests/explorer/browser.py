@@ -76,6 +76,9 @@ def drive(html: Path, screenshot: Path, *, timings: bool = False) -> dict[str, A
         record["sources"] = page.evaluate(
             f"Array.from(tgnnExplorer.flows({last + 1}, tgnnExplorer.data.n - 1, {heads - 1})"
             ".sources)")
+        record["t_draw_in_page"] = page.evaluate(
+            "() => { const t = performance.now(); for (let i = 0; i < 5; i++) tgnnExplorer.draw();"
+            " return (performance.now() - t) / 5; }")
         page.mouse.move(5, 5)
         page.screenshot(path=str(screenshot))
         browser.close()

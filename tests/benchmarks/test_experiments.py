@@ -136,3 +136,15 @@ def test_speed_rows_and_suite_report(config: BenchConfig) -> None:
     with pytest.raises(KeyError):
         run_suite(["nope"], out=config.out, progress=False)
     assert len(EXPERIMENTS) == 8
+
+
+def test_cli_bench_wiring(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from tgnn.cli import app
+
+    runner = CliRunner()
+    help_text = runner.invoke(app, ["bench", "--help"]).output
+    assert "--quick" in help_text and "--ray" in help_text and "--out" in help_text
+    bad = runner.invoke(app, ["bench", "no-such-experiment", "--out", str(tmp_path)])
+    assert bad.exit_code != 0 and isinstance(bad.exception, KeyError)

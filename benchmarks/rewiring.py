@@ -95,7 +95,8 @@ def run(config: BenchConfig) -> ExperimentResult:
     graph_rows = _graph_rows(n, budget, config.seed)
     model_rows = _model_rows(config, n, budget)
     text = (f"Budget: {budget} edges (SDRF iterations; BORF {max(1, budget // 4)} batches). "
-            f"Graph measures (as in section 1):\n\n"
+            "`added`: edge entries flagged `edge_added` (two per undirected pair, one per causal "
+            "pair). Graph measures (as in section 1):\n\n"
             + md_table(graph_rows, ["graph", "transform", "edges", "added", "spectral_gap",
                                     "total_R", "max_R", "bfc_min", "orc_min", "R_roll",
                                     "R_abs"])

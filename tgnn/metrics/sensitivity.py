@@ -87,7 +87,7 @@ def _targets_layers(
 def jacobian_blocks(
     model: Any, input_ids: torch.Tensor | None = None, *, inputs_embeds: torch.Tensor | None = None,
     targets: Sequence[int] | None = None, layers: Sequence[int] | None = None,
-    chunk_size: int | None = 256,
+    chunk_size: int | None = 32,
 ) -> torch.Tensor:
     """All Jacobian blocks ``J[l, t, s] = d y_{targets[t]}^(layers[l]) / d x_s`` of one sequence.
 
@@ -139,7 +139,7 @@ def block_norms(blocks: torch.Tensor, norm: str = "fro") -> torch.Tensor:
 def jacobian_sensitivity(
     model: Any, input_ids: torch.Tensor | None = None, *, inputs_embeds: torch.Tensor | None = None,
     targets: Sequence[int] | None = None, layers: Sequence[int] | None = None, norm: str = "fro",
-    chunk_size: int | None = 256,
+    chunk_size: int | None = 32,
 ) -> torch.Tensor:
     """Sensitivity ``S[l, t, s] = || d y_{targets[t]}^(layers[l]) / d x_s ||`` for all sources.
 
@@ -147,6 +147,9 @@ def jacobian_sensitivity(
     embeddings); ``norm`` is ``"fro"`` or ``"spectral"``. Exact (reverse mode, batched with
     ``torch.func``); cost about ``len(layers) * len(targets) * d`` backward passes done as
     a few batched ones. Put the model in eval mode; use float64 for reference comparisons.
+    The arithmetic equals the loop's; batching pays where per-pass overhead dominates (short
+    sequences, narrow models, GPUs). On a CPU at n in the hundreds both are bound by the same
+    work and the batched tensors leave the cache: see ``benchmarks/perf_sensitivity.py``.
     Reference: Barbero et al. 2024, "Transformers need glasses!", Sec. 5 (over-squashing).
 
     Returns

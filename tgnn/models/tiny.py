@@ -4,6 +4,16 @@ A character-level GPT-2 (4 layers, 4 heads, width 128, context 256) trained on t
 CPython's ``pydoc_data.topics``, with a ``<bos>`` token at position 0 (Xiao et al. 2024 and
 Gu et al. 2024 show that such a first token becomes an attention sink). The twin
 ``tgnn-gpt2-tiny-nobos`` is trained the same way without it.
+
+Shipped weights (``weights/tgnn-gpt2-tiny.*``), reproduced by two runs of the script::
+
+    tgnn train-tiny --steps 2500 --batch 16 --lr 2e-3 --stop-after 883 --out stage1
+    tgnn train-tiny --steps 1000 --batch 8 --lr 1e-3 --stop-after 580 \
+        --init stage1/tgnn-gpt2-tiny.safetensors
+
+(both were cut short by ``--max-minutes`` on a shared 2-core CPU; ``--stop-after`` repeats the
+cut). Held-out loss 1.34 nats per character. These 1463 steps formed no attention sink on BOS:
+the per-layer mass on position 0 is 0.5-0.9x that of uniform attention (``weights_meta()``).
 """
 
 from __future__ import annotations

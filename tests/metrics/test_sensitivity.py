@@ -1,0 +1,154 @@
+"""Jacobian sensitivity: batched torch.func result against independent references."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tgnn.errors import ShapeError
+from tgnn.metrics.sensitivity import (
+    block_norms,
+    jacobian_blocks,
+    jacobian_sensitivity,
+    jacobian_sensitivity_loop,
+    rollout_matrix,
+    surrogate_sensitivity,
+)
+from tgnn.models import random_config_model
+
+
+@pytest.fixture(autouse=True)
+def _one_thread() -> Iterator[None]:
+    """Small models run fastest on one thread (and OpenMP spinning hurts on shared CPUs)."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
+def _model(kind: str):
+    model, tok = random_config_model(kind, seed=1, n_layer=2, hidden=16, n_head=4,
+                                     dtype=torch.float64)
+    return model, tok("sensitivity!")["input_ids"]
+
+
+@pytest.mark.parametrize("kind", ["gpt2", "llama", "bert"])
+@pytest.mark.parametrize("norm", ["fro", "spectral"])
+def test_batched_equals_backward_loop(kind: str, norm: str) -> None:
+    model, ids = _model(kind)
+    kw = {"targets": [5, 12], "layers": [1, 2] if kind == "gpt2" else [2], "norm": norm}
+    fast = jacobian_sensitivity(model, ids, chunk_size=40 if kind == "gpt2" else None, **kw)
+    slow = jacobian_sensitivity_loop(model, ids, **kw)
+    assert fast.shape == (len(kw["layers"]), 2, 13)
+    torch.testing.assert_close(fast, slow, atol=1e-5, rtol=0)
+    assert float(fast.max()) > 1e-3  # not a trivially zero Jacobian
+
+
+def test_blocks_equal_autograd_functional_jacobian() -> None:
+    model, ids = _model("gpt2")
+    x = model.get_input_embeddings()(ids[0]).detach()
+
+    def last_hidden(e: torch.Tensor) -> torch.Tensor:
+        return model.transformer(inputs_embeds=e[None]).last_hidden_state[0]
+
+    full = torch.autograd.functional.jacobian(last_hidden, x)  # [n, d, n, d]
+    blocks = jacobian_blocks(model, inputs_embeds=x, targets=[3, 12])[0]
+    torch.testing.assert_close(blocks, full[[3, 12]].permute(0, 2, 1, 3), atol=1e-10, rtol=0)
+    np.testing.assert_allclose(
+        block_norms(blocks, "spectral").numpy(),
+        np.linalg.norm(full[[3, 12]].permute(0, 2, 1, 3).numpy(), ord=2, axis=(-2, -1)),
+        atol=1e-10,
+    )
+
+
+@pytest.mark.parametrize("kind", ["gpt2", "llama"])
+def test_causal_models_ignore_the_future(kind: str) -> None:
+    model, ids = _model(kind)
+    s = jacobian_sensitivity(model, ids, targets=[4])[0, 0]
+    assert bool((s[5:] == 0).all()) and bool((s[:5] > 0).all())
+
+
+def test_bert_sees_both_ways() -> None:
+    model, ids = _model("bert")
+    assert bool((jacobian_sensitivity(model, ids, targets=[4])[0, 0] > 0).all())
+
+
+def test_layer_zero_is_local() -> None:
+    model, ids = _model("gpt2")
+    s = jacobian_sensitivity(model, ids, targets=[6], layers=[0])[0, 0]  # embeddings + positions
+    expected = torch.zeros(13, dtype=torch.float64)
+    expected[6] = 4.0  # identity block of width 16: Frobenius norm sqrt(16)
+    torch.testing.assert_close(s, expected)
+
+
+def test_argument_errors() -> None:
+    model, ids = _model("gpt2")
+    with pytest.raises(ShapeError):
+        jacobian_sensitivity(model, ids, targets=[13])
+    with pytest.raises(ShapeError):
+        jacobian_sensitivity(model, ids, layers=[3])
+    with pytest.raises(ShapeError):
+        jacobian_sensitivity(model, ids, norm="nuclear")
+    with pytest.raises(ShapeError):
+        jacobian_sensitivity(model)
+    with pytest.raises(ShapeError):
+        jacobian_sensitivity(model, torch.cat([ids, ids]))
+
+
+def _causal(n: int, seed: int) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    a = torch.rand(n, n, generator=g, dtype=torch.float64).tril() + 1e-3 * torch.eye(n)
+    return a / a.sum(dim=1, keepdim=True)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(1, 4), st.integers(1, 7), st.floats(0.0, 1.0), st.integers(0, 10**6))
+def test_rollout_is_the_residual_product(layers: int, n: int, rho: float, seed: int) -> None:
+    att = torch.stack([_causal(n, seed + l) for l in range(layers)])
+    phi = rollout_matrix(att, rho)
+    ref = np.eye(n)
+    for a in att.numpy():
+        ref = (rho * a + (1 - rho) * np.eye(n)) @ ref
+    np.testing.assert_allclose(phi.numpy(), ref, atol=1e-12)
+    np.testing.assert_allclose(phi.sum(dim=1).numpy(), 1.0, atol=1e-12)  # row-stochastic
+    assert bool((phi.triu(1) == 0).all())
+
+
+def test_rollout_rho_forms_and_heads() -> None:
+    att = torch.stack([_causal(5, 0), _causal(5, 1)])
+    heads = torch.stack([att, 2 * att - att], dim=1)  # [L, H=2, n, n], head mean = att
+    torch.testing.assert_close(rollout_matrix(heads, 0.3), rollout_matrix(att, 0.3))
+    torch.testing.assert_close(rollout_matrix(att, torch.tensor([0.3, 0.3])),
+                               rollout_matrix(att, torch.full((2, 5), 0.3)))
+    rows = torch.rand(2, 5, dtype=torch.float64)
+    ref = torch.eye(5, dtype=torch.float64)
+    for l in range(2):
+        ref = (rows[l, :, None] * att[l] + torch.diag(1 - rows[l])) @ ref
+    torch.testing.assert_close(rollout_matrix(att, rows), ref)
+    with pytest.raises(ShapeError):
+        rollout_matrix(att, torch.ones(3))
+    with pytest.raises(ShapeError):
+        rollout_matrix(torch.ones(2, 3, 4))
+
+
+def test_surrogate_matches_linear_model_jacobian() -> None:
+    att = torch.stack([_causal(6, 2), _causal(6, 3), _causal(6, 4)])
+    d, rho = 3, 0.4
+
+    def linear(x: torch.Tensor) -> torch.Tensor:  # h <- (rho A + (1 - rho) I) h, per layer
+        for a in att:
+            x = (rho * a + (1 - rho) * torch.eye(6, dtype=torch.float64)) @ x
+        return x
+
+    full = torch.autograd.functional.jacobian(linear, torch.randn(6, d, dtype=torch.float64))
+    blocks = full.permute(0, 2, 1, 3)  # [i, s, d, d]
+    for norm in ("fro", "spectral"):
+        torch.testing.assert_close(surrogate_sensitivity(att, rho, d=d, norm=norm),
+                                   block_norms(blocks, norm))
+    torch.testing.assert_close(surrogate_sensitivity(att, rho, d=d, targets=[5])[0],
+                               block_norms(blocks, "fro")[5])

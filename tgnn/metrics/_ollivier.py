@@ -100,7 +100,16 @@ def _edge_curvature(
     mx, my = nbr[sx].copy(), nbr[sy].copy()
     mx[-1] = my[-1] = alpha
     cost = np.ascontiguousarray(D[row[supp_x]][:, supp_y])
-    _, w1, _, _, status = emd_c(mx, my, cost, 1_000_000, 1)
+    return 1.0 - _transport(mx, my, cost)[1] / D[row[x], y]
+
+
+def _transport(mx: np.ndarray, my: np.ndarray, cost: np.ndarray) -> tuple[np.ndarray, float]:
+    """Exact optimal plan from ``mx`` to ``my`` (equal totals) under ``cost``, and its cost.
+
+    POT's network simplex, shared with BORF (:mod:`tgnn.transforms._ollivier`), which reads the
+    plan.
+    """
+    plan, w1, _, _, status = emd_c(mx, my, np.ascontiguousarray(cost), 1_000_000, 1)
     if status != 1:  # pragma: no cover - small balanced problems always solve
         raise RuntimeError(f"ollivier_ricci_curvature: transport failed (status {status})")
-    return 1.0 - float(w1) / D[row[x], y]
+    return plan, float(w1)

@@ -68,6 +68,28 @@ class _Pattern:
         return p, self.indices[np.repeat(self.indptr[nodes], counts) + offsets]
 
 
+def _bfc_value(di: int, dj: int, tri: int, squares: int, gamma: int) -> float:
+    """Definition 1 from its counts (``min(d_i, d_j) >= 2``); the one formula of the paper BFC.
+
+    ``squares = |#sq^i| + |#sq^j|``, ``gamma = gamma_max`` (0: no 4-cycle). Plain Python for the
+    incremental set-based kernel of :mod:`tgnn.transforms`, compiled for :func:`_bfc_kernel`.
+    """
+    dmax, dmin = max(di, dj), min(di, dj)
+    ric = 2.0 / di + 2.0 / dj - 2.0 + 2.0 * tri / dmax + tri / dmin
+    if gamma > 0:
+        ric += squares / (gamma * dmax)
+    return ric
+
+
+_bfc_value_jit = numba.njit(cache=True)(_bfc_value)
+
+
+def _sdrf_value(dmax: Any, dmin: Any, tri: Any, sharp: Any, lam: Any) -> Any:
+    """Legacy (released SDRF code) formula from its counts; scalars or arrays alike."""
+    ric = 2 / dmax + 2 / dmin - 2 + (2 / dmax + 1 / dmin) * tri
+    return ric + sharp / (dmax * np.maximum(lam, 1))  # sharp = 0 whenever lam = 0
+
+
 @numba.njit(cache=True)
 def _bfc_kernel(
     indptr: np.ndarray, indices: np.ndarray, ei: np.ndarray, ej: np.ndarray
@@ -112,18 +134,8 @@ def _bfc_kernel(
             in_j[w] = False
         for p in range(indptr[i], indptr[i + 1]):
             in_i[indices[p]] = False
-        dmax, dmin = max(di, dj), min(di, dj)
-        ric = 2.0 / di + 2.0 / dj - 2.0 + 2.0 * tri / dmax + tri / dmin
-        if gamma > 0:
-            ric += (sq_i + sq_j) / (gamma * dmax)
-        out[e] = ric
+        out[e] = _bfc_value_jit(di, dj, tri, sq_i + sq_j, gamma)
     return out
-
-
-def _bfc_paper(W: sp.csr_array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    i, j = upper_edges(W)
-    values = _bfc_kernel(W.indptr.astype(np.int64), W.indices.astype(np.int64), i, j)
-    return i, j, values
 
 
 def _sharp_side(g: _Pattern, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -137,14 +149,30 @@ def _sharp_side(g: _Pattern, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, 
     return count, tmax
 
 
-def _bfc_sdrf(g: _Pattern) -> np.ndarray:
-    i, j = g.i, g.j
+def _bfc_sdrf(g: _Pattern, i: np.ndarray, j: np.ndarray) -> np.ndarray:
     dmax, dmin = np.maximum(g.deg[i], g.deg[j]), np.minimum(g.deg[i], g.deg[j])
     c1, m1 = _sharp_side(g, i, j)
     c2, m2 = _sharp_side(g, j, i)
-    lam = np.maximum(m1, m2)
-    ric = 2 / dmax + 2 / dmin - 2 + (2 / dmax + 1 / dmin) * g.a2(i, j)
-    return ric + np.where(lam > 0, (c1 + c2) / (dmax * np.maximum(lam, 1)), 0.0)
+    return _sdrf_value(dmax, dmin, g.a2(i, j), c1 + c2, np.maximum(m1, m2))
+
+
+def _bfc_pairs(
+    adj: sp.csr_array | sp.csr_matrix, i: np.ndarray, j: np.ndarray, variant: str = "paper"
+) -> np.ndarray:
+    """Balanced Forman curvature of the edges ``(i[e], j[e])`` of a symmetric simple ``adj``.
+
+    Only the sparsity pattern of ``adj`` is read (no diagonal). The all-edges kernel of
+    :func:`balanced_forman_curvature`, shared with the rewiring transforms (SDRF).
+    """
+    i, j = np.asarray(i, dtype=np.int64), np.asarray(j, dtype=np.int64)
+    if variant == "paper":
+        ptr, idx = adj.indptr.astype(np.int64), adj.indices.astype(np.int64)
+        return _bfc_kernel(ptr, idx, i, j)
+    if variant == "sdrf":
+        A = sp.csr_array(adj, dtype=np.float64, copy=True)
+        A.sort_indices()
+        return _bfc_sdrf(_Pattern(A), i, j)
+    raise GraphError(f"variant: expected 'paper' or 'sdrf', got {variant!r}")
 
 
 def balanced_forman_curvature(
@@ -192,14 +220,8 @@ def balanced_forman_curvature(
     [1.0, 1.0, 1.0, 1.0]
     """
     W = to_adjacency(graph, edge_weight, num_nodes, symmetrize=symmetrize)
-    if variant == "paper":
-        i, j, values = _bfc_paper(W)
-    elif variant == "sdrf":
-        g = _Pattern(W)
-        i, j, values = g.i, g.j, _bfc_sdrf(g)
-    else:
-        raise GraphError(f"variant: expected 'paper' or 'sdrf', got {variant!r}")
-    return edge_values(W.shape[0], i, j, values, graph)
+    i, j = upper_edges(W)
+    return edge_values(W.shape[0], i, j, _bfc_pairs(W, i, j, variant), graph)
 
 
 def forman_curvature(

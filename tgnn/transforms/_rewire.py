@@ -30,6 +30,7 @@ import scipy.sparse as sp
 import torch
 from torch import Tensor
 from torch_geometric.data import Data
+from torch_geometric.transforms import BaseTransform
 
 from tgnn.errors import GraphError
 
@@ -205,3 +206,31 @@ def net_changes(
     """Added pairs (in first-added ``order``) and removed pairs between two pair sets."""
     added = [p for p in dict.fromkeys(order) if p in final and p not in original]
     return added, original - final
+
+
+class RewiringTransform(BaseTransform):
+    """Base of the rewiring transforms: rewire the undirected view, write the pairs back.
+
+    A subclass implements :meth:`rewire`; ``causal``, ``renormalize`` and ``added_weight`` are
+    the write-back options of :func:`apply_rewiring` (``None``: from the data).
+    """
+
+    def __init__(self, causal: bool | None, renormalize: bool | None, added_weight: float) -> None:
+        self.causal = causal
+        self.renormalize = renormalize
+        self.added_weight = added_weight
+
+    def rewire(self, view: UndirectedView) -> tuple[list[Pair], set[Pair]]:
+        """Added pairs (in order) and removed pairs ``u < v`` of the undirected view."""
+        raise NotImplementedError
+
+    def forward(self, data: Data) -> Data:
+        added, removed = self.rewire(undirected_view(data))
+        return apply_rewiring(
+            data,
+            added,
+            removed,
+            causal=resolve_causal(data, self.causal),
+            renormalize=resolve_renormalize(data, self.renormalize),
+            added_weight=self.added_weight,
+        )

@@ -4,22 +4,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from torch_geometric.data import Data
 from torch_geometric.data.datapipes import functional_transform
-from torch_geometric.transforms import BaseTransform
 
 from tgnn.errors import GraphError
 from tgnn.transforms._forman import affected_edges
 from tgnn.transforms._ollivier import orc_edge
-from tgnn.transforms._rewire import (
-    Pair,
-    UndirectedView,
-    apply_rewiring,
-    net_changes,
-    resolve_causal,
-    resolve_renormalize,
-    undirected_view,
-)
+from tgnn.transforms._rewire import Pair, RewiringTransform, UndirectedView, net_changes
 
 __all__ = ["BORF", "borf_rewire"]
 
@@ -107,7 +97,7 @@ def borf_rewire(
 
 
 @functional_transform("borf")
-class BORF(BaseTransform):
+class BORF(RewiringTransform):
     r"""Batched Ollivier-Ricci flow rewiring (Nguyen et al. 2023).
 
     Runs :func:`borf_rewire` on the undirected simple support (curvature ignores weights, which
@@ -158,33 +148,23 @@ class BORF(BaseTransform):
         renormalize: bool | None = None,
         added_weight: float = 1.0,
     ) -> None:
+        super().__init__(causal, renormalize, added_weight)
         self.num_iterations = num_iterations
         self.batch_add = batch_add
         self.batch_remove = batch_remove
         self.removal_bound = removal_bound
         self.alpha = alpha
         self.pick = pick
-        self.causal = causal
-        self.renormalize = renormalize
-        self.added_weight = added_weight
 
-    def forward(self, data: Data) -> Data:
-        added, removed = borf_rewire(
-            undirected_view(data),
+    def rewire(self, view: UndirectedView) -> tuple[list[Pair], set[Pair]]:
+        return borf_rewire(
+            view,
             self.num_iterations,
             self.batch_add,
             self.batch_remove,
             self.removal_bound,
             self.alpha,
             self.pick,
-        )
-        return apply_rewiring(
-            data,
-            added,
-            removed,
-            causal=resolve_causal(data, self.causal),
-            renormalize=resolve_renormalize(data, self.renormalize),
-            added_weight=self.added_weight,
         )
 
     def __repr__(self) -> str:

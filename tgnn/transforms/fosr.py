@@ -3,19 +3,10 @@ r"""FoSR: first-order spectral rewiring (Karhadkar, Banerjee, Montúfar 2023, Al
 from __future__ import annotations
 
 import numpy as np
-from torch_geometric.data import Data
 from torch_geometric.data.datapipes import functional_transform
-from torch_geometric.transforms import BaseTransform
 
 from tgnn.transforms._pairs import least_product_non_edge
-from tgnn.transforms._rewire import (
-    Pair,
-    UndirectedView,
-    apply_rewiring,
-    resolve_causal,
-    resolve_renormalize,
-    undirected_view,
-)
+from tgnn.transforms._rewire import Pair, RewiringTransform, UndirectedView
 
 __all__ = ["FoSR", "fosr_rewire"]
 
@@ -111,7 +102,7 @@ def fosr_rewire(
 
 
 @functional_transform("fosr")
-class FoSR(BaseTransform):
+class FoSR(RewiringTransform):
     r"""First-order spectral rewiring (Karhadkar et al. 2023): add edges that raise the gap.
 
     Runs :func:`fosr_rewire` on the symmetrised weighted support and appends the added edges,
@@ -154,24 +145,14 @@ class FoSR(BaseTransform):
         renormalize: bool | None = None,
         added_weight: float = 1.0,
     ) -> None:
+        super().__init__(causal, renormalize, added_weight)
         self.num_edges = num_edges
         self.power_iters = power_iters
         self.seed = seed
-        self.causal = causal
-        self.renormalize = renormalize
-        self.added_weight = added_weight
 
-    def forward(self, data: Data) -> Data:
-        view = undirected_view(data)
+    def rewire(self, view: UndirectedView) -> tuple[list[Pair], set[Pair]]:
         added = fosr_rewire(view, self.num_edges, self.power_iters, self.added_weight, self.seed)
-        return apply_rewiring(
-            data,
-            added,
-            set(),
-            causal=resolve_causal(data, self.causal),
-            renormalize=resolve_renormalize(data, self.renormalize),
-            added_weight=self.added_weight,
-        )
+        return added, set()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(num_edges={self.num_edges})"

@@ -4,18 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.sparse.csgraph import connected_components
-from torch_geometric.data import Data
 from torch_geometric.data.datapipes import functional_transform
-from torch_geometric.transforms import BaseTransform
 
-from tgnn.transforms._rewire import (
-    Pair,
-    UndirectedView,
-    apply_rewiring,
-    resolve_causal,
-    resolve_renormalize,
-    undirected_view,
-)
+from tgnn.transforms._rewire import Pair, RewiringTransform, UndirectedView
 
 __all__ = ["GTR", "gtr_rewire"]
 
@@ -119,7 +110,7 @@ def gtr_rewire(view: UndirectedView, num_edges: int = 10, added_weight: float = 
 
 
 @functional_transform("gtr")
-class GTR(BaseTransform):
+class GTR(RewiringTransform):
     r"""Greedy total-resistance rewiring (Black et al. 2023): add the edges that most lower it.
 
     Runs :func:`gtr_rewire` on the symmetrised weighted support (dense: meant for graphs of up to a
@@ -152,21 +143,11 @@ class GTR(BaseTransform):
         renormalize: bool | None = None,
         added_weight: float = 1.0,
     ) -> None:
+        super().__init__(causal, renormalize, added_weight)
         self.num_edges = num_edges
-        self.causal = causal
-        self.renormalize = renormalize
-        self.added_weight = added_weight
 
-    def forward(self, data: Data) -> Data:
-        added = gtr_rewire(undirected_view(data), self.num_edges, self.added_weight)
-        return apply_rewiring(
-            data,
-            added,
-            set(),
-            causal=resolve_causal(data, self.causal),
-            renormalize=resolve_renormalize(data, self.renormalize),
-            added_weight=self.added_weight,
-        )
+    def rewire(self, view: UndirectedView) -> tuple[list[Pair], set[Pair]]:
+        return gtr_rewire(view, self.num_edges, self.added_weight), set()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(num_edges={self.num_edges})"

@@ -6,21 +6,11 @@ from collections.abc import Callable
 from typing import Literal
 
 import numpy as np
-from torch_geometric.data import Data
 from torch_geometric.data.datapipes import functional_transform
-from torch_geometric.transforms import BaseTransform
 
 from tgnn.errors import GraphError
 from tgnn.transforms._forman import affected_edges, bfc_all, bfc_edge, bfc_reference_edge
-from tgnn.transforms._rewire import (
-    Pair,
-    UndirectedView,
-    apply_rewiring,
-    net_changes,
-    resolve_causal,
-    resolve_renormalize,
-    undirected_view,
-)
+from tgnn.transforms._rewire import Pair, RewiringTransform, UndirectedView, net_changes
 
 __all__ = ["SDRF", "sdrf_rewire"]
 
@@ -30,14 +20,13 @@ EdgeCurvature = Callable[[list[set[int]], int, int], float]
 class _CurvatureState:
     """Curvature of every current edge, kept up to date by local recomputation."""
 
-    def __init__(self, view: UndirectedView, curvature: str, capacity: int) -> None:
+    def __init__(
+        self, view: UndirectedView, curvature: Literal["paper", "reference"], capacity: int
+    ) -> None:
         self.adj = view.neighbour_sets()
         self.edge_fn: EdgeCurvature = bfc_edge if curvature == "paper" else bfc_reference_edge
         pairs = list(zip(view.u.tolist(), view.v.tolist(), strict=True))
-        if curvature == "paper":
-            values = bfc_all(view.adjacency(weighted=False), view.u, view.v)
-        else:
-            values = np.array([self.edge_fn(self.adj, a, b) for a, b in pairs])
+        values = bfc_all(view.adjacency(weighted=False), view.u, view.v, curvature)
         self.pairs: list[Pair] = pairs
         self.values = np.zeros(len(pairs) + capacity)
         self.values[: len(pairs)] = values
@@ -158,7 +147,7 @@ def sdrf_rewire(
 
 
 @functional_transform("sdrf")
-class SDRF(BaseTransform):
+class SDRF(RewiringTransform):
     r"""Curvature-based rewiring by stochastic discrete Ricci flow (Topping et al. 2022).
 
     Runs :func:`sdrf_rewire` on the undirected simple support of the graph (curvature ignores
@@ -209,31 +198,16 @@ class SDRF(BaseTransform):
         renormalize: bool | None = None,
         added_weight: float = 1.0,
     ) -> None:
+        super().__init__(causal, renormalize, added_weight)
         self.num_iterations = num_iterations
         self.tau = tau
         self.removal_bound = removal_bound
         self.curvature = curvature
         self.seed = seed
-        self.causal = causal
-        self.renormalize = renormalize
-        self.added_weight = added_weight
 
-    def forward(self, data: Data) -> Data:
-        added, removed = sdrf_rewire(
-            undirected_view(data),
-            self.num_iterations,
-            self.tau,
-            self.removal_bound,
-            self.curvature,
-            self.seed,
-        )
-        return apply_rewiring(
-            data,
-            added,
-            removed,
-            causal=resolve_causal(data, self.causal),
-            renormalize=resolve_renormalize(data, self.renormalize),
-            added_weight=self.added_weight,
+    def rewire(self, view: UndirectedView) -> tuple[list[Pair], set[Pair]]:
+        return sdrf_rewire(
+            view, self.num_iterations, self.tau, self.removal_bound, self.curvature, self.seed
         )
 
     def __repr__(self) -> str:

@@ -87,13 +87,14 @@ def _targets_layers(
 def jacobian_blocks(
     model: Any, input_ids: torch.Tensor | None = None, *, inputs_embeds: torch.Tensor | None = None,
     targets: Sequence[int] | None = None, layers: Sequence[int] | None = None,
-    chunk_size: int | None = 32,
+    chunk_size: int | None = None,
 ) -> torch.Tensor:
     """All Jacobian blocks ``J[l, t, s] = d y_{targets[t]}^(layers[l]) / d x_s`` of one sequence.
 
     One forward pass, then ``len(layers) * len(targets) * d`` vector-Jacobian products batched
-    by ``torch.func.vmap`` in chunks of ``chunk_size`` cotangents. Memory O(chunk * n * d) per
-    activation. ``layers`` index ``hidden_states`` (0 = embeddings output, default: the last).
+    by ``torch.func.vmap`` in chunks of ``chunk_size`` cotangents (default: 4 on CPU, where
+    larger batches leave the cache, 256 elsewhere). Memory O(chunk * (n * d + H * n^2)) per
+    layer. ``layers`` index ``hidden_states`` (0 = embeddings output, default: the last).
 
     Returns
     -------
@@ -113,6 +114,8 @@ def jacobian_blocks(
     with _frozen(model):
         y, pullback = vjp(_forward_fn(model, t, ls), x)[:2]
         k = y.numel()
+        if chunk_size is None:
+            chunk_size = 4 if y.device.type == "cpu" else 256
         eye = torch.eye(k, dtype=y.dtype, device=y.device).reshape(k, *y.shape)
         grads = vmap(pullback, chunk_size=chunk_size)(eye)[0]  # [k, n, d_in]
     n, d_in = x.shape
@@ -139,7 +142,7 @@ def block_norms(blocks: torch.Tensor, norm: str = "fro") -> torch.Tensor:
 def jacobian_sensitivity(
     model: Any, input_ids: torch.Tensor | None = None, *, inputs_embeds: torch.Tensor | None = None,
     targets: Sequence[int] | None = None, layers: Sequence[int] | None = None, norm: str = "fro",
-    chunk_size: int | None = 32,
+    chunk_size: int | None = None,
 ) -> torch.Tensor:
     """Sensitivity ``S[l, t, s] = || d y_{targets[t]}^(layers[l]) / d x_s ||`` for all sources.
 

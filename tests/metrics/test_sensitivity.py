@@ -7,8 +7,6 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from tgnn.errors import ShapeError
 from tgnn.metrics.sensitivity import (
@@ -16,7 +14,6 @@ from tgnn.metrics.sensitivity import (
     jacobian_blocks,
     jacobian_sensitivity,
     jacobian_sensitivity_loop,
-    rollout_matrix,
     surrogate_sensitivity,
 )
 from tgnn.models import random_config_model
@@ -104,36 +101,6 @@ def _causal(n: int, seed: int) -> torch.Tensor:
     g = torch.Generator().manual_seed(seed)
     a = torch.rand(n, n, generator=g, dtype=torch.float64).tril() + 1e-3 * torch.eye(n)
     return a / a.sum(dim=1, keepdim=True)
-
-
-@settings(max_examples=25, deadline=None)
-@given(st.integers(1, 4), st.integers(1, 7), st.floats(0.0, 1.0), st.integers(0, 10**6))
-def test_rollout_is_the_residual_product(layers: int, n: int, rho: float, seed: int) -> None:
-    att = torch.stack([_causal(n, seed + l) for l in range(layers)])
-    phi = rollout_matrix(att, rho)
-    ref = np.eye(n)
-    for a in att.numpy():
-        ref = (rho * a + (1 - rho) * np.eye(n)) @ ref
-    np.testing.assert_allclose(phi.numpy(), ref, atol=1e-12)
-    np.testing.assert_allclose(phi.sum(dim=1).numpy(), 1.0, atol=1e-12)  # row-stochastic
-    assert bool((phi.triu(1) == 0).all())
-
-
-def test_rollout_rho_forms_and_heads() -> None:
-    att = torch.stack([_causal(5, 0), _causal(5, 1)])
-    heads = torch.stack([att, 2 * att - att], dim=1)  # [L, H=2, n, n], head mean = att
-    torch.testing.assert_close(rollout_matrix(heads, 0.3), rollout_matrix(att, 0.3))
-    torch.testing.assert_close(rollout_matrix(att, torch.tensor([0.3, 0.3])),
-                               rollout_matrix(att, torch.full((2, 5), 0.3)))
-    rows = torch.rand(2, 5, dtype=torch.float64)
-    ref = torch.eye(5, dtype=torch.float64)
-    for l in range(2):
-        ref = (rows[l, :, None] * att[l] + torch.diag(1 - rows[l])) @ ref
-    torch.testing.assert_close(rollout_matrix(att, rows), ref)
-    with pytest.raises(ShapeError):
-        rollout_matrix(att, torch.ones(3))
-    with pytest.raises(ShapeError):
-        rollout_matrix(torch.ones(2, 3, 4))
 
 
 def test_surrogate_matches_linear_model_jacobian() -> None:

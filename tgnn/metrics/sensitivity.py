@@ -24,7 +24,6 @@ __all__ = [
     "jacobian_sensitivity",
     "jacobian_sensitivity_loop",
     "block_norms",
-    "rollout_matrix",
     "surrogate_sensitivity",
 ]
 
@@ -204,42 +203,6 @@ def jacobian_sensitivity_loop(
     return block_norms(blocks.permute(0, 1, 3, 2, 4), norm)
 
 
-def rollout_matrix(attention: torch.Tensor, rho: float | torch.Tensor = 0.5) -> torch.Tensor:
-    """Rollout ``Phi_L = Â^(L-1) ... Â^(0)`` with ``Â^(l) = diag(rho_l) A^(l) + diag(1 - rho_l)``.
-
-    ``attention`` is ``[L, n, n]`` (head mean) or ``[L, H, n, n]`` (averaged over heads here);
-    ``rho`` is a float, a ``[L]`` tensor or a ``[L, n]`` tensor (row-wise calibrated share).
-    Cost O(L n^3). Reference: Abnar & Zuidema 2020; THEORY.md (rollout, Fact 0).
-
-    Examples
-    --------
-    >>> A = torch.tensor([[[1.0, 0.0], [0.5, 0.5]]])
-    >>> rollout_matrix(A, 0.5)
-    tensor([[1.0000, 0.0000],
-            [0.2500, 0.7500]], dtype=torch.float64)
-    """
-    att = attention.double()
-    if att.dim() == 4:
-        att = att.mean(dim=1)
-    if att.dim() != 3 or att.shape[1] != att.shape[2]:
-        raise ShapeError(
-            f"attention: expected [L, n, n] or [L, H, n, n], got {tuple(attention.shape)}"
-        )
-    n_layers, n = att.shape[0], att.shape[1]
-    r = torch.as_tensor(rho, dtype=torch.float64, device=att.device)
-    if r.dim() < 2:
-        r = r.reshape(-1, 1).expand(n_layers, n) if r.numel() in (1, n_layers) else r
-    if r.shape != (n_layers, n):
-        raise ShapeError(
-            f"rho: expected a float, [L] or [L, n] = [{n_layers}, {n}], got {tuple(r.shape)}"
-        )
-    eye = torch.eye(n, dtype=torch.float64, device=att.device)
-    phi = eye.clone()
-    for l in range(n_layers):
-        phi = (r[l, :, None] * att[l] + torch.diag(1.0 - r[l])) @ phi
-    return phi
-
-
 def surrogate_sensitivity(
     attention: torch.Tensor, rho: float | torch.Tensor = 0.5, d: int = 1,
     targets: Sequence[int] | None = None, norm: str = "fro",
@@ -248,7 +211,9 @@ def surrogate_sensitivity(
 
     There ``d h_i^(L) / d x_s = Phi_L[i, s] I_d`` (THEORY.md, Fact 0), whose Frobenius norm is
     ``|Phi_L[i, s]| sqrt(d)`` and spectral norm ``|Phi_L[i, s]|``. Returns ``[len(targets), n]``
-    (all targets by default). Cost O(L n^3).
+    (all targets by default). ``attention`` is ``[L, n, n]`` or ``[L, H, n, n]`` (heads
+    averaged) and ``rho`` a float, ``[L]`` or ``[L, n]``; ``Phi_L`` is
+    :func:`tgnn.theory.rollout.rollout_matrix`. Cost O(L n^3).
 
     Examples
     --------
@@ -256,7 +221,10 @@ def surrogate_sensitivity(
     >>> surrogate_sensitivity(A, 0.5, d=4, targets=[1])
     tensor([[0.5000, 1.5000]], dtype=torch.float64)
     """
-    phi = rollout_matrix(attention, rho)
+    from tgnn.theory.rollout import rollout_matrix
+
+    shares = rho.detach().cpu().numpy() if isinstance(rho, torch.Tensor) else rho
+    phi = torch.from_numpy(rollout_matrix(attention.detach().cpu(), shares, causal=False))
     if targets is not None:
         phi = phi[torch.as_tensor(list(targets), dtype=torch.long)]
     if norm == "fro":

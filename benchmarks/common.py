@@ -6,8 +6,6 @@ Nothing here computes a metric: metrics come from ``tgnn.metrics`` and ``tgnn.th
 from __future__ import annotations
 
 import functools
-import importlib
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -18,7 +16,6 @@ __all__ = [
     "attention_stack",
     "causal_lm_loss",
     "load_model",
-    "optional",
     "pyplot",
     "sample_ids",
 ]
@@ -85,19 +82,6 @@ def causal_lm_loss(model: Any, input_ids: torch.Tensor, positions: list[int] | N
         logits = model(input_ids=input_ids, attention_mask=attention_mask).logits[0]
     src, dst = torch.tensor(pos[:-1]), torch.tensor(pos[1:])
     return float(torch.nn.functional.cross_entropy(logits[src].float(), input_ids[0, dst]))
-
-
-def optional(module: str, *names: str) -> Callable[..., Any] | None:
-    """The first of ``names`` found in ``module`` (an API still being written), or None."""
-    try:
-        mod = importlib.import_module(module)
-    except ImportError:
-        return None
-    for name in names:
-        fn = getattr(mod, name, None)
-        if callable(fn):
-            return fn  # type: ignore[no-any-return]
-    return None
 
 
 def pyplot() -> Any:

@@ -23,7 +23,6 @@ from tgnn.explorer.edges import encode_top_k
 from tgnn.explorer.quantities import (
     LAYER_NUMBERS,
     TOKEN_QUANTITIES,
-    available,
     head_token_values,
     layer_numbers,
     rollout_to_last,
@@ -168,8 +167,7 @@ def build_payload(
         collected.add(layer, top_k)
     if heads is None:
         raise EmptyInputError("attentions: expected at least one layer, got none")
-    unavailable = {k: "not provided by the installed tgnn" for k, _ in LAYER_NUMBERS
-                   if not available(k)}
+    unavailable: dict[str, str] = {}
     if sensitivity is None:
         unavailable["sensitivity"] = sensitivity_note
     elif np.shape(sensitivity) != (len(collected.edges), n):

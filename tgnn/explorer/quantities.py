@@ -2,18 +2,14 @@
 
 Nothing is computed here that another tgnn module computes: this module only calls
 :mod:`tgnn.metrics` and :mod:`tgnn.theory` and arranges their results per layer / head.
-Metrics that the installed tgnn does not have yet (looked up by name, see ``_OPTIONAL``) are
-left out of the page and listed as unavailable, so they appear as soon as they land.
 """
 
 from __future__ import annotations
 
-import functools
-import importlib
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 from torch import Tensor
@@ -24,7 +20,6 @@ __all__ = [
     "Quantity",
     "TOKEN_QUANTITIES",
     "LAYER_NUMBERS",
-    "available",
     "head_token_values",
     "rollout_to_last",
     "layer_numbers",
@@ -63,34 +58,6 @@ LAYER_NUMBERS: tuple[tuple[str, str], ...] = (
     ("min_curvature", "min balanced Forman curvature (top-k graph)"),
 )
 
-# Metrics of other tgnn modules, looked up when used: (module, function, keyword arguments).
-_OPTIONAL: dict[str, tuple[str, str, dict[str, Any]]] = {
-    "sink_mass": ("tgnn.metrics.attention", "sink_mass", {}),
-    "entropy": ("tgnn.metrics.attention", "attention_entropy", {"reduction": "none"}),
-    "min_curvature": ("tgnn.metrics.curvature", "balanced_forman_curvature", {}),
-}
-
-
-def _lookup(key: str) -> Callable[..., Any] | None:
-    module, name, kwargs = _OPTIONAL[key]
-    try:
-        metric = getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError):
-        return None
-    return functools.partial(metric, **kwargs)
-
-
-def available(key: str) -> bool:
-    """Whether the installed tgnn provides the metric behind ``key`` (always True if built in).
-
-    Examples
-    --------
-    >>> available("rollout_resistance")
-    True
-    """
-    return key not in _OPTIONAL or _lookup(key) is not None
-
-
 def _absorbing_rows(stack: np.ndarray) -> np.ndarray:
     from tgnn.theory.absorbing import absorbing_resistance
 
@@ -106,8 +73,8 @@ def _absorbing_rows(stack: np.ndarray) -> np.ndarray:
 def head_token_values(stack: Tensor, causal: bool) -> dict[str, np.ndarray]:
     """Per-head token values of one layer: ``stack`` is ``[S, n, n]`` (heads, then head-mean).
 
-    Returns ``{key: [S, n]}`` for the per-head quantities the installed tgnn provides
-    (absorbing resistance only for causal attention). Cost O(S n^2).
+    Returns ``{key: [S, n]}``: sink mass and entropy (:mod:`tgnn.metrics.attention`), and
+    absorbing resistance for causal attention. Cost O(S n^2).
 
     Examples
     --------
@@ -117,11 +84,13 @@ def head_token_values(stack: Tensor, causal: bool) -> dict[str, np.ndarray]:
     >>> head_token_values(u[None], causal=True)["absorbing_resistance"].round(3).tolist()
     [[1.333, 2.667, 4.0, 1.333]]
     """
-    out: dict[str, np.ndarray] = {}
-    for key in ("sink_mass", "entropy"):
-        metric = _lookup(key)
-        if metric is not None:
-            out[key] = np.asarray(metric(stack), dtype=np.float64).reshape(stack.shape[:2])
+    from tgnn.metrics.attention import attention_entropy, sink_mass
+
+    shape = stack.shape[:2]
+    out = {
+        "sink_mass": sink_mass(stack).numpy().reshape(shape),
+        "entropy": attention_entropy(stack, reduction="none").numpy().reshape(shape),
+    }
     if causal:
         out["absorbing_resistance"] = _absorbing_rows(stack.double().numpy())
     return out
@@ -148,12 +117,11 @@ def rollout_to_last(means: Sequence[np.ndarray], rho: float, causal: bool) -> np
 
 
 def _min_curvature(attention: Tensor, top_k: int | None) -> float:
-    metric = _lookup("min_curvature")
-    if metric is None:
-        return float("nan")
     from tgnn.convert import attention_to_data
+    from tgnn.metrics import balanced_forman_curvature
 
-    values = np.asarray(metric(attention_to_data(attention, top_k=top_k)), dtype=np.float64)
+    graph = attention_to_data(attention, top_k=top_k)
+    values = balanced_forman_curvature(graph).numpy()
     finite = values[np.isfinite(values)]  # self-loops are NaN
     return float(finite.min()) if finite.size else float("nan")
 
@@ -163,8 +131,8 @@ def layer_numbers(attention: Tensor, top_k: int | None = None) -> dict[str, floa
 
     Spectral gap (:func:`tgnn.metrics.spectral_gap`) and total effective resistance
     (:func:`tgnn.metrics.total_effective_resistance`) of the full graph; the minimum balanced
-    Forman curvature (:func:`tgnn.metrics.balanced_forman_curvature`, NaN when the installed
-    tgnn lacks it) of the graph that keeps each query's ``top_k`` strongest keys (all with
+    Forman curvature (:func:`tgnn.metrics.balanced_forman_curvature`) of the graph that keeps
+    each query's ``top_k`` strongest keys (all with
     ``None``): on the dense attention graph it is expensive and nearly that of a clique.
     Cost O(n^3) (dense eigen- and pseudo-inverse) plus the curvature's.
 

@@ -1,8 +1,9 @@
 """Capture + convert time against a plain eager forward, and streamed vs all-layers peak memory.
 
 Run: ``python -m tgnn.benchmarks.perf_capture [--full]``. Times are best-of-k wall seconds in
-this process; peak memory is the resident-set high-water mark of a fresh subprocess per mode
-(above the same process's level after loading the model and one warm-up forward).
+this process, one torch thread on both sides; peak memory is the resident-set high-water mark
+of a fresh subprocess per mode, above the high-water mark that loading the model and one plain
+forward already reached (0 means capture needed no memory beyond a plain forward pass).
 """
 
 from __future__ import annotations
@@ -112,6 +113,7 @@ def peak_memory(name: str, n: int) -> dict[str, Any]:
 def run(quick: bool = True) -> dict[str, Any]:
     """Measure the capture ratios and the memory comparison; return the rows."""
     torch.manual_seed(0)
+    torch.set_num_threads(1)  # both sides alike; steadier on a shared 2-core machine
     repeats = 3 if quick else 5
     rows = [time_ratio(name, n, repeats) for name in ("minilm", "gpt2-random") for n in (128, 512)]
     memory = [peak_memory("gpt2-random", 1024)]

@@ -8,7 +8,8 @@ information flows ``j -> i``; in PyG that is the edge ``edge_index[:, e] = [j, i
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 from typing import Literal
 
 import torch
@@ -88,7 +89,7 @@ def _one_graph(
     keep: Tensor,
     *,
     head_reduction: HeadReduction,
-    sparsify: dict[str, float | int | None],
+    sparsify: Callable[[Tensor], Tensor],
     self_loops: bool,
     is_causal: bool | None,
 ) -> Data:
@@ -101,9 +102,9 @@ def _one_graph(
     causal = bool(is_causal) if is_causal is not None else bool(torch.equal(sub, sub.tril()))
     reduced = _reduce_heads(sub, head_reduction)
     if reduced is not None:
-        edges = sparsify_mask(reduced, **sparsify)  # type: ignore[arg-type]
+        edges = sparsify(reduced)
     else:
-        edges = sparsify_mask(sub, **sparsify).any(0)  # type: ignore[arg-type]
+        edges = sparsify(sub).any(0)
     if not self_loops:
         edges &= ~torch.eye(edges.shape[-1], dtype=torch.bool, device=edges.device)
     query, key = edges.nonzero(as_tuple=True)
@@ -181,11 +182,7 @@ def attention_to_data(
         name: _per_token(value, name, batch, n)
         for name, value in (("x", x), ("pos", default_pos), ("token", token))
     }
-    sparsify: dict[str, float | int | None] = {
-        "threshold": threshold,
-        "top_k": top_k,
-        "top_p": top_p,
-    }
+    sparsify = functools.partial(sparsify_mask, threshold=threshold, top_k=top_k, top_p=top_p)
     graphs = []
     for b in range(batch):
         data = _one_graph(

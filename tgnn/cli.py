@@ -107,7 +107,8 @@ def train_tiny_cmd(
     no_bos: Annotated[bool, typer.Option("--no-bos", help="Train the twin without BOS.")] = False,
     out: Annotated[Path | None, typer.Option(help="Output folder (default: the package).")] = None,
     seed: Annotated[int, typer.Option(help="Seed of init and data order.")] = 0,
-    batch: Annotated[int, typer.Option(help="Windows of 256 tokens per step.")] = 16,
+    batch: Annotated[int, typer.Option(help="Training windows per step.")] = 16,
+    window: Annotated[int, typer.Option(help="Tokens per training window (<= 256).")] = 256,
     threads: Annotated[int, typer.Option(help="torch CPU threads.")] = 1,
     max_minutes: Annotated[float | None, typer.Option(help="Stop early after this long.")] = None,
     stop_after: Annotated[int | None, typer.Option(help="Stop after this many steps.")] = None,
@@ -122,7 +123,7 @@ def train_tiny_cmd(
 
     meta = train_tiny(steps=steps, bos=not no_bos, out=out, seed=seed, batch=batch,
                       threads=threads, max_minutes=max_minutes, stop_after=stop_after, lr=lr,
-                      weight_decay=weight_decay, init=init)
+                      weight_decay=weight_decay, init=init, window=window)
     typer.echo(json.dumps(meta, indent=1))
 
 

@@ -29,37 +29,42 @@ __all__ = ["inverse_diagonal"]
 def _takahashi(
     indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, dinv: np.ndarray
 ) -> tuple[np.ndarray, int]:
+    # Column j reads column k of Z for every k in S_j; the sorted patterns of S_j (after k) and
+    # of column k are merged, so no scatter array is needed. ``missing`` counts entries of S_j
+    # absent from column k (0 for a factor pattern, which is chordal).
     n = dinv.shape[0]
     z = np.zeros(data.shape[0])
     zd = np.zeros(n)
-    pos = np.full(n, -1, dtype=np.int64)
     acc = np.zeros(n)
     missing = 0
     for j in range(n - 1, -1, -1):
         s, e = indptr[j], indptr[j + 1]
         for a in range(s, e):
-            pos[indices[a]] = a - s
             acc[a - s] = 0.0
-        last = indices[e - 1] if e > s else -1
         for b in range(s, e):
             k = indices[b]
             lk = data[b]
-            acc[b - s] += zd[k] * lk
+            own = zd[k] * lk
+            p, c, c_end = b + 1, indptr[k], indptr[k + 1]
             found = 0
-            for c in range(indptr[k], indptr[k + 1]):
-                if indices[c] > last:
-                    break
-                q = pos[indices[c]]
-                if q >= 0:
+            while p < e and c < c_end:
+                ic, ip = indices[c], indices[p]
+                if ic == ip:
+                    acc[p - s] += z[c] * lk
+                    own += z[c] * data[p]
                     found += 1
-                    acc[q] += z[c] * lk
-                    acc[b - s] += z[c] * data[s + q]
+                    p += 1
+                    c += 1
+                elif ic < ip:
+                    c += 1
+                else:
+                    p += 1
+            acc[b - s] += own
             missing += (e - b - 1) - found
         zj = dinv[j]
         for a in range(s, e):
             z[a] = -acc[a - s]
             zj -= data[a] * z[a]
-            pos[indices[a]] = -1
         zd[j] = zj
     return zd, missing
 
@@ -75,9 +80,8 @@ def inverse_diagonal(A: sp.sparray) -> np.ndarray:
     L = sp.csc_array(sp.tril(lu.L, k=-1, format="csc"))
     L.sort_indices()
     d = lu.U.diagonal()
-    zd, missing = _takahashi(
-        L.indptr.astype(np.int64), L.indices.astype(np.int64), L.data, 1.0 / d
-    )
+    index = np.int32 if L.nnz < np.iinfo(np.int32).max else np.int64
+    zd, missing = _takahashi(L.indptr.astype(index), L.indices.astype(index), L.data, 1.0 / d)
     if missing:  # pragma: no cover - the pattern of a symbolic factor is closed
         raise RuntimeError(f"inverse_diagonal: factor pattern not closed ({missing} entries)")
     return zd[lu.perm_c]

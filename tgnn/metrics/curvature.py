@@ -94,10 +94,13 @@ def _sdrf_value(dmax: Any, dmin: Any, tri: Any, sharp: Any, lam: Any) -> Any:
 def _bfc_kernel(
     indptr: np.ndarray, indices: np.ndarray, ei: np.ndarray, ej: np.ndarray
 ) -> np.ndarray:
-    """Definition 1 edge by edge with neighbour markers: ``O(sum_{ij} sum_{k in N(i)} d_k)``."""
+    """Definition 1 edge by edge with neighbour markers: ``O(sum_{ij} sum_{k in N(i)} d_k)``.
+
+    ``mark[w]`` for the edge ``i ~ j``: 1 for ``w in S1(j) - B1(i)`` (the candidates of
+    ``#sq``), 2 for a common neighbour (a triangle), 3 for ``w in S1(i) - S1(j)`` and for ``i``.
+    """
     n = indptr.shape[0] - 1
-    in_i = np.zeros(n, dtype=np.bool_)
-    in_j = np.zeros(n, dtype=np.bool_)
+    mark = np.zeros(n, dtype=np.int8)
     cnt = np.zeros(n, dtype=np.int64)
     out = np.zeros(ei.shape[0])
     for e in range(ei.shape[0]):
@@ -105,21 +108,23 @@ def _bfc_kernel(
         di, dj = indptr[i + 1] - indptr[i], indptr[j + 1] - indptr[j]
         if min(di, dj) <= 1:
             continue
-        for p in range(indptr[i], indptr[i + 1]):
-            in_i[indices[p]] = True
         for p in range(indptr[j], indptr[j + 1]):
-            in_j[indices[p]] = True
-        tri, sq_i, sq_j, gamma = 0, 0, 0, 0
+            mark[indices[p]] = 1
+        tri = 0
         for p in range(indptr[i], indptr[i + 1]):
             k = indices[p]
-            if in_j[k]:
-                tri += 1
-            if k == j or in_j[k]:
+            tri += mark[k]
+            mark[k] = 2 if mark[k] == 1 else 3
+        mark[i] = 3
+        sq_i, sq_j, gamma = 0, 0, 0
+        for p in range(indptr[i], indptr[i + 1]):
+            k = indices[p]
+            if mark[k] != 3 or k == j:
                 continue
             c = 0  # |(S1(k) & S1(j)) - B1(i)|
             for q in range(indptr[k], indptr[k + 1]):
                 w = indices[q]
-                if in_j[w] and not in_i[w] and w != i:
+                if mark[w] == 1:
                     c += 1
                     cnt[w] += 1  # w in #sq^j gets one more k in (S1(w) & S1(i)) - B1(j)
             if c > 0:
@@ -131,9 +136,10 @@ def _bfc_kernel(
                 sq_j += 1
                 gamma = max(gamma, cnt[w])
             cnt[w] = 0
-            in_j[w] = False
+            mark[w] = 0
         for p in range(indptr[i], indptr[i + 1]):
-            in_i[indices[p]] = False
+            mark[indices[p]] = 0
+        mark[i] = 0
         out[e] = _bfc_value_jit(di, dj, tri, sq_i + sq_j, gamma)
     return out
 

@@ -108,7 +108,7 @@ def train_tiny(
     steps: int = 3000, bos: bool = True, out: str | Path | None = None, seed: int = 0,
     batch: int = 16, lr: float = 2e-3, threads: int = 1, max_minutes: float | None = None,
     weight_decay: float = 0.1, init: str | Path | None = None, stop_after: int | None = None,
-    progress: bool = True, eval_windows: int | None = None,
+    progress: bool = True, eval_windows: int | None = None, window: int = N_CTX,
 ) -> dict[str, Any]:
     """Train the tiny character GPT-2 and write its files; return the metadata written.
 
@@ -118,9 +118,13 @@ def train_tiny(
     ``init`` continues from the weights of an earlier run (a ``.safetensors`` path; fresh
     optimizer and schedule), recorded in the metadata. ``stop_after`` ends the run after that
     many steps of the ``steps``-step schedule (reproduces a run cut short by ``max_minutes``).
+    ``window`` is the length of the training windows (``2 <= window <= N_CTX``); the held-out
+    loss and the sink report always use full ``N_CTX`` windows.
     """
     if steps < 1 or batch < 1:
         raise ShapeError(f"steps, batch: expected positive, got {steps}, {batch}")
+    if not 2 <= window <= N_CTX:
+        raise ShapeError(f"window: expected 2 <= window <= {N_CTX}, got {window}")
     torch.set_num_threads(threads)
     torch.manual_seed(seed)
     train_txt, held_txt = split_text(corpus_text())
@@ -135,14 +139,14 @@ def train_tiny(
     opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.95),
                             weight_decay=weight_decay)
     gen = torch.Generator().manual_seed(seed)
-    width = N_CTX - 1 if bos else N_CTX
+    width = window - 1 if bos else window
     t0, done, loss = time.perf_counter(), 0, float("nan")
     bar = tqdm(range(steps), desc="train-tiny", disable=not progress)
     for step in bar:
         for group in opt.param_groups:
             group["lr"] = _lr(step, steps, lr, warmup=min(200, steps // 10 + 1))
         starts = torch.randint(0, len(train_ids) - width, (batch,), generator=gen)
-        loss_t = _loss(model, windows(train_ids, starts, bos), bos)
+        loss_t = _loss(model, windows(train_ids, starts, bos, n_ctx=window), bos)
         opt.zero_grad(set_to_none=True)
         loss_t.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -158,7 +162,8 @@ def train_tiny(
     model.eval()
     meta: dict[str, Any] = {
         "name": "tgnn-gpt2-tiny" if bos else "tgnn-gpt2-tiny-nobos", "bos": bos, "seed": seed,
-        "steps": steps, "steps_done": done, "batch": batch, "eval_windows": eval_windows,
+        "steps": steps, "steps_done": done, "batch": batch, "window": window,
+        "eval_windows": eval_windows,
         "n_ctx": N_CTX, "lr": lr, "weight_decay": weight_decay,
         "init": None if init is None else Path(init).name,
         "held_out_loss": round(held_out_loss(model, held_ids, bos, max_windows=eval_windows), 5),

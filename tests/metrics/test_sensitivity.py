@@ -108,3 +108,16 @@ def test_surrogate_matches_linear_model_jacobian() -> None:
                                    block_norms(blocks, norm))
     torch.testing.assert_close(surrogate_sensitivity(att, rho, d=d, targets=[5])[0],
                                block_norms(blocks, "fro")[5])
+
+
+@pytest.mark.filterwarnings("ignore:There is a performance drop")  # SDPA backward under vmap
+def test_attention_switch_is_restored_and_changes_nothing() -> None:
+    model, ids = _model("gpt2")
+    model.set_attn_implementation("sdpa")
+    switched = jacobian_sensitivity(model, ids, targets=[7])  # differentiates eager attention
+    assert model.config._attn_implementation == "sdpa"
+    own = jacobian_sensitivity(model, ids, targets=[7], attn_implementation=None)
+    torch.testing.assert_close(switched, own, atol=1e-10, rtol=0)
+    with pytest.raises(ShapeError, match="attn_implementation"):
+        jacobian_sensitivity(model, ids, attn_implementation="no-such-attention")
+    assert model.config._attn_implementation == "sdpa"

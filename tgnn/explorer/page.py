@@ -89,13 +89,8 @@ def measured_sensitivity(
     if mode is None and size > SENSITIVITY_MAX_BYTES:
         return None, (f"skipped: the Jacobian needs about {size / 2**20:.0f} MiB "
                       "(pass sensitivity=True to measure it anyway)")
-    previous = model.config._attn_implementation
-    model.set_attn_implementation("eager")  # vmap has no batching rule for SDPA's backward
-    try:
-        values = jacobian_sensitivity(model, input_ids, targets=[n - 1],
-                                      layers=list(range(1, num_layers + 1)))
-    finally:
-        model.set_attn_implementation(previous)
+    values = jacobian_sensitivity(model, input_ids, targets=[n - 1],
+                                  layers=list(range(1, num_layers + 1)))
     return values[:, 0].double().cpu().numpy(), ""
 
 

@@ -60,6 +60,26 @@ def _frozen(model: Any) -> Iterator[None]:
             p.requires_grad_(flag)
 
 
+@contextmanager
+def _attention(model: Any, implementation: str | None) -> Iterator[None]:
+    """Run with attention ``implementation`` (``None``: the model's own) and restore it."""
+    previous = getattr(model.config, "_attn_implementation", None)
+    if implementation is None or implementation == previous:
+        yield
+        return
+    try:
+        model.set_attn_implementation(implementation)
+    except (ValueError, TypeError, AttributeError) as error:
+        raise ShapeError(
+            f"attn_implementation: {type(model).__name__} cannot switch to {implementation!r} "
+            f"(it uses {previous!r}); pass attn_implementation=None: {error}"
+        ) from error
+    try:
+        yield
+    finally:
+        model.set_attn_implementation(previous)
+
+
 def _forward_fn(model: Any, targets: torch.Tensor, layers: Sequence[int]) -> Any:
     base = getattr(model, "base_model", model)
 
@@ -86,7 +106,7 @@ def _targets_layers(
 def jacobian_blocks(
     model: Any, input_ids: torch.Tensor | None = None, *, inputs_embeds: torch.Tensor | None = None,
     targets: Sequence[int] | None = None, layers: Sequence[int] | None = None,
-    chunk_size: int | None = None,
+    chunk_size: int | None = None, attn_implementation: str | None = "eager",
 ) -> torch.Tensor:
     """All Jacobian blocks ``J[l, t, s] = d y_{targets[t]}^(layers[l]) / d x_s`` of one sequence.
 
@@ -94,6 +114,10 @@ def jacobian_blocks(
     by ``torch.func.vmap`` in chunks of ``chunk_size`` cotangents (default: 4 on CPU, where
     larger batches leave the cache, 256 elsewhere). Memory O(chunk * (n * d + H * n^2)) per
     layer. ``layers`` index ``hidden_states`` (0 = embeddings output, default: the last).
+    ``attn_implementation`` is the attention the model runs while differentiated (restored
+    after): ``"eager"`` (default) is plain matmul and softmax, which ``vmap`` batches; fused
+    SDPA backward kernels have no batching rule, so ``vmap`` would run them one cotangent at a
+    time. ``None`` keeps the model's own.
 
     Returns
     -------
@@ -110,7 +134,7 @@ def jacobian_blocks(
     """
     x = _prepare(model, input_ids, inputs_embeds)
     t, ls = _targets_layers(model, x.shape[0], targets, layers)
-    with _frozen(model):
+    with _attention(model, attn_implementation), _frozen(model):
         y, pullback = vjp(_forward_fn(model, t, ls), x)[:2]
         k = y.numel()
         if chunk_size is None:
@@ -141,7 +165,7 @@ def block_norms(blocks: torch.Tensor, norm: str = "fro") -> torch.Tensor:
 def jacobian_sensitivity(
     model: Any, input_ids: torch.Tensor | None = None, *, inputs_embeds: torch.Tensor | None = None,
     targets: Sequence[int] | None = None, layers: Sequence[int] | None = None, norm: str = "fro",
-    chunk_size: int | None = None,
+    chunk_size: int | None = None, attn_implementation: str | None = "eager",
 ) -> torch.Tensor:
     """Sensitivity ``S[l, t, s] = || d y_{targets[t]}^(layers[l]) / d x_s ||`` for all sources.
 
@@ -149,9 +173,10 @@ def jacobian_sensitivity(
     embeddings); ``norm`` is ``"fro"`` or ``"spectral"``. Exact (reverse mode, batched with
     ``torch.func``); cost about ``len(layers) * len(targets) * d`` backward passes done as
     a few batched ones. Put the model in eval mode; use float64 for reference comparisons.
-    The arithmetic equals the loop's; batching pays where per-pass overhead dominates (short
-    sequences, narrow models, GPUs). On a CPU at n in the hundreds both are bound by the same
-    work and the batched tensors leave the cache: see ``benchmarks/perf_sensitivity.py``.
+    ``attn_implementation``: see :func:`jacobian_blocks`. The arithmetic equals the loop's;
+    batching pays where per-pass overhead dominates (short sequences, narrow models, GPUs). On
+    a CPU at n in the hundreds both are bound by the same work and the batched tensors leave
+    the cache: see ``benchmarks/perf_sensitivity.py``.
     Reference: Barbero et al. 2024, "Transformers need glasses!", Sec. 5 (over-squashing).
 
     Returns
@@ -168,7 +193,8 @@ def jacobian_sensitivity(
     (torch.Size([1, 2, 5]), True)
     """
     blocks = jacobian_blocks(model, input_ids, inputs_embeds=inputs_embeds, targets=targets,
-                             layers=layers, chunk_size=chunk_size)
+                             layers=layers, chunk_size=chunk_size,
+                             attn_implementation=attn_implementation)
     return block_norms(blocks, norm)
 
 

@@ -103,6 +103,18 @@ def _targets_layers(
     return t, ls
 
 
+CPU_CHUNK_ELEMENTS = 2**22
+
+
+def _default_chunk(model: Any, n: int, k: int, device: str) -> int:
+    """Cotangents per batched pullback: on CPU as many as keep ``chunk * H * n^2`` attention
+    entries near ``CPU_CHUNK_ELEMENTS`` (16 at H = 4, n = 256; all at n = 32), else 256."""
+    if device != "cpu":
+        return 256
+    heads = int(getattr(model.config, "num_attention_heads", 1) or 1)
+    return max(1, min(k, CPU_CHUNK_ELEMENTS // (heads * n * n)))
+
+
 def jacobian_blocks(
     model: Any, input_ids: torch.Tensor | None = None, *, inputs_embeds: torch.Tensor | None = None,
     targets: Sequence[int] | None = None, layers: Sequence[int] | None = None,
@@ -111,9 +123,10 @@ def jacobian_blocks(
     """All Jacobian blocks ``J[l, t, s] = d y_{targets[t]}^(layers[l]) / d x_s`` of one sequence.
 
     One forward pass, then ``len(layers) * len(targets) * d`` vector-Jacobian products batched
-    by ``torch.func.vmap`` in chunks of ``chunk_size`` cotangents (default: 4 on CPU, where
-    larger batches leave the cache, 256 elsewhere). Memory O(chunk * (n * d + H * n^2)) per
-    layer. ``layers`` index ``hidden_states`` (0 = embeddings output, default: the last).
+    by ``torch.func.vmap`` in chunks of ``chunk_size`` cotangents (default on CPU: about
+    ``2^22 / (H n^2)``, so that the batched attention stays in cache; 256 elsewhere). Memory
+    O(chunk * (n * d + H * n^2)) per layer. ``layers`` index ``hidden_states`` (0 = embeddings
+    output, default: the last).
     ``attn_implementation`` is the attention the model runs while differentiated (restored
     after): ``"eager"`` (default) is plain matmul and softmax, which ``vmap`` batches; fused
     SDPA backward kernels have no batching rule, so ``vmap`` would run them one cotangent at a
@@ -138,7 +151,7 @@ def jacobian_blocks(
         y, pullback = vjp(_forward_fn(model, t, ls), x)[:2]
         k = y.numel()
         if chunk_size is None:
-            chunk_size = 4 if y.device.type == "cpu" else 256
+            chunk_size = _default_chunk(model, x.shape[0], k, y.device.type)
         eye = torch.eye(k, dtype=y.dtype, device=y.device).reshape(k, *y.shape)
         grads = vmap(pullback, chunk_size=chunk_size)(eye)[0]  # [k, n, d_in]
     n, d_in = x.shape

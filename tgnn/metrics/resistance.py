@@ -37,26 +37,40 @@ def _lap(W: sp.csr_array) -> sp.csr_array:
 
 
 def _dense_pinv_plus(L: np.ndarray) -> np.ndarray:
-    """``(L + J/n)^{-1}`` of a connected Laplacian by Cholesky (``= L^+ + J/n``)."""
+    """``(L + J/n)^{-1} = L^+ + J/n`` of a connected Laplacian by Cholesky; overwrites ``L``."""
     n = L.shape[0]
-    c, info = sla.lapack.dpotrf(L + 1.0 / n, lower=True)
+    L += 1.0 / n
+    c, info = sla.lapack.dpotrf(L, lower=True, overwrite_a=True)
     if info != 0:  # pragma: no cover - connected Laplacians give SPD L + J/n
         raise GraphError(f"effective_resistance: Cholesky failed (info={info})")
-    inv, _ = sla.lapack.dpotri(c, lower=True)
-    return np.tril(inv) + np.tril(inv, -1).T
+    inv, _ = sla.lapack.dpotri(c, lower=True, overwrite_c=True)
+    M = np.tril(inv)
+    M += M.T
+    M[np.diag_indices(n)] *= 0.5
+    return M
+
+
+def _resistance_block(M: np.ndarray) -> np.ndarray:
+    """``R = d 1^T + 1 d^T - 2 M`` with ``d = diag(M)``, in place of ``M``, clipped at 0."""
+    d = np.diag(M).copy()
+    M *= -2.0
+    M += d[:, None]
+    M += d[None, :]
+    np.maximum(M, 0.0, out=M)
+    M[np.diag_indices(len(d))] = 0.0
+    return M
 
 
 def _all_pairs(W: sp.csr_array) -> np.ndarray:
     n = W.shape[0]
     k, labels = csg.connected_components(W, directed=False)
-    R = np.full((n, n), np.inf)
     L = _lap(W)
+    if k == 1:
+        return _resistance_block(_dense_pinv_plus(L.toarray()))
+    R = np.full((n, n), np.inf)
     for c in range(k):
         idx = np.flatnonzero(labels == c)
-        M = _dense_pinv_plus(L[idx][:, idx].toarray())
-        d = np.diag(M)
-        R[np.ix_(idx, idx)] = np.maximum(d[:, None] + d[None, :] - 2.0 * M, 0.0)
-        R[idx, idx] = 0.0
+        R[np.ix_(idx, idx)] = _resistance_block(_dense_pinv_plus(L[idx][:, idx].toarray()))
     return R
 
 

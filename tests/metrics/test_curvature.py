@@ -135,3 +135,25 @@ def test_ollivier_ricci_closed_form_and_bad_alpha() -> None:
     np.testing.assert_allclose(got, 4 / 5, atol=1e-12)
     with pytest.raises(GraphError, match="alpha"):
         ollivier_ricci_curvature(ei, w, n, alpha=1.5)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(4, 30), st.floats(0.1, 0.6), st.integers(0, 10_000), st.floats(0.5, 3.0))
+def test_ollivier_hop_distances_equal_dijkstra_on_the_supports(
+    n: int, p: float, seed: int, length: float
+) -> None:
+    import scipy.sparse.csgraph as csg
+
+    from tgnn.metrics._ollivier import _distances
+
+    G = nx.gnp_random_graph(n, p, seed=seed)
+    if G.number_of_edges() == 0:
+        return
+    W = nx.to_scipy_sparse_array(G, format="csr", dtype=float) * length
+    W = type(W)(W)
+    src = np.arange(n)
+    hops = _distances(W, src, 3.0 * length * (1 + 1e-9))  # equal lengths: A, A^2 patterns
+    exact = csg.dijkstra(W, directed=False, indices=src)
+    for x, y in G.edges():
+        sx, sy = [x, *G[x]], [y, *G[y]]
+        np.testing.assert_allclose(hops[np.ix_(sx, sy)], exact[np.ix_(sx, sy)], rtol=1e-12)

@@ -29,7 +29,21 @@ def _measures(W: sp.csr_array, alpha: float, exp_power: float, base: float) -> n
 
 
 def _distances(W: sp.csr_array, sources: np.ndarray, limit: float) -> np.ndarray:
-    """Shortest-path lengths from ``sources`` (edge weights as lengths), up to ``limit``."""
+    """Shortest-path lengths from ``sources`` (edge weights as lengths), exact up to ``limit``.
+
+    When every edge has the same length ``c``, the lengths that the transport reads (between
+    the supports of two adjacent nodes, at most 3 hops) are ``c`` times the hop count, which
+    comes from the pattern of ``A`` and ``A^2``: 0, 1, 2, else 3 (no Dijkstra). Otherwise
+    Dijkstra bounded by ``limit``. Entries beyond ``limit`` are not read by the caller.
+    """
+    if W.nnz and np.all(W.data == W.data[0]):
+        A = sp.csr_array((np.ones(W.nnz), W.indices, W.indptr), shape=W.shape)
+        near = A[sources]
+        D = np.full((len(sources), W.shape[0]), 3.0)
+        for hops, M in ((2.0, near @ A), (1.0, near)):
+            D[np.repeat(np.arange(len(sources)), np.diff(M.indptr)), M.indices] = hops
+        D[np.arange(len(sources)), sources] = 0.0
+        return D * float(W.data[0])
     return csg.dijkstra(W, directed=False, indices=sources, limit=limit)
 
 
@@ -54,7 +68,8 @@ def ollivier_ricci_curvature(
     whose values these equal (tested to 1e-6).
 
     Complexity: one Dijkstra per endpoint, bounded by ``3 max w`` (supports of ``m_x`` and
-    ``m_y`` are at most that far apart), plus one exact transport of size
+    ``m_y`` are at most that far apart; when all edges have one length, hop counts from the
+    patterns of ``A`` and ``A^2`` instead), plus one exact transport of size
     ``(d_x + 1) x (d_y + 1)`` per edge: ``O(sum_{xy} (d_x d_y)^{3/2} log)`` in practice.
 
     Reference: Y. Ollivier, *Ricci curvature of Markov chains on metric spaces*, J. Funct. Anal.
@@ -73,9 +88,15 @@ def ollivier_ricci_curvature(
     W = to_adjacency(graph, edge_weight, num_nodes, symmetrize=symmetrize)
     n = W.shape[0]
     i, j = upper_edges(W)
-    # one spare slot at the end so that slices [indptr[x], indptr[x + 1] + 1) never run short
-    nbr = np.append(_measures(W, alpha, exp_power, base), 0.0)
-    cols = np.append(W.indices, 0)
+    # each node's support (its neighbours, then itself) and lazy-walk masses, back to back
+    counts = np.diff(W.indptr) + 1
+    ext_ptr = np.concatenate([[0], np.cumsum(counts)])
+    self_slot = ext_ptr[1:] - 1
+    nbr_slot = np.setdiff1d(np.arange(ext_ptr[-1]), self_slot, assume_unique=True)
+    supp = np.empty(ext_ptr[-1], dtype=np.int64)
+    mass = np.empty(ext_ptr[-1])
+    supp[nbr_slot], supp[self_slot] = W.indices, np.arange(n)
+    mass[nbr_slot], mass[self_slot] = _measures(W, alpha, exp_power, base), alpha
     limit = 3.0 * float(W.data.max()) * (1 + 1e-9) if W.nnz else 0.0
     values = np.empty(len(i))
     for start in range(0, len(i), chunk):
@@ -84,23 +105,12 @@ def ollivier_ricci_curvature(
         D = _distances(W, src, limit)
         row = np.full(n, -1)
         row[src] = np.arange(len(src))
+        supp_row = row[supp]
         for t, (x, y) in enumerate(zip(ci.tolist(), cj.tolist(), strict=True)):
-            values[start + t] = _edge_curvature(W.indptr, cols, nbr, D, row, x, y, alpha)
+            sx, sy = slice(ext_ptr[x], ext_ptr[x + 1]), slice(ext_ptr[y], ext_ptr[y + 1])
+            cost = D[supp_row[sx][:, None], supp[sy]]
+            values[start + t] = 1.0 - _transport(mass[sx], mass[sy], cost)[1] / D[row[x], y]
     return edge_values(n, i, j, values, graph)
-
-
-def _edge_curvature(
-    indptr: np.ndarray, cols: np.ndarray, nbr: np.ndarray, D: np.ndarray, row: np.ndarray,
-    x: int, y: int, alpha: float,
-) -> float:
-    sx = slice(indptr[x], indptr[x + 1] + 1)  # the extra slot holds x itself
-    sy = slice(indptr[y], indptr[y + 1] + 1)
-    supp_x, supp_y = cols[sx].copy(), cols[sy].copy()
-    supp_x[-1], supp_y[-1] = x, y
-    mx, my = nbr[sx].copy(), nbr[sy].copy()
-    mx[-1] = my[-1] = alpha
-    cost = np.ascontiguousarray(D[row[supp_x]][:, supp_y])
-    return 1.0 - _transport(mx, my, cost)[1] / D[row[x], y]
 
 
 def _transport(mx: np.ndarray, my: np.ndarray, cost: np.ndarray) -> tuple[np.ndarray, float]:

@@ -157,3 +157,19 @@ def test_ollivier_hop_distances_equal_dijkstra_on_the_supports(
     for x, y in G.edges():
         sx, sy = [x, *G[x]], [y, *G[y]]
         np.testing.assert_allclose(hops[np.ix_(sx, sy)], exact[np.ix_(sx, sy)], rtol=1e-12)
+
+
+def test_ollivier_batches_within_the_memory_budget_give_the_same_values(monkeypatch) -> None:
+    import tgnn.metrics._ollivier as orc
+
+    G = nx.gnm_random_graph(60, 200, seed=3)
+    ei = torch.tensor(list(G.edges())).T
+    w = torch.rand(ei.shape[1], generator=torch.Generator().manual_seed(1)) + 0.5
+    whole = [ollivier_ricci_curvature(ei, x, 60, symmetrize="sum") for x in (None, w)]
+    monkeypatch.setattr(orc, "MAX_DISTANCE_ENTRIES", 60 * 25)  # 25 distance rows per batch
+    batches = orc._edge_batches(np.full(200, 12), 60, 2048)
+    assert len(batches) == 100 and all(stop - start == 2 for start, stop in batches)
+    assert orc._edge_batches(np.full(3, 99), 60, 2048) == [(0, 1), (1, 2), (2, 3)]
+    for x, ref in zip((None, w), whole, strict=True):
+        torch.testing.assert_close(ollivier_ricci_curvature(ei, x, 60, symmetrize="sum"), ref,
+                                   atol=1e-12, rtol=0)

@@ -43,7 +43,8 @@ def _distances(W: sp.csr_array, sources: np.ndarray, limit: float) -> np.ndarray
         for hops, M in ((2.0, near @ A), (1.0, near)):
             D[np.repeat(np.arange(len(sources)), np.diff(M.indptr)), M.indices] = hops
         D[np.arange(len(sources)), sources] = 0.0
-        return D * float(W.data[0])
+        D *= float(W.data[0])
+        return D
     return csg.dijkstra(W, directed=False, indices=sources, limit=limit)
 
 
@@ -67,10 +68,12 @@ def ollivier_ricci_curvature(
     (uniform on unweighted graphs), the defaults of GraphRicciCurvature's ``OllivierRicci``,
     whose values these equal (tested to 1e-6).
 
-    Complexity: one Dijkstra per endpoint, bounded by ``3 max w`` (supports of ``m_x`` and
-    ``m_y`` are at most that far apart; when all edges have one length, hop counts from the
-    patterns of ``A`` and ``A^2`` instead), plus one exact transport of size
-    ``(d_x + 1) x (d_y + 1)`` per edge: ``O(sum_{xy} (d_x d_y)^{3/2} log)`` in practice.
+    Edges are taken in batches of at most ``chunk`` whose distance rows stay within
+    ``MAX_DISTANCE_ENTRIES`` (256 MiB). Complexity: one Dijkstra per endpoint, bounded by
+    ``3 max w`` (supports of ``m_x`` and ``m_y`` are at most that far apart; when all edges
+    have one length, hop counts from the patterns of ``A`` and ``A^2`` instead), plus one exact
+    transport of size ``(d_x + 1) x (d_y + 1)`` per edge: ``O(sum_{xy} (d_x d_y)^{3/2} log)``
+    in practice.
 
     Reference: Y. Ollivier, *Ricci curvature of Markov chains on metric spaces*, J. Funct. Anal.
     256 (2009); Lin, Lu, Yau (2011) for the lazy walk; C.-C. Ni et al., *Community detection
@@ -99,18 +102,55 @@ def ollivier_ricci_curvature(
     mass[nbr_slot], mass[self_slot] = _measures(W, alpha, exp_power, base), alpha
     limit = 3.0 * float(W.data.max()) * (1 + 1e-9) if W.nnz else 0.0
     values = np.empty(len(i))
-    for start in range(0, len(i), chunk):
-        ci, cj = i[start : start + chunk], j[start : start + chunk]
+    for start, stop in _edge_batches(counts[i] + counts[j], n, chunk):
+        ci, cj = i[start:stop], j[start:stop]
         src = np.unique(np.concatenate([ci, cj, W[ci].indices, W[cj].indices]))
         D = _distances(W, src, limit)
         row = np.full(n, -1)
         row[src] = np.arange(len(src))
-        supp_row = row[supp]
+        costs, offsets = _cost_blocks(D, row[supp], supp, ext_ptr, ci, cj)
+        dist = D[row[ci], cj]
         for t, (x, y) in enumerate(zip(ci.tolist(), cj.tolist(), strict=True)):
-            sx, sy = slice(ext_ptr[x], ext_ptr[x + 1]), slice(ext_ptr[y], ext_ptr[y + 1])
-            cost = D[supp_row[sx][:, None], supp[sy]]
-            values[start + t] = 1.0 - _transport(mass[sx], mass[sy], cost)[1] / D[row[x], y]
+            a, b, c, d = ext_ptr[x], ext_ptr[x + 1], ext_ptr[y], ext_ptr[y + 1]
+            cost = costs[offsets[t] : offsets[t + 1]].reshape(b - a, d - c)
+            values[start + t] = 1.0 - _transport(mass[a:b], mass[c:d], cost)[1] / dist[t]
     return edge_values(n, i, j, values, graph)
+
+
+MAX_DISTANCE_ENTRIES = 2**25  # 256 MiB of float64 distances per batch of edges
+
+
+def _edge_batches(sources: np.ndarray, n: int, chunk: int) -> list[tuple[int, int]]:
+    """``(start, stop)`` batches of at most ``chunk`` edges whose distance rows fit the budget.
+
+    ``sources[e]`` bounds how many Dijkstra sources edge ``e`` adds (its two supports); a batch
+    keeps ``sum(sources) * n <= MAX_DISTANCE_ENTRIES`` (at least one edge per batch).
+    """
+    rows = max(1, MAX_DISTANCE_ENTRIES // max(n, 1))
+    batches, start = [], 0
+    while start < len(sources):
+        need = np.cumsum(sources[start : start + chunk])
+        stop = start + max(1, int(np.searchsorted(need, rows, side="right")))
+        batches.append((start, stop))
+        start = stop
+    return batches
+
+
+def _cost_blocks(
+    D: np.ndarray, supp_row: np.ndarray, supp: np.ndarray, ext_ptr: np.ndarray,
+    ci: np.ndarray, cj: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """All transport cost matrices of the edges ``(ci, cj)`` in one gather, row-major, back to
+    back: edge ``t`` owns ``costs[offsets[t] : offsets[t + 1]]`` (its ``|supp x| x |supp y|``
+    block of ``D``, whose rows are indexed by ``supp_row``)."""
+    sx = ext_ptr[ci + 1] - ext_ptr[ci]
+    sy = ext_ptr[cj + 1] - ext_ptr[cj]
+    offsets = np.concatenate([[0], np.cumsum(sx * sy)])
+    edge = np.repeat(np.arange(len(ci)), sx * sy)
+    local = np.arange(offsets[-1]) - offsets[edge]
+    p, q = np.divmod(local, sy[edge])
+    costs = D[supp_row[ext_ptr[ci][edge] + p], supp[ext_ptr[cj][edge] + q]]
+    return costs, offsets
 
 
 def _transport(mx: np.ndarray, my: np.ndarray, cost: np.ndarray) -> tuple[np.ndarray, float]:

@@ -109,11 +109,13 @@ def ollivier_ricci_curvature(
         row = np.full(n, -1)
         row[src] = np.arange(len(src))
         costs, offsets = _cost_blocks(D, row[supp], supp, ext_ptr, ci, cj)
-        dist = D[row[ci], cj]
+        w1 = np.empty(len(ci))
+        ptr, off = ext_ptr.tolist(), offsets.tolist()
         for t, (x, y) in enumerate(zip(ci.tolist(), cj.tolist(), strict=True)):
-            a, b, c, d = ext_ptr[x], ext_ptr[x + 1], ext_ptr[y], ext_ptr[y + 1]
-            cost = costs[offsets[t] : offsets[t + 1]].reshape(b - a, d - c)
-            values[start + t] = 1.0 - _transport(mass[a:b], mass[c:d], cost)[1] / dist[t]
+            a, b, c, d = ptr[x], ptr[x + 1], ptr[y], ptr[y + 1]
+            cost = costs[off[t] : off[t + 1]].reshape(b - a, d - c)
+            w1[t] = _transport(mass[a:b], mass[c:d], cost)[1]
+        values[start:stop] = 1.0 - w1 / D[row[ci], cj]
     return edge_values(n, i, j, values, graph)
 
 

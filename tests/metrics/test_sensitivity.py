@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from tgnn.errors import ShapeError
+from tgnn.errors import AttentionUnavailableError, ShapeError
 from tgnn.metrics.sensitivity import (
     block_norms,
     jacobian_blocks,
@@ -118,6 +118,6 @@ def test_attention_switch_is_restored_and_changes_nothing() -> None:
     assert model.config._attn_implementation == "sdpa"
     own = jacobian_sensitivity(model, ids, targets=[7], attn_implementation=None)
     torch.testing.assert_close(switched, own, atol=1e-10, rtol=0)
-    with pytest.raises(ShapeError, match="attn_implementation"):
+    with pytest.raises(AttentionUnavailableError, match="no-such-attention"):
         jacobian_sensitivity(model, ids, attn_implementation="no-such-attention")
     assert model.config._attn_implementation == "sdpa"

@@ -18,13 +18,13 @@ import contextvars
 import queue
 import threading
 from collections.abc import Callable, Collection, Iterator, Mapping
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 from torch import Tensor
 
+from tgnn._attention_switch import switched_attention
 from tgnn.errors import AttentionUnavailableError, EmptyInputError
 
 __all__ = ["LayerAttention", "CAPTURE_IMPLEMENTATION", "stream_attention", "capture_attention"]
@@ -124,31 +124,6 @@ def _register() -> None:
     AttentionMaskInterface.register(CAPTURE_IMPLEMENTATION, eager_mask)
 
 
-@contextmanager
-def _capture_implementation(model: Any) -> Iterator[None]:
-    """Switch ``model`` to the capture attention function and restore the old one."""
-    _register()
-    previous = model.config._attn_implementation
-    try:
-        model.set_attn_implementation(CAPTURE_IMPLEMENTATION)
-    except (ValueError, TypeError, AttributeError) as error:
-        raise AttentionUnavailableError(
-            f"model: {type(model).__name__} cannot switch its attention implementation "
-            f"(currently {previous!r}), so tgnn cannot capture its attention weights: {error}"
-        ) from error
-    if model.config._attn_implementation != CAPTURE_IMPLEMENTATION:
-        raise AttentionUnavailableError(
-            f"model: {type(model).__name__} does not use transformers' AttentionInterface "
-            f"(attention stays {model.config._attn_implementation!r}), so tgnn cannot capture "
-            "its attention weights; load it with attn_implementation='eager' and use "
-            "output_attentions=True instead"
-        )
-    try:
-        yield
-    finally:
-        model.set_attn_implementation(previous)
-
-
 def _padding_mask(inputs: Mapping[str, Any]) -> Tensor:
     ids = inputs.get("input_ids")
     reference = ids if ids is not None else inputs.get("inputs_embeds")
@@ -206,7 +181,10 @@ def stream_attention(
     session = _Session(consume=consume, padding_mask=padding, layers=layers)
     token = _SESSION.set(session)
     try:
-        with _capture_implementation(model), torch.no_grad():
+        _register()
+        purpose = ("capture its attention weights (load it with attn_implementation='eager' "
+                   "and use output_attentions=True instead)")
+        with switched_attention(model, CAPTURE_IMPLEMENTATION, purpose), torch.no_grad():
             output = model(**inputs, **forward_kwargs)
     finally:
         _SESSION.reset(token)

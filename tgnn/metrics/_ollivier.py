@@ -142,9 +142,11 @@ def _cost_blocks(
     D: np.ndarray, supp_row: np.ndarray, supp: np.ndarray, ext_ptr: np.ndarray,
     ci: np.ndarray, cj: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """All transport cost matrices of the edges ``(ci, cj)`` in one gather, row-major, back to
-    back: edge ``t`` owns ``costs[offsets[t] : offsets[t + 1]]`` (its ``|supp x| x |supp y|``
-    block of ``D``, whose rows are indexed by ``supp_row``)."""
+    """All transport cost matrices of the edges ``(ci, cj)`` in one gather, row-major.
+
+    Edge ``t`` owns ``costs[offsets[t] : offsets[t + 1]]``: its ``|supp x| x |supp y|`` block
+    of ``D``, whose rows are indexed by ``supp_row``.
+    """
     sx = ext_ptr[ci + 1] - ext_ptr[ci]
     sy = ext_ptr[cj + 1] - ext_ptr[cj]
     offsets = np.concatenate([[0], np.cumsum(sx * sy)])

@@ -17,6 +17,7 @@ from typing import Any
 import torch
 from torch.func import vjp, vmap
 
+from tgnn._attention_switch import switched_attention
 from tgnn.errors import ShapeError
 
 __all__ = [
@@ -58,26 +59,6 @@ def _frozen(model: Any) -> Iterator[None]:
     finally:
         for p, flag in flags:
             p.requires_grad_(flag)
-
-
-@contextmanager
-def _attention(model: Any, implementation: str | None) -> Iterator[None]:
-    """Run with attention ``implementation`` (``None``: the model's own) and restore it."""
-    previous = getattr(model.config, "_attn_implementation", None)
-    if implementation is None or implementation == previous:
-        yield
-        return
-    try:
-        model.set_attn_implementation(implementation)
-    except (ValueError, TypeError, AttributeError) as error:
-        raise ShapeError(
-            f"attn_implementation: {type(model).__name__} cannot switch to {implementation!r} "
-            f"(it uses {previous!r}); pass attn_implementation=None: {error}"
-        ) from error
-    try:
-        yield
-    finally:
-        model.set_attn_implementation(previous)
 
 
 def _forward_fn(model: Any, targets: torch.Tensor, layers: Sequence[int]) -> Any:
@@ -147,7 +128,9 @@ def jacobian_blocks(
     """
     x = _prepare(model, input_ids, inputs_embeds)
     t, ls = _targets_layers(model, x.shape[0], targets, layers)
-    with _attention(model, attn_implementation), _frozen(model):
+    purpose = (f"differentiate it with attn_implementation={attn_implementation!r} "
+               "(pass attn_implementation=None to keep its own)")
+    with switched_attention(model, attn_implementation, purpose), _frozen(model):
         y, pullback = vjp(_forward_fn(model, t, ls), x)[:2]
         k = y.numel()
         if chunk_size is None:

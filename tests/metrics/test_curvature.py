@@ -72,6 +72,18 @@ def test_bfc_equals_set_based_reference(n: int, p: float, seed: int) -> None:
     np.testing.assert_allclose(ours, expected, atol=1e-12)
 
 
+def test_bfc_on_threads_equals_set_based_reference(monkeypatch) -> None:
+    import tgnn.metrics.curvature as curvature
+
+    monkeypatch.setattr(curvature, "EDGES_PER_THREAD", 16)
+    monkeypatch.setattr(curvature.os, "cpu_count", lambda: 3)  # 3 threads, runs of i split
+    G = nx.gnm_random_graph(40, 160, seed=5)
+    ei, w, n = undirected(G)
+    ref = set_based_bfc(G)
+    expected = [ref[(min(u, v), max(u, v))] for u, v in ei.T.tolist()]
+    np.testing.assert_allclose(balanced_forman_curvature(ei, w, n).numpy(), expected, atol=1e-12)
+
+
 def test_nan_for_self_loops_and_directed_input_symmetrised() -> None:
     ei = torch.tensor([[0, 1, 2, 3, 0, 2], [1, 2, 3, 0, 0, 2]])  # directed 4-cycle + 2 loops
     values = balanced_forman_curvature(ei, None, 4).numpy()

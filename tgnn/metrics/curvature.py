@@ -11,6 +11,8 @@ products (``A^2``) and index arithmetic over all edges at once, or, for the bala
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal
 
 import numba
@@ -90,58 +92,111 @@ def _sdrf_value(dmax: Any, dmin: Any, tri: Any, sharp: Any, lam: Any) -> Any:
     return ric + sharp / (dmax * np.maximum(lam, 1))  # sharp = 0 whenever lam = 0
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _bfc_kernel(
     indptr: np.ndarray, indices: np.ndarray, ei: np.ndarray, ej: np.ndarray
 ) -> np.ndarray:
-    """Definition 1 edge by edge with neighbour markers: ``O(sum_{ij} sum_{k in N(i)} d_k)``.
+    """Definition 1 for the edges ``(ei[e], ej[e])``, grouped by runs of equal ``ei``.
 
-    ``mark[w]`` for the edge ``i ~ j``: 1 for ``w in S1(j) - B1(i)`` (the candidates of
-    ``#sq``), 2 for a common neighbour (a triangle), 3 for ``w in S1(i) - S1(j)`` and for ``i``.
+    For each ``i`` the 2-paths ``i - k - w`` (``w != i``) are listed once, grouped by ``w``
+    (linked lists ``first``/``nxt``). An edge ``i ~ j`` then walks ``w in S1(j)``: ``w`` in
+    ``S1(i)`` closes a triangle; otherwise each listed ``k`` outside ``B1(j)`` is a 4-cycle
+    ``i - k - w - j`` without diagonals, counted for ``k`` (``#sq^i``) and for ``w``
+    (``#sq^j``), whose largest counts give ``gamma_max``. Time ``O(sum_i sum_{k in N(i)} d_k``
+    ``+ sum_{ij} (d_j + #2-paths from i into S1(j)))``, memory ``O(n + nnz)``; releases the GIL.
     """
     n = indptr.shape[0] - 1
-    mark = np.zeros(n, dtype=np.int8)
-    cnt = np.zeros(n, dtype=np.int64)
     out = np.zeros(ei.shape[0])
-    for e in range(ei.shape[0]):
-        i, j = ei[e], ej[e]
-        di, dj = indptr[i + 1] - indptr[i], indptr[j + 1] - indptr[j]
-        if min(di, dj) <= 1:
-            continue
-        for p in range(indptr[j], indptr[j + 1]):
-            mark[indices[p]] = 1
-        tri = 0
+    in_i = np.zeros(n, dtype=np.bool_)
+    in_j = np.zeros(n, dtype=np.bool_)
+    first = np.full(n, -1, dtype=np.int64)
+    nxt = np.empty(indices.shape[0], dtype=np.int64)  # sum_{k in N(i)} d_k <= nnz
+    via = np.empty(indices.shape[0], dtype=np.int64)
+    listed = np.empty(n, dtype=np.int64)
+    count = np.zeros(n, dtype=np.int64)
+    counted = np.empty(n, dtype=np.int64)
+    e, m = 0, ei.shape[0]
+    while e < m:
+        i = ei[e]
+        stop = e
+        while stop < m and ei[stop] == i:
+            stop += 1
+        di = indptr[i + 1] - indptr[i]
+        t, n_listed = 0, 0
         for p in range(indptr[i], indptr[i + 1]):
             k = indices[p]
-            tri += mark[k]
-            mark[k] = 2 if mark[k] == 1 else 3
-        mark[i] = 3
-        sq_i, sq_j, gamma = 0, 0, 0
-        for p in range(indptr[i], indptr[i + 1]):
-            k = indices[p]
-            if mark[k] != 3 or k == j:
-                continue
-            c = 0  # |(S1(k) & S1(j)) - B1(i)|
+            in_i[k] = True
             for q in range(indptr[k], indptr[k + 1]):
                 w = indices[q]
-                if mark[w] == 1:
-                    c += 1
-                    cnt[w] += 1  # w in #sq^j gets one more k in (S1(w) & S1(i)) - B1(j)
-            if c > 0:
+                if w == i:
+                    continue
+                if first[w] == -1:
+                    listed[n_listed] = w
+                    n_listed += 1
+                via[t], nxt[t], first[w] = k, first[w], t
+                t += 1
+        for f in range(e, stop):
+            j = ej[f]
+            dj = indptr[j + 1] - indptr[j]
+            if min(di, dj) <= 1:
+                continue
+            for p in range(indptr[j], indptr[j + 1]):
+                in_j[indices[p]] = True
+            tri, sq_i, sq_j, gamma, n_counted = 0, 0, 0, 0, 0
+            for p in range(indptr[j], indptr[j + 1]):
+                w = indices[p]
+                if in_i[w]:
+                    tri += 1
+                    continue
+                if w == i:
+                    continue
+                c_w = 0  # |(S1(w) & S1(i)) - B1(j)|
+                s = first[w]
+                while s != -1:
+                    k = via[s]
+                    if k != j and not in_j[k]:
+                        c_w += 1
+                        if count[k] == 0:
+                            counted[n_counted] = k
+                            n_counted += 1
+                        count[k] += 1  # |(S1(k) & S1(j)) - B1(i)| gets w
+                    s = nxt[s]
+                if c_w > 0:
+                    sq_j += 1
+                    gamma = max(gamma, c_w)
+            for a in range(n_counted):
+                k = counted[a]
                 sq_i += 1
-                gamma = max(gamma, c)
-        for p in range(indptr[j], indptr[j + 1]):
-            w = indices[p]
-            if cnt[w] > 0:
-                sq_j += 1
-                gamma = max(gamma, cnt[w])
-            cnt[w] = 0
-            mark[w] = 0
+                gamma = max(gamma, count[k])
+                count[k] = 0
+            for p in range(indptr[j], indptr[j + 1]):
+                in_j[indices[p]] = False
+            out[f] = _bfc_value_jit(di, dj, tri, sq_i + sq_j, gamma)
+        for a in range(n_listed):
+            first[listed[a]] = -1
         for p in range(indptr[i], indptr[i + 1]):
-            mark[indices[p]] = 0
-        mark[i] = 0
-        out[e] = _bfc_value_jit(di, dj, tri, sq_i + sq_j, gamma)
+            in_i[indices[p]] = False
+        e = stop
     return out
+
+
+EDGES_PER_THREAD = 8192
+
+
+def _bfc_paper(indptr: np.ndarray, indices: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """:func:`_bfc_kernel` on up to ``os.cpu_count()`` threads, one per ``EDGES_PER_THREAD``.
+
+    The kernel releases the GIL; each thread takes a contiguous share of the edges.
+    """
+    workers = max(1, min(os.cpu_count() or 1, len(i) // EDGES_PER_THREAD))
+    if workers == 1:
+        return _bfc_kernel(indptr, indices, i, j)
+    cuts = np.linspace(0, len(i), workers + 1).astype(np.int64)
+    parts = [(a, b) for a, b in zip(cuts[:-1], cuts[1:], strict=True)]
+    with ThreadPoolExecutor(workers) as pool:
+        done = list(pool.map(lambda r: _bfc_kernel(indptr, indices, i[r[0]:r[1]], j[r[0]:r[1]]),
+                             parts))
+    return np.concatenate(done)
 
 
 def _sharp_side(g: _Pattern, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -173,7 +228,7 @@ def _bfc_pairs(
     i, j = np.asarray(i, dtype=np.int64), np.asarray(j, dtype=np.int64)
     if variant == "paper":
         ptr, idx = adj.indptr.astype(np.int64), adj.indices.astype(np.int64)
-        return _bfc_kernel(ptr, idx, i, j)
+        return _bfc_paper(ptr, idx, i, j)
     if variant == "sdrf":
         A = sp.csr_array(adj, dtype=np.float64, copy=True)
         A.sort_indices()
@@ -211,9 +266,10 @@ def balanced_forman_curvature(
     excess ``lambda`` instead of the 4-cycle sets, and has no ``min degree = 1`` rule. It
     disagrees with the paper, e.g. ``K_5``: 1.75 (paper 1.25), ``C_6``: 1 (paper 0).
 
-    Complexity: ``O(sum_{i ~ j} sum_{k in N(i)} d_k)`` time (a compiled pass over the edges
-    with neighbour markers, no sets), ``O(n + E)`` memory; the legacy variant is vectorised
-    with ``A^2`` lookups, ``O(nnz(A^2) + sum_i d_i^2)``.
+    Complexity: ``O(sum_i sum_{k in N(i)} d_k + sum_{i ~ j} (d_j + P_ij))`` time, with
+    ``P_ij`` the 2-paths from ``i`` into ``S1(j)`` (a compiled pass that lists each node's
+    2-paths once, no sets; on several threads from 16384 edges), ``O(n + E)`` memory; the
+    legacy variant is vectorised with ``A^2`` lookups, ``O(nnz(A^2) + sum_i d_i^2)``.
 
     Reference: J. Topping, F. Di Giovanni, B. P. Chamberlain, X. Dong, M. M. Bronstein,
     *Understanding over-squashing and bottlenecks on graphs via curvature*, ICLR 2022.

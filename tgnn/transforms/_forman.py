@@ -42,8 +42,8 @@ def bfc_all(
 ) -> np.ndarray:
     """Curvature of the edges ``(u[e], v[e])`` of a 0/1 adjacency, all at once.
 
-    The kernel of :func:`tgnn.metrics.balanced_forman_curvature` (compiled,
-    ``O(sum_{ij} sum_{k in N(i)} d_k)``; the legacy variant vectorised with ``A^2`` lookups).
+    The kernel of :func:`tgnn.metrics.balanced_forman_curvature` (compiled, 2-paths listed
+    once per node; the legacy variant vectorised with ``A^2`` lookups).
     """
     return _bfc_pairs(adj, u, v, "paper" if variant == "paper" else "sdrf")
 

@@ -7,11 +7,13 @@ import math
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from torch_geometric.data import Data
 
 from tgnn.errors import EmptyInputError, GraphError, NonFiniteError, ShapeError
 from tgnn.metrics import effective_resistance, spectral_gap
-from tgnn.metrics._graph import to_adjacency
+from tgnn.metrics._graph import to_adjacency, to_pattern
 
 EI = torch.tensor([[0, 1, 1, 2], [1, 0, 2, 1]])
 
@@ -80,3 +82,23 @@ def test_edgeless_graph_and_numpy_input() -> None:
     R = effective_resistance(empty, None, 2)
     assert R[0, 0] == 0 and math.isinf(float(R[0, 1]))
     assert to_adjacency(empty, np.zeros(0), 3).nnz == 0
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 12), st.integers(0, 60), st.integers(0, 10_000),
+       st.sampled_from(["mean", "sum", "max"]))
+def test_pattern_equals_the_adjacency_pattern(n: int, m: int, seed: int, rule: str) -> None:
+    rng = np.random.default_rng(seed)
+    ei = torch.from_numpy(rng.integers(0, n, (2, m)))  # duplicates, self-loops, one direction
+    w = torch.from_numpy(rng.choice([0.0, 0.5, 2.0], m))  # zero weights drop edges
+    W = to_adjacency(ei, w, n, symmetrize=rule)  # type: ignore[arg-type]
+    P = to_pattern(ei, w, n, symmetrize=rule)  # type: ignore[arg-type]
+    assert np.array_equal(P.indptr, W.indptr) and np.array_equal(P.indices, W.indices)
+    assert (P.data == 1.0).all()
+
+
+def test_pattern_keeps_the_symmetry_check() -> None:
+    with pytest.raises(GraphError, match="undirected"):
+        to_pattern(torch.tensor([[0], [1]]), None, 2, symmetrize=None)
+    sym = to_pattern(EI, None, 3, symmetrize=None)
+    assert sym.toarray().tolist() == [[0, 1, 0], [1, 0, 1], [0, 1, 0]]

@@ -27,6 +27,7 @@ from tgnn.metrics._graph import (
     edge_values,
     lookup,
     to_adjacency,
+    to_pattern,
     upper_edges,
 )
 from tgnn.metrics._ollivier import ollivier_ricci_curvature
@@ -180,7 +181,7 @@ def _bfc_kernel(
     return out
 
 
-EDGES_PER_THREAD = 8192
+EDGES_PER_THREAD = 4096
 
 
 def _bfc_paper(indptr: np.ndarray, indices: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
@@ -268,7 +269,7 @@ def balanced_forman_curvature(
 
     Complexity: ``O(sum_i sum_{k in N(i)} d_k + sum_{i ~ j} (d_j + P_ij))`` time, with
     ``P_ij`` the 2-paths from ``i`` into ``S1(j)`` (a compiled pass that lists each node's
-    2-paths once, no sets; on several threads from 16384 edges), ``O(n + E)`` memory; the
+    2-paths once, no sets; on several threads from 8192 edges), ``O(n + E)`` memory; the
     legacy variant is vectorised with ``A^2`` lookups, ``O(nnz(A^2) + sum_i d_i^2)``.
 
     Reference: J. Topping, F. Di Giovanni, B. P. Chamberlain, X. Dong, M. M. Bronstein,
@@ -281,7 +282,7 @@ def balanced_forman_curvature(
     >>> balanced_forman_curvature(c4, num_nodes=4).tolist()
     [1.0, 1.0, 1.0, 1.0]
     """
-    W = to_adjacency(graph, edge_weight, num_nodes, symmetrize=symmetrize)
+    W = to_pattern(graph, edge_weight, num_nodes, symmetrize=symmetrize)
     i, j = upper_edges(W)
     return edge_values(W.shape[0], i, j, _bfc_pairs(W, i, j, variant), graph)
 

@@ -11,6 +11,7 @@ products (``A^2``) and index arithmetic over all edges at once, or, for the bala
 
 from __future__ import annotations
 
+import functools
 import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal
@@ -184,20 +185,26 @@ def _bfc_kernel(
 EDGES_PER_THREAD = 4096
 
 
+@functools.cache
+def _pool(workers: int) -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(workers, thread_name_prefix="tgnn-bfc")
+
+
 def _bfc_paper(indptr: np.ndarray, indices: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
     """:func:`_bfc_kernel` on up to ``os.cpu_count()`` threads, one per ``EDGES_PER_THREAD``.
 
-    The kernel releases the GIL; each thread takes a contiguous share of the edges.
+    The kernel releases the GIL; each thread takes a contiguous share of the edges (a shared
+    pool, started on first use).
     """
     workers = max(1, min(os.cpu_count() or 1, len(i) // EDGES_PER_THREAD))
     if workers == 1:
         return _bfc_kernel(indptr, indices, i, j)
-    cuts = np.linspace(0, len(i), workers + 1).astype(np.int64)
-    parts = [(a, b) for a, b in zip(cuts[:-1], cuts[1:], strict=True)]
-    with ThreadPoolExecutor(workers) as pool:
-        done = list(pool.map(lambda r: _bfc_kernel(indptr, indices, i[r[0]:r[1]], j[r[0]:r[1]]),
-                             parts))
-    return np.concatenate(done)
+    cuts = np.linspace(0, len(i), workers + 1).astype(np.int64).tolist()
+    shares = [
+        _pool(workers).submit(_bfc_kernel, indptr, indices, i[a:b], j[a:b])
+        for a, b in zip(cuts[:-1], cuts[1:], strict=True)
+    ]
+    return np.concatenate([share.result() for share in shares])
 
 
 def _sharp_side(g: _Pattern, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

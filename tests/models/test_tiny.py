@@ -17,7 +17,7 @@ from tgnn.models.tiny import (
 )
 from tgnn.models.train import WEIGHTS_DIR, held_out_loss, windows
 
-HELD_OUT_LOSS_MAX = 1.5  # nats per character, whole held-out split (shipped: 1.248)
+HELD_OUT_LOSS_MAX = 1.5  # nats per character, whole held-out split (shipped: 1.419)
 FIRST_WINDOWS_LOSS_MAX = 1.7  # its first 24 windows, recomputed here
 SINK_FACTOR = 3.0
 
@@ -52,13 +52,24 @@ def test_held_out_loss_below_threshold(tiny) -> None:
     assert weights_meta()["held_out_loss"] < HELD_OUT_LOSS_MAX
 
 
-@pytest.mark.xfail(strict=True, reason="known gap: the shipped weights (2637 CPU steps) show no "
-                   "3x BOS sink (layers 0.8-1.3x uniform); retrain longer and drop this mark")
-def test_bos_is_an_attention_sink(tiny) -> None:
+def _bos_mass_over_uniform(tiny) -> torch.Tensor:
+    """``[L, H]`` attention mass on BOS over that of uniform causal attention, 4 windows."""
     model, tok = tiny
     rows = windows(_held_ids(tok), torch.arange(0, 4 * (N_CTX - 1), N_CTX - 1), bos=True)
-    mass = first_token_mass(model, rows).mean(dim=1)  # [L], mean over heads
-    assert float(mass.max()) >= SINK_FACTOR * uniform_first_mass(N_CTX)
+    return first_token_mass(model, rows) / uniform_first_mass(N_CTX)
+
+
+def test_bos_sink_head(tiny) -> None:
+    per_head = _bos_mass_over_uniform(tiny)
+    assert float(per_head.max()) >= SINK_FACTOR  # shipped: 6.6x in layer 0
+    assert int(per_head.max(dim=1).values.argmax()) == 0
+
+
+@pytest.mark.xfail(strict=True, reason="known gap: no layer reaches 3x uniform mass on BOS on "
+                   "average over its heads (shipped: layer 0 at 2.6x); train longer")
+def test_bos_is_an_attention_sink(tiny) -> None:
+    per_layer = _bos_mass_over_uniform(tiny).mean(dim=1)
+    assert float(per_layer.max()) >= SINK_FACTOR
 
 
 def test_generation_is_text_like(tiny) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 from torch import Tensor
 from torch_geometric.data import Batch, Data
 
-from tgnn.convert.capture import LayerAttention, stream_attention
+from tgnn.convert.capture import LayerAttention, capture_attention, stream_attention
 from tgnn.convert.to_graph import attention_to_data
 
 __all__ = ["capture_graphs"]
@@ -62,13 +62,15 @@ def capture_graphs(
             )
         )
 
+    if not hidden_states:  # convert here while the worker thread computes the next layer
+        for item in capture_attention(model, inputs, layers=layers):
+            convert_layer(item)
+        return graphs
     output = stream_attention(
-        model, inputs, convert_layer, layers=layers, output_hidden_states=hidden_states
+        model, inputs, convert_layer, layers=layers, output_hidden_states=True
     )
-    if hidden_states:
-        mask = inputs.get("attention_mask")
-        graphs = [_with_features(g, output.hidden_states[g.layer], mask) for g in graphs]
-    return graphs
+    mask = inputs.get("attention_mask")
+    return [_with_features(g, output.hidden_states[g.layer], mask) for g in graphs]
 
 
 def _with_features(graph: Data | Batch, states: Tensor, mask: Tensor | None) -> Data | Batch:

@@ -164,7 +164,7 @@ def test_ollivier_hop_distances_equal_dijkstra_on_the_supports(
     W = nx.to_scipy_sparse_array(G, format="csr", dtype=float) * length
     W = type(W)(W)
     src = np.arange(n)
-    hops = _distances(W, src, 3.0 * length * (1 + 1e-9))  # equal lengths: A, A^2 patterns
+    hops = _distances(W, 3.0 * length * (1 + 1e-9))(src)  # equal lengths: A, A^2 patterns
     exact = csg.dijkstra(W, directed=False, indices=src)
     for x, y in G.edges():
         sx, sy = [x, *G[x]], [y, *G[y]]

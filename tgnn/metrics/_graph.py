@@ -40,6 +40,7 @@ __all__ = [
     "GraphInput",
     "to_adjacency",
     "to_pattern",
+    "pattern_of",
     "upper_edges",
     "lookup",
     "edge_values",
@@ -159,6 +160,11 @@ def to_adjacency(
     return S
 
 
+def pattern_of(W: sp.csr_array) -> sp.csr_array:
+    """The 0/1 matrix with the sparsity pattern of ``W`` (its stored entries)."""
+    return sp.csr_array((np.ones(W.nnz), W.indices, W.indptr), shape=W.shape)
+
+
 def to_pattern(
     graph: GraphInput,
     edge_weight: Any = None,
@@ -182,8 +188,7 @@ def to_pattern(
     if symmetrize not in _RULES:
         raise GraphError(f"symmetrize: expected one of {_RULES}, got {symmetrize!r}")
     if symmetrize is None:
-        W = to_adjacency(graph, edge_weight, num_nodes, symmetrize=None)
-        return sp.csr_array((np.ones(W.nnz), W.indices, W.indptr), shape=W.shape)
+        return pattern_of(to_adjacency(graph, edge_weight, num_nodes, symmetrize=None))
     row, col, w, n = _edges(graph, edge_weight, num_nodes)
     keep = (row != col) & (w > 0)
     indptr, indices = _union_pattern(row[keep], col[keep], n)

@@ -6,6 +6,7 @@ Re-exported by :mod:`tgnn.metrics.curvature`.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -15,7 +16,14 @@ from ot.lp.emd_wrap import emd_c  # POT's exact network simplex without the wrap
 from torch import Tensor
 
 from tgnn.errors import GraphError
-from tgnn.metrics._graph import GraphInput, Symmetrize, edge_values, to_adjacency, upper_edges
+from tgnn.metrics._graph import (
+    GraphInput,
+    Symmetrize,
+    edge_values,
+    pattern_of,
+    to_adjacency,
+    upper_edges,
+)
 
 __all__ = ["ollivier_ricci_curvature"]
 
@@ -28,24 +36,29 @@ def _measures(W: sp.csr_array, alpha: float, exp_power: float, base: float) -> n
     return (1.0 - alpha) * mass / total[rows]
 
 
-def _distances(W: sp.csr_array, sources: np.ndarray, limit: float) -> np.ndarray:
-    """Shortest-path lengths from ``sources`` (edge weights as lengths), exact up to ``limit``.
+def _distances(W: sp.csr_array, limit: float) -> Callable[[np.ndarray], np.ndarray]:
+    """``rows(sources)``: path lengths from ``sources`` (weights as lengths) up to ``limit``.
 
-    When every edge has the same length ``c``, the lengths that the transport reads (between
-    the supports of two adjacent nodes, at most 3 hops) are ``c`` times the hop count, which
-    comes from the pattern of ``A`` and ``A^2``: 0, 1, 2, else 3 (no Dijkstra). Otherwise
-    Dijkstra bounded by ``limit``. Entries beyond ``limit`` are not read by the caller.
+    Decided once per graph: when every edge has the same length ``c``, the lengths that the
+    transport reads (between the supports of two adjacent nodes, at most 3 hops) are ``c``
+    times the hop count, which comes from the pattern of ``A`` and ``A^2``: 0, 1, 2, else 3
+    (no Dijkstra). Otherwise Dijkstra bounded by ``limit``. Entries beyond ``limit`` are not
+    read by the caller.
     """
-    if W.nnz and np.all(W.data == W.data[0]):
-        A = sp.csr_array((np.ones(W.nnz), W.indices, W.indptr), shape=W.shape)
+    if not (W.nnz and np.all(W.data == W.data[0])):
+        return lambda sources: csg.dijkstra(W, directed=False, indices=sources, limit=limit)
+    A, unit = pattern_of(W), float(W.data[0])
+
+    def hop_rows(sources: np.ndarray) -> np.ndarray:
         near = A[sources]
         D = np.full((len(sources), W.shape[0]), 3.0)
         for hops, M in ((2.0, near @ A), (1.0, near)):
             D[np.repeat(np.arange(len(sources)), np.diff(M.indptr)), M.indices] = hops
         D[np.arange(len(sources)), sources] = 0.0
-        D *= float(W.data[0])
+        D *= unit
         return D
-    return csg.dijkstra(W, directed=False, indices=sources, limit=limit)
+
+    return hop_rows
 
 
 def ollivier_ricci_curvature(
@@ -101,11 +114,12 @@ def ollivier_ricci_curvature(
     supp[nbr_slot], supp[self_slot] = W.indices, np.arange(n)
     mass[nbr_slot], mass[self_slot] = _measures(W, alpha, exp_power, base), alpha
     limit = 3.0 * float(W.data.max()) * (1 + 1e-9) if W.nnz else 0.0
+    distance_rows = _distances(W, limit)
     values = np.empty(len(i))
     for start, stop in _edge_batches(counts[i] + counts[j], n, chunk):
         ci, cj = i[start:stop], j[start:stop]
         src = np.unique(np.concatenate([ci, cj, W[ci].indices, W[cj].indices]))
-        D = _distances(W, src, limit)
+        D = distance_rows(src)
         row = np.full(n, -1)
         row[src] = np.arange(len(src))
         costs, offsets = _cost_blocks(D, row[supp], supp, ext_ptr, ci, cj)

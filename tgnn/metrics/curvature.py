@@ -27,6 +27,7 @@ from tgnn.metrics._graph import (
     Symmetrize,
     edge_values,
     lookup,
+    pattern_of,
     to_adjacency,
     to_pattern,
     upper_edges,
@@ -46,7 +47,7 @@ class _Pattern:
 
     def __init__(self, W: sp.csr_array) -> None:
         self.n = n = W.shape[0]
-        A = sp.csr_array((np.ones(W.nnz), W.indices, W.indptr), shape=W.shape)
+        A = pattern_of(W)
         self.indptr, self.indices = A.indptr.astype(np.int64), A.indices.astype(np.int64)
         self.deg = np.diff(self.indptr).astype(np.float64)
         self.akeys = np.repeat(np.arange(n, dtype=np.int64), np.diff(self.indptr)) * n
@@ -235,7 +236,8 @@ def _bfc_pairs(
     """
     i, j = np.asarray(i, dtype=np.int64), np.asarray(j, dtype=np.int64)
     if variant == "paper":
-        ptr, idx = adj.indptr.astype(np.int64), adj.indices.astype(np.int64)
+        ptr = adj.indptr.astype(np.int64, copy=False)
+        idx = adj.indices.astype(np.int64, copy=False)
         return _bfc_paper(ptr, idx, i, j)
     if variant == "sdrf":
         A = sp.csr_array(adj, dtype=np.float64, copy=True)

@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["best_of", "speed_row"]
+__all__ = ["best_of", "best_of_interleaved", "speed_row"]
 
 
 def best_of(fn: Callable[[], Any], repeats: int = 3, warmup: int = 1) -> float:
@@ -19,6 +19,27 @@ def best_of(fn: Callable[[], Any], repeats: int = 3, warmup: int = 1) -> float:
         fn()
         times.append(time.perf_counter() - start)
     return min(times)
+
+
+def best_of_interleaved(
+    first: Callable[[], Any], second: Callable[[], Any], repeats: int = 3, warmup: int = 1
+) -> tuple[float, float]:
+    """Smallest wall times of ``first`` and ``second`` (seconds), their calls alternating.
+
+    Alternating the two puts both under the same load when a shared machine's speed drifts
+    during the measurement, so their ratio is steadier than that of two back-to-back
+    ``best_of`` calls.
+    """
+    for _ in range(warmup):
+        first()
+        second()
+    times: tuple[list[float], list[float]] = ([], [])
+    for _ in range(repeats):
+        for fn, kept in zip((first, second), times):
+            start = time.perf_counter()
+            fn()
+            kept.append(time.perf_counter() - start)
+    return min(times[0]), min(times[1])
 
 
 def speed_row(

@@ -35,7 +35,7 @@ def best_of_interleaved(
         second()
     times: tuple[list[float], list[float]] = ([], [])
     for _ in range(repeats):
-        for fn, kept in zip((first, second), times):
+        for fn, kept in zip((first, second), times, strict=True):
             start = time.perf_counter()
             fn()
             kept.append(time.perf_counter() - start)

@@ -76,7 +76,7 @@ def test_bfc_on_threads_equals_set_based_reference(monkeypatch) -> None:
     import tgnn.metrics.curvature as curvature
 
     monkeypatch.setattr(curvature, "EDGES_PER_THREAD", 16)
-    monkeypatch.setattr(curvature.os, "cpu_count", lambda: 3)  # 3 threads, runs of i split
+    monkeypatch.setattr(curvature, "_CPUS", 3)  # 3 threads, runs of i split
     G = nx.gnm_random_graph(40, 160, seed=5)
     ei, w, n = undirected(G)
     ref = set_based_bfc(G)

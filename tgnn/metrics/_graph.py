@@ -199,46 +199,79 @@ def to_pattern(
 def _union_pattern(row: np.ndarray, col: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     """Sorted, duplicate-free CSR rows of the pattern of ``A + A^T`` from COO ``(row, col)``.
 
-    Two stable counting sorts (by column, then by row) leave each row's columns in order, so
-    duplicates are adjacent: ``O(E + n)``, no comparison sort.
+    Each entry becomes ``(lo, hi) = (min, max)``; two stable counting sorts (by ``hi``, then
+    by ``lo``) order the upper triangle, where duplicates are then adjacent. Row ``r`` of the
+    result is its lower part (every ``lo`` with an upper entry ``(lo, r)``, filled in
+    ascending ``lo``) followed by its upper part: ``O(E + n)``, no comparison sort.
+    Expects ``row != col`` everywhere.
     """
     m = row.shape[0]
-    src = np.concatenate((row, col))
-    dst = np.concatenate((col, row))
-    by_col = np.zeros(n + 1, dtype=np.int64)
-    by_row = np.zeros(n + 1, dtype=np.int64)
-    for e in range(2 * m):
-        by_col[dst[e] + 1] += 1
-        by_row[src[e] + 1] += 1
-    by_col = np.cumsum(by_col)
-    by_row = np.cumsum(by_row)
-    order = np.empty(2 * m, dtype=np.int64)
-    for e in range(2 * m):
-        order[by_col[dst[e]]] = e
-        by_col[dst[e]] += 1
-    start = by_row.copy()
-    cols = np.empty(2 * m, dtype=np.int64)
-    for e in order:
-        cols[by_row[src[e]]] = dst[e]
-        by_row[src[e]] += 1
-    indptr = np.zeros(n + 1, dtype=np.int64)
-    indices = np.empty(2 * m, dtype=np.int64)
+    by_hi = np.zeros(n + 1, dtype=np.int64)
+    by_lo = np.zeros(n + 1, dtype=np.int64)
+    for e in range(m):
+        by_lo[min(row[e], col[e]) + 1] += 1
+        by_hi[max(row[e], col[e]) + 1] += 1
+    for r in range(n):
+        by_hi[r + 1] += by_hi[r]
+        by_lo[r + 1] += by_lo[r]
+    low = np.empty(m, dtype=np.int64)  # the entries ordered by hi
+    high = np.empty(m, dtype=np.int64)
+    for e in range(m):
+        lo, hi = min(row[e], col[e]), max(row[e], col[e])
+        low[by_hi[hi]], high[by_hi[hi]] = lo, hi
+        by_hi[hi] += 1
+    start = by_lo.copy()
+    upper = np.empty(m, dtype=np.int64)  # hi grouped by lo, ascending in each group
+    for p in range(m):
+        upper[by_lo[low[p]]] = high[p]
+        by_lo[low[p]] += 1
+    upper_ptr = np.zeros(n + 1, dtype=np.int64)
+    indptr = np.zeros(n + 1, dtype=np.int64)  # first the row degrees, then their prefix sums
     size = 0
     for r in range(n):
         for p in range(start[r], start[r + 1]):
-            if p == start[r] or cols[p] != cols[p - 1]:
-                indices[size] = cols[p]
+            if p == start[r] or upper[p] != upper[p - 1]:
+                upper[size] = upper[p]
                 size += 1
-        indptr[r + 1] = size
-    return indptr, indices[:size]
+                indptr[upper[p] + 1] += 1
+        upper_ptr[r + 1] = size
+        indptr[r + 1] += size - upper_ptr[r]
+    for r in range(n):
+        indptr[r + 1] += indptr[r]
+    indices = np.empty(2 * size, dtype=np.int64)
+    fill = indptr[:-1].copy()
+    for lo in range(n):
+        for p in range(upper_ptr[lo], upper_ptr[lo + 1]):
+            indices[fill[upper[p]]] = lo
+            fill[upper[p]] += 1
+    for r in range(n):
+        for p in range(upper_ptr[r], upper_ptr[r + 1]):
+            indices[fill[r]] = upper[p]
+            fill[r] += 1
+    return indptr, indices
+
+
+@numba.njit(cache=True)
+def _upper_entries(indptr: np.ndarray, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Row and column of every entry above the diagonal of a CSR with sorted rows."""
+    count = 0
+    for r in range(indptr.shape[0] - 1):
+        for p in range(indptr[r], indptr[r + 1]):
+            count += indices[p] > r
+    rows = np.empty(count, dtype=np.int64)
+    cols = np.empty(count, dtype=np.int64)
+    size = 0
+    for r in range(indptr.shape[0] - 1):
+        for p in range(indptr[r], indptr[r + 1]):
+            if indices[p] > r:
+                rows[size], cols[size] = r, indices[p]
+                size += 1
+    return rows, cols
 
 
 def upper_edges(W: sp.csr_array) -> tuple[np.ndarray, np.ndarray]:
     """``(i, j)`` with ``i < j`` of every undirected edge of ``W``, sorted by ``(i, j)``."""
-    rows = np.repeat(np.arange(W.shape[0], dtype=np.int64), np.diff(W.indptr))
-    cols = W.indices.astype(np.int64)
-    upper = cols > rows  # W has sorted indices, so (rows, cols) is sorted
-    return rows[upper], cols[upper]
+    return _upper_entries(W.indptr, W.indices)  # sorted rows give (i, j) sorted
 
 
 def lookup(keys: np.ndarray, values: np.ndarray, query: np.ndarray, default: float) -> np.ndarray:

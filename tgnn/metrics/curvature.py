@@ -143,9 +143,8 @@ def _bfc_kernel(
             dj = indptr[j + 1] - indptr[j]
             if min(di, dj) <= 1:
                 continue
-            for p in range(indptr[j], indptr[j + 1]):
-                in_j[indices[p]] = True
             tri, sq_i, sq_j, gamma, n_counted = 0, 0, 0, 0, 0
+            marked = False  # in_j holds S1(j) only once a 4-cycle candidate needs it
             for p in range(indptr[j], indptr[j + 1]):
                 w = indices[p]
                 if in_i[w]:
@@ -153,8 +152,14 @@ def _bfc_kernel(
                     continue
                 if w == i:
                     continue
-                c_w = 0  # |(S1(w) & S1(i)) - B1(j)|
                 s = first[w]
+                if nxt[s] == -1:
+                    continue  # the one 2-path from i to w is i - j - w: no 4-cycle through w
+                if not marked:
+                    for q in range(indptr[j], indptr[j + 1]):
+                        in_j[indices[q]] = True
+                    marked = True
+                c_w = 0  # |(S1(w) & S1(i)) - B1(j)|
                 while s != -1:
                     k = via[s]
                     if k != j and not in_j[k]:
@@ -172,8 +177,9 @@ def _bfc_kernel(
                 sq_i += 1
                 gamma = max(gamma, count[k])
                 count[k] = 0
-            for p in range(indptr[j], indptr[j + 1]):
-                in_j[indices[p]] = False
+            if marked:
+                for p in range(indptr[j], indptr[j + 1]):
+                    in_j[indices[p]] = False
             out[f] = _bfc_value_jit(di, dj, tri, sq_i + sq_j, gamma)
         for a in range(n_listed):
             first[listed[a]] = -1
@@ -184,6 +190,7 @@ def _bfc_kernel(
 
 
 EDGES_PER_THREAD = 4096
+_CPUS = os.cpu_count() or 1
 
 
 @functools.cache
@@ -197,7 +204,7 @@ def _bfc_paper(indptr: np.ndarray, indices: np.ndarray, i: np.ndarray, j: np.nda
     The kernel releases the GIL; each thread takes a contiguous share of the edges (a shared
     pool, started on first use).
     """
-    workers = max(1, min(os.cpu_count() or 1, len(i) // EDGES_PER_THREAD))
+    workers = max(1, min(_CPUS, len(i) // EDGES_PER_THREAD))
     if workers == 1:
         return _bfc_kernel(indptr, indices, i, j)
     cuts = np.linspace(0, len(i), workers + 1).astype(np.int64).tolist()

@@ -13,7 +13,7 @@ from torch_geometric.data import Data
 
 from tgnn.errors import EmptyInputError, GraphError, NonFiniteError, ShapeError
 from tgnn.metrics import effective_resistance, spectral_gap
-from tgnn.metrics._graph import to_adjacency, to_pattern
+from tgnn.metrics._graph import pattern_with_slots, to_adjacency, to_pattern
 
 EI = torch.tensor([[0, 1, 1, 2], [1, 0, 2, 1]])
 
@@ -95,10 +95,20 @@ def test_pattern_equals_the_adjacency_pattern(n: int, m: int, seed: int, rule: s
     P = to_pattern(ei, w, n, symmetrize=rule)  # type: ignore[arg-type]
     assert np.array_equal(P.indptr, W.indptr) and np.array_equal(P.indices, W.indices)
     assert (P.data == 1.0).all()
+    _, slots = pattern_with_slots(ei, w, n, symmetrize=rule)  # type: ignore[arg-type]
+    for (u, v), slot in zip(ei.T.tolist(), slots.tolist(), strict=True):
+        lo, hi = min(u, v), max(u, v)
+        if u == v or W[lo, hi] == 0:  # self-loop, or no weight in either direction
+            assert slot == -1
+        else:  # the stored entry (lo, hi)
+            assert P.indices[slot] == hi and P.indptr[lo] <= slot < P.indptr[lo + 1]
 
 
 def test_pattern_keeps_the_symmetry_check() -> None:
     with pytest.raises(GraphError, match="undirected"):
         to_pattern(torch.tensor([[0], [1]]), None, 2, symmetrize=None)
-    sym = to_pattern(EI, None, 3, symmetrize=None)
+    sym, slots = pattern_with_slots(EI, None, 3, symmetrize=None)
     assert sym.toarray().tolist() == [[0, 1, 0], [1, 0, 1], [0, 1, 0]]
+    assert [(int(sym.indices[s]) if s >= 0 else -1) for s in slots.tolist()] == [
+        max(u, v) if u != v else -1 for u, v in EI.T.tolist()
+    ]

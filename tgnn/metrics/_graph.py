@@ -44,6 +44,10 @@ __all__ = [
     "upper_edges",
     "lookup",
     "edge_values",
+    "entry_values",
+    "find_entry",
+    "pattern_with_slots",
+    "slot_values",
     "spd_factor",
 ]
 
@@ -185,46 +189,79 @@ def to_pattern(
            [1., 0., 1.],
            [0., 1., 0.]])
     """
+    return pattern_with_slots(graph, edge_weight, num_nodes, symmetrize=symmetrize)[0]
+
+
+def pattern_with_slots(
+    graph: GraphInput,
+    edge_weight: Any = None,
+    num_nodes: int | None = None,
+    *,
+    symmetrize: Symmetrize = "mean",
+) -> tuple[sp.csr_array, np.ndarray]:
+    """:func:`to_pattern` and, per input column ``(u, v)``, the position of the stored entry
+    ``(min(u, v), max(u, v))`` in it (-1 for self-loops and pairs that are no edge, e.g. zero
+    weight in both directions), so that values per stored entry reach the input columns by one
+    gather.
+
+    Examples
+    --------
+    >>> W, slots = pattern_with_slots(torch.tensor([[0, 1, 2], [1, 0, 2]]), num_nodes=3)
+    >>> slots.tolist()
+    [0, 0, -1]
+    """
     if symmetrize not in _RULES:
         raise GraphError(f"symmetrize: expected one of {_RULES}, got {symmetrize!r}")
     if symmetrize is None:
-        return pattern_of(to_adjacency(graph, edge_weight, num_nodes, symmetrize=None))
+        W = pattern_of(to_adjacency(graph, edge_weight, num_nodes, symmetrize=None))
+        ei = _as_numpy(_unpack(graph, None, None)[0], "edge_index").astype(np.int64, copy=False)
+        slots = np.empty(ei.shape[1], dtype=np.int64)
+        _find_slots(W.indptr, W.indices, ei[0], ei[1], slots)
+        return W, slots
     row, col, w, n = _edges(graph, edge_weight, num_nodes)
-    keep = (row != col) & (w > 0)
-    indptr, indices = _union_pattern(row[keep], col[keep], n)
-    return sp.csr_array((np.ones(len(indices)), indices, indptr), shape=(n, n))
+    indptr, indices, slots = _union_pattern(row, col, (row != col) & (w > 0), n)
+    return sp.csr_array((np.ones(len(indices)), indices, indptr), shape=(n, n)), slots
 
 
 @numba.njit(cache=True)
-def _union_pattern(row: np.ndarray, col: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+def _union_pattern(
+    row: np.ndarray, col: np.ndarray, keep: np.ndarray, n: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Sorted, duplicate-free CSR rows of the pattern of ``A + A^T`` from COO ``(row, col)``.
 
-    Each entry becomes ``(lo, hi) = (min, max)``; two stable counting sorts (by ``hi``, then
-    by ``lo``) order the upper triangle, where duplicates are then adjacent. Row ``r`` of the
-    result is its lower part (every ``lo`` with an upper entry ``(lo, r)``, filled in
-    ascending ``lo``) followed by its upper part: ``O(E + n)``, no comparison sort.
-    Expects ``row != col`` everywhere.
+    Each kept entry becomes ``(lo, hi) = (min, max)``; two stable counting sorts (by ``hi``,
+    then by ``lo``) order the upper triangle, where duplicates are then adjacent. Row ``r`` of
+    the result is its lower part (every ``lo`` with an upper entry ``(lo, r)``, filled in
+    ascending ``lo``) followed by its upper part: ``O(E + n)``, no comparison sort. The third
+    output is each input entry's position of ``(lo, hi)`` in the result (-1 for self-loops and
+    pairs that are no edge); ``keep`` must exclude ``row == col``.
     """
     m = row.shape[0]
     by_hi = np.zeros(n + 1, dtype=np.int64)
     by_lo = np.zeros(n + 1, dtype=np.int64)
     for e in range(m):
-        by_lo[min(row[e], col[e]) + 1] += 1
-        by_hi[max(row[e], col[e]) + 1] += 1
+        if keep[e]:
+            by_lo[min(row[e], col[e]) + 1] += 1
+            by_hi[max(row[e], col[e]) + 1] += 1
     for r in range(n):
         by_hi[r + 1] += by_hi[r]
         by_lo[r + 1] += by_lo[r]
-    low = np.empty(m, dtype=np.int64)  # the entries ordered by hi
-    high = np.empty(m, dtype=np.int64)
+    kept = by_lo[n]
+    high = np.empty(kept, dtype=np.int64)  # the kept entries ordered by hi
+    source = np.empty(kept, dtype=np.int64)
     for e in range(m):
-        lo, hi = min(row[e], col[e]), max(row[e], col[e])
-        low[by_hi[hi]], high[by_hi[hi]] = lo, hi
-        by_hi[hi] += 1
+        if keep[e]:
+            hi = max(row[e], col[e])
+            high[by_hi[hi]], source[by_hi[hi]] = hi, e
+            by_hi[hi] += 1
     start = by_lo.copy()
-    upper = np.empty(m, dtype=np.int64)  # hi grouped by lo, ascending in each group
-    for p in range(m):
-        upper[by_lo[low[p]]] = high[p]
-        by_lo[low[p]] += 1
+    upper = np.empty(kept, dtype=np.int64)  # hi grouped by lo, ascending in each group
+    origin = np.empty(kept, dtype=np.int64)
+    for p in range(kept):
+        lo = min(row[source[p]], col[source[p]])
+        upper[by_lo[lo]], origin[by_lo[lo]] = high[p], source[p]
+        by_lo[lo] += 1
+    slots = np.full(m, -1, dtype=np.int64)  # first the deduplicated upper index
     upper_ptr = np.zeros(n + 1, dtype=np.int64)
     indptr = np.zeros(n + 1, dtype=np.int64)  # first the row degrees, then their prefix sums
     size = 0
@@ -234,6 +271,7 @@ def _union_pattern(row: np.ndarray, col: np.ndarray, n: int) -> tuple[np.ndarray
                 upper[size] = upper[p]
                 size += 1
                 indptr[upper[p] + 1] += 1
+            slots[origin[p]] = size - 1
         upper_ptr[r + 1] = size
         indptr[r + 1] += size - upper_ptr[r]
     for r in range(n):
@@ -244,11 +282,28 @@ def _union_pattern(row: np.ndarray, col: np.ndarray, n: int) -> tuple[np.ndarray
         for p in range(upper_ptr[lo], upper_ptr[lo + 1]):
             indices[fill[upper[p]]] = lo
             fill[upper[p]] += 1
+    shift = np.empty(n, dtype=np.int64)  # upper index -> position in the row's upper part
     for r in range(n):
+        shift[r] = fill[r] - upper_ptr[r]
         for p in range(upper_ptr[r], upper_ptr[r + 1]):
             indices[fill[r]] = upper[p]
             fill[r] += 1
-    return indptr, indices
+    for e in range(m):
+        lo, hi = min(row[e], col[e]), max(row[e], col[e])
+        if slots[e] >= 0:
+            slots[e] += shift[lo]
+        elif lo != hi:  # a zero weight whose reverse is an edge still names that edge
+            slots[e] = find_entry(indptr, indices, lo, hi)
+    return indptr, indices, slots
+
+
+@numba.njit(cache=True)
+def _find_slots(
+    indptr: np.ndarray, indices: np.ndarray, u: np.ndarray, v: np.ndarray, slots: np.ndarray
+) -> None:
+    for c in range(u.shape[0]):
+        lo, hi = min(u[c], v[c]), max(u[c], v[c])
+        slots[c] = find_entry(indptr, indices, lo, hi) if lo != hi else -1
 
 
 @numba.njit(cache=True)
@@ -291,32 +346,39 @@ def edge_values(
     of the symmetrised graph (self-loops, zero weights) get NaN. Returns float64 ``[E]``.
     ``O(n log E + E log d_max)``: a binary search in the row of ``min(u, v)``.
     """
+    return _aligned(np.searchsorted(i, np.arange(n + 1)), j, values, graph)
+
+
+def entry_values(W: sp.csr_array, values: np.ndarray, graph: GraphInput) -> Tensor:
+    """Like :func:`edge_values` for values stored per entry of a symmetric ``W`` (sorted rows)."""
+    return _aligned(W.indptr, W.indices, values, graph)
+
+
+def _aligned(rows: np.ndarray, cols: np.ndarray, values: np.ndarray, graph: GraphInput) -> Tensor:
     ei, _, _ = _unpack(graph, None, None)
     ei = _as_numpy(ei, "edge_index").astype(np.int64, copy=False)
-    rows = np.searchsorted(i, np.arange(n + 1))
-    out = np.empty(ei.shape[1])
-    _align(rows, np.ascontiguousarray(j, dtype=np.int64),
-           np.ascontiguousarray(values, dtype=np.float64), ei[0], ei[1], out)
-    return torch.from_numpy(out)
+    slots = np.empty(ei.shape[1], dtype=np.int64)
+    _find_slots(rows, np.ascontiguousarray(cols), ei[0], ei[1], slots)
+    return slot_values(np.asarray(values, dtype=np.float64), slots)
 
 
-@numba.njit(cache=True)
-def _align(
-    rows: np.ndarray, cols: np.ndarray, values: np.ndarray, u: np.ndarray, v: np.ndarray,
-    out: np.ndarray,
-) -> None:
-    for c in range(u.shape[0]):
-        lo, hi = min(u[c], v[c]), max(u[c], v[c])
-        out[c] = np.nan
-        start, stop = rows[lo], rows[lo + 1]
-        while start < stop:
-            mid = (start + stop) // 2
-            if cols[mid] < hi:
-                start = mid + 1
-            else:
-                stop = mid
-        if lo != hi and start < rows[lo + 1] and cols[start] == hi:
-            out[c] = values[start]
+def slot_values(values: np.ndarray, slots: np.ndarray) -> Tensor:
+    """``values[slots]`` with NaN where ``slots`` is -1 (columns that are not edges), float64."""
+    out = np.where(slots >= 0, values[np.maximum(slots, 0)] if len(values) else np.nan, np.nan)
+    return torch.from_numpy(out.astype(np.float64, copy=False))
+
+
+@numba.njit(cache=True, nogil=True)
+def find_entry(indptr: np.ndarray, indices: np.ndarray, row: int, col: int) -> int:
+    """Position of ``(row, col)`` in a CSR with sorted rows (binary search), or -1."""
+    start, stop = indptr[row], indptr[row + 1]
+    while start < stop:
+        mid = (start + stop) // 2
+        if indices[mid] < col:
+            start = mid + 1
+        else:
+            stop = mid
+    return start if start < indptr[row + 1] and indices[start] == col else -1
 
 
 def spd_factor(A: sp.sparray) -> spla.SuperLU:

@@ -26,10 +26,13 @@ from tgnn.metrics._graph import (
     GraphInput,
     Symmetrize,
     edge_values,
+    entry_values,
+    find_entry,
     lookup,
     pattern_of,
+    pattern_with_slots,
+    slot_values,
     to_adjacency,
-    to_pattern,
     upper_edges,
 )
 from tgnn.metrics._ollivier import ollivier_ricci_curvature
@@ -96,20 +99,30 @@ def _sdrf_value(dmax: Any, dmin: Any, tri: Any, sharp: Any, lam: Any) -> Any:
 
 
 @numba.njit(cache=True, nogil=True)
-def _bfc_kernel(
-    indptr: np.ndarray, indices: np.ndarray, ei: np.ndarray, ej: np.ndarray
-) -> np.ndarray:
-    """Definition 1 for the edges ``(ei[e], ej[e])``, grouped by runs of equal ``ei``.
+def _leads(i: int, di: int, j: int, dj: int) -> bool:
+    """Edge ``i ~ j`` is evaluated from ``i`` when ``d_i > d_j`` (ties: the smaller id)."""
+    return di > dj or (di == dj and i < j)
 
-    For each ``i`` the 2-paths ``i - k - w`` (``w != i``) are listed once, grouped by ``w``
-    (linked lists ``first``/``nxt``). An edge ``i ~ j`` then walks ``w in S1(j)``: ``w`` in
-    ``S1(i)`` closes a triangle; otherwise each listed ``k`` outside ``B1(j)`` is a 4-cycle
-    ``i - k - w - j`` without diagonals, counted for ``k`` (``#sq^i``) and for ``w``
-    (``#sq^j``), whose largest counts give ``gamma_max``. Time ``O(sum_i sum_{k in N(i)} d_k``
-    ``+ sum_{ij} (d_j + #2-paths from i into S1(j)))``, memory ``O(n + nnz)``; releases the GIL.
+
+@numba.njit(cache=True, nogil=True)
+def _bfc_rows(
+    indptr: np.ndarray, indices: np.ndarray, first_row: int, stop_row: int, out: np.ndarray
+) -> None:
+    """Definition 1 for every edge led by a node of ``[first_row, stop_row)``, into ``out``.
+
+    ``out`` has one slot per stored entry of the symmetric pattern; an edge fills both of its
+    entries. Each edge is evaluated once, from its endpoint ``i`` of larger degree
+    (:func:`_leads`), so that the per-edge walk runs over the smaller neighbourhood ``S1(j)``
+    and nodes that lead no edge skip the listing. For each leading ``i`` the 2-paths
+    ``i - k - w`` (``w != i``) are listed once, grouped by ``w`` (linked lists
+    ``first``/``nxt``). An edge ``i ~ j`` then walks ``w in S1(j)``: ``w`` in ``S1(i)`` closes a
+    triangle; otherwise, when a 2-path other than ``i - j - w`` reaches ``w``, each listed ``k``
+    outside ``B1(j)`` is a 4-cycle ``i - k - w - j`` without diagonals, counted for ``k``
+    (``#sq^i``) and for ``w`` (``#sq^j``), whose largest counts give ``gamma_max``. Time
+    ``O(sum_i sum_{k in N(i)} d_k + sum_{ij} (min(d_i, d_j) + #2-paths from i into S1(j)))``,
+    memory ``O(n + nnz)``; releases the GIL.
     """
     n = indptr.shape[0] - 1
-    out = np.zeros(ei.shape[0])
     in_i = np.zeros(n, dtype=np.bool_)
     in_j = np.zeros(n, dtype=np.bool_)
     first = np.full(n, -1, dtype=np.int64)
@@ -118,13 +131,14 @@ def _bfc_kernel(
     listed = np.empty(n, dtype=np.int64)
     count = np.zeros(n, dtype=np.int64)
     counted = np.empty(n, dtype=np.int64)
-    e, m = 0, ei.shape[0]
-    while e < m:
-        i = ei[e]
-        stop = e
-        while stop < m and ei[stop] == i:
-            stop += 1
+    for i in range(first_row, stop_row):
         di = indptr[i + 1] - indptr[i]
+        leads_any = False
+        for p in range(indptr[i], indptr[i + 1]):
+            j = indices[p]
+            leads_any = leads_any or _leads(i, di, j, indptr[j + 1] - indptr[j])
+        if not leads_any:
+            continue
         t, n_listed = 0, 0
         for p in range(indptr[i], indptr[i + 1]):
             k = indices[p]
@@ -138,55 +152,75 @@ def _bfc_kernel(
                     n_listed += 1
                 via[t], nxt[t], first[w] = k, first[w], t
                 t += 1
-        for f in range(e, stop):
-            j = ej[f]
+        for f in range(indptr[i], indptr[i + 1]):
+            j = indices[f]
             dj = indptr[j + 1] - indptr[j]
-            if min(di, dj) <= 1:
+            if not _leads(i, di, j, dj):
                 continue
-            tri, sq_i, sq_j, gamma, n_counted = 0, 0, 0, 0, 0
-            marked = False  # in_j holds S1(j) only once a 4-cycle candidate needs it
-            for p in range(indptr[j], indptr[j + 1]):
-                w = indices[p]
-                if in_i[w]:
-                    tri += 1
-                    continue
-                if w == i:
-                    continue
-                s = first[w]
-                if nxt[s] == -1:
-                    continue  # the one 2-path from i to w is i - j - w: no 4-cycle through w
-                if not marked:
-                    for q in range(indptr[j], indptr[j + 1]):
-                        in_j[indices[q]] = True
-                    marked = True
-                c_w = 0  # |(S1(w) & S1(i)) - B1(j)|
-                while s != -1:
-                    k = via[s]
-                    if k != j and not in_j[k]:
-                        c_w += 1
-                        if count[k] == 0:
-                            counted[n_counted] = k
-                            n_counted += 1
-                        count[k] += 1  # |(S1(k) & S1(j)) - B1(i)| gets w
-                    s = nxt[s]
-                if c_w > 0:
-                    sq_j += 1
-                    gamma = max(gamma, c_w)
-            for a in range(n_counted):
-                k = counted[a]
-                sq_i += 1
-                gamma = max(gamma, count[k])
-                count[k] = 0
-            if marked:
+            value = 0.0
+            if min(di, dj) > 1:
+                tri, sq_i, sq_j, gamma, n_counted = 0, 0, 0, 0, 0
+                marked = False  # in_j holds S1(j) only once a 4-cycle candidate needs it
                 for p in range(indptr[j], indptr[j + 1]):
-                    in_j[indices[p]] = False
-            out[f] = _bfc_value_jit(di, dj, tri, sq_i + sq_j, gamma)
+                    w = indices[p]
+                    if in_i[w]:
+                        tri += 1
+                        continue
+                    if w == i:
+                        continue
+                    s = first[w]
+                    if nxt[s] == -1:
+                        continue  # the one 2-path from i to w is i - j - w: no 4-cycle via w
+                    if not marked:
+                        for q in range(indptr[j], indptr[j + 1]):
+                            in_j[indices[q]] = True
+                        marked = True
+                    c_w = 0  # |(S1(w) & S1(i)) - B1(j)|
+                    while s != -1:
+                        k = via[s]
+                        if k != j and not in_j[k]:
+                            c_w += 1
+                            if count[k] == 0:
+                                counted[n_counted] = k
+                                n_counted += 1
+                            count[k] += 1  # |(S1(k) & S1(j)) - B1(i)| gets w
+                        s = nxt[s]
+                    if c_w > 0:
+                        sq_j += 1
+                        gamma = max(gamma, c_w)
+                for a in range(n_counted):
+                    k = counted[a]
+                    sq_i += 1
+                    gamma = max(gamma, count[k])
+                    count[k] = 0
+                if marked:
+                    for p in range(indptr[j], indptr[j + 1]):
+                        in_j[indices[p]] = False
+                value = _bfc_value_jit(di, dj, tri, sq_i + sq_j, gamma)
+            out[f] = value
+            out[find_entry(indptr, indices, j, i)] = value
         for a in range(n_listed):
             first[listed[a]] = -1
         for p in range(indptr[i], indptr[i + 1]):
             in_i[indices[p]] = False
-        e = stop
-    return out
+
+
+@numba.njit(cache=True)
+def _row_costs(indptr: np.ndarray, indices: np.ndarray) -> np.ndarray:
+    """Work of :func:`_bfc_rows` per row: listing ``sum_k d_k`` plus ``d_j`` per led edge."""
+    n = indptr.shape[0] - 1
+    cost = np.zeros(n)
+    for i in range(n):
+        di = indptr[i + 1] - indptr[i]
+        listing, walks = 0, 0
+        for p in range(indptr[i], indptr[i + 1]):
+            j = indices[p]
+            dj = indptr[j + 1] - indptr[j]
+            listing += dj
+            if _leads(i, di, j, dj):
+                walks += dj
+        cost[i] = listing + walks if walks > 0 else 0.0
+    return cost
 
 
 EDGES_PER_THREAD = 4096
@@ -198,21 +232,28 @@ def _pool(workers: int) -> ThreadPoolExecutor:
     return ThreadPoolExecutor(workers, thread_name_prefix="tgnn-bfc")
 
 
-def _bfc_paper(indptr: np.ndarray, indices: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
-    """:func:`_bfc_kernel` on up to ``os.cpu_count()`` threads, one per ``EDGES_PER_THREAD``.
+def _bfc_entries(indptr: np.ndarray, indices: np.ndarray) -> np.ndarray:
+    """Paper curvature per stored entry of a symmetric pattern with sorted rows.
 
-    The kernel releases the GIL; each thread takes a contiguous share of the edges (a shared
-    pool, started on first use).
+    :func:`_bfc_rows` on up to ``os.cpu_count()`` threads, one per ``EDGES_PER_THREAD``
+    undirected edges; each takes a contiguous range of rows of equal estimated work
+    (:func:`_row_costs`). The kernel releases the GIL and every edge writes its own two slots.
     """
-    workers = max(1, min(_CPUS, len(i) // EDGES_PER_THREAD))
+    n = len(indptr) - 1
+    out = np.zeros(len(indices))
+    workers = max(1, min(_CPUS, len(indices) // (2 * EDGES_PER_THREAD)))
     if workers == 1:
-        return _bfc_kernel(indptr, indices, i, j)
-    cuts = np.linspace(0, len(i), workers + 1).astype(np.int64).tolist()
+        _bfc_rows(indptr, indices, 0, n, out)
+        return out
+    work = np.cumsum(_row_costs(indptr, indices))
+    cuts = [0, *np.searchsorted(work, work[-1] * np.arange(1, workers) / workers).tolist(), n]
     shares = [
-        _pool(workers).submit(_bfc_kernel, indptr, indices, i[a:b], j[a:b])
+        _pool(workers).submit(_bfc_rows, indptr, indices, a, b, out)
         for a, b in zip(cuts[:-1], cuts[1:], strict=True)
     ]
-    return np.concatenate([share.result() for share in shares])
+    for share in shares:
+        share.result()
+    return out
 
 
 def _sharp_side(g: _Pattern, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -238,14 +279,16 @@ def _bfc_pairs(
 ) -> np.ndarray:
     """Balanced Forman curvature of the edges ``(i[e], j[e])`` of a symmetric simple ``adj``.
 
-    Only the sparsity pattern of ``adj`` is read (no diagonal). The all-edges kernel of
+    Only the sparsity pattern of ``adj`` is read (no diagonal). The kernel of
     :func:`balanced_forman_curvature`, shared with the rewiring transforms (SDRF).
     """
     i, j = np.asarray(i, dtype=np.int64), np.asarray(j, dtype=np.int64)
     if variant == "paper":
-        ptr = adj.indptr.astype(np.int64, copy=False)
-        idx = adj.indices.astype(np.int64, copy=False)
-        return _bfc_paper(ptr, idx, i, j)
+        A = sp.csr_array(adj)
+        if not A.has_sorted_indices:
+            A = A.sorted_indices()
+        ptr, idx = A.indptr.astype(np.int64, copy=False), A.indices.astype(np.int64, copy=False)
+        return entry_values(A, _bfc_entries(ptr, idx), np.stack([i, j])).numpy()
     if variant == "sdrf":
         A = sp.csr_array(adj, dtype=np.float64, copy=True)
         A.sort_indices()
@@ -298,7 +341,10 @@ def balanced_forman_curvature(
     >>> balanced_forman_curvature(c4, num_nodes=4).tolist()
     [1.0, 1.0, 1.0, 1.0]
     """
-    W = to_pattern(graph, edge_weight, num_nodes, symmetrize=symmetrize)
+    W, slots = pattern_with_slots(graph, edge_weight, num_nodes, symmetrize=symmetrize)
+    if variant == "paper":
+        ptr, idx = W.indptr.astype(np.int64, copy=False), W.indices.astype(np.int64, copy=False)
+        return slot_values(_bfc_entries(ptr, idx), slots)
     i, j = upper_edges(W)
     return edge_values(W.shape[0], i, j, _bfc_pairs(W, i, j, variant), graph)
 

@@ -326,9 +326,10 @@ def balanced_forman_curvature(
     excess ``lambda`` instead of the 4-cycle sets, and has no ``min degree = 1`` rule. It
     disagrees with the paper, e.g. ``K_5``: 1.75 (paper 1.25), ``C_6``: 1 (paper 0).
 
-    Complexity: ``O(sum_i sum_{k in N(i)} d_k + sum_{i ~ j} (d_j + P_ij))`` time, with
-    ``P_ij`` the 2-paths from ``i`` into ``S1(j)`` (a compiled pass that lists each node's
-    2-paths once, no sets; on several threads from 8192 edges), ``O(n + E)`` memory; the
+    Complexity: ``O(sum_i sum_{k in N(i)} d_k + sum_{i ~ j} (min(d_i, d_j) + P_ij))`` time,
+    with ``P_ij`` the 2-paths from the endpoint ``i`` of larger degree into ``S1(j)`` (a
+    compiled pass that lists each node's 2-paths once, no sets; on several threads from 8192
+    edges), ``O(n + E)`` memory; the
     legacy variant is vectorised with ``A^2`` lookups, ``O(nnz(A^2) + sum_i d_i^2)``.
 
     Reference: J. Topping, F. Di Giovanni, B. P. Chamberlain, X. Dong, M. M. Bronstein,

@@ -198,7 +198,9 @@ def _bfc_rows(
                         in_j[indices[p]] = False
                 value = _bfc_value_jit(di, dj, tri, sq_i + sq_j, gamma)
             out[f] = value
-            out[find_entry(indptr, indices, j, i)] = value
+            mirror = find_entry(indptr, indices, j, i)  # present when the pattern is symmetric
+            if mirror >= 0:
+                out[mirror] = value
         for a in range(n_listed):
             first[listed[a]] = -1
         for p in range(indptr[i], indptr[i + 1]):

@@ -97,10 +97,12 @@ def _one_graph(
     sub = attention if bool(keep.all()) else attention[:, keep][:, :, keep]
     check_attention(sub, "attention (padding dropped)", min_dim=3, max_dim=3)
     sub = sub.to(_graph_dtype(attention))
-    peak = torch.maximum(sub.amax(0), sub.amin(0).neg_())  # max_h |A_h[i, j]|, [n, n]
-    if is_causal:
-        check_causal(peak, "attention")
-    causal = bool(is_causal) if is_causal is not None else not bool(peak.triu(1).any())
+    causal = bool(is_causal)
+    if is_causal is not False:  # asserted (checked) or to be inferred
+        peak = torch.maximum(sub.amax(0), sub.amin(0).neg_())  # max_h |A_h[i, j]|, [n, n]
+        if is_causal:
+            check_causal(peak, "attention")
+        causal = True if is_causal else not bool(peak.triu(1).any())
     reduced = _reduce_heads(sub, head_reduction)
     if reduced is not None:
         edges = sparsify(reduced)

@@ -189,6 +189,8 @@ def to_pattern(
            [1., 0., 1.],
            [0., 1., 0.]])
     """
+    if symmetrize is None:
+        return pattern_of(to_adjacency(graph, edge_weight, num_nodes, symmetrize=None))
     return pattern_with_slots(graph, edge_weight, num_nodes, symmetrize=symmetrize)[0]
 
 
@@ -213,7 +215,7 @@ def pattern_with_slots(
     if symmetrize not in _RULES:
         raise GraphError(f"symmetrize: expected one of {_RULES}, got {symmetrize!r}")
     if symmetrize is None:
-        W = pattern_of(to_adjacency(graph, edge_weight, num_nodes, symmetrize=None))
+        W = to_pattern(graph, edge_weight, num_nodes, symmetrize=None)
         ei = _as_numpy(_unpack(graph, None, None)[0], "edge_index").astype(np.int64, copy=False)
         slots = np.empty(ei.shape[1], dtype=np.int64)
         _find_slots(W.indptr, W.indices, ei[0], ei[1], slots)

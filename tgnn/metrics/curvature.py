@@ -234,13 +234,14 @@ def _pool(workers: int) -> ThreadPoolExecutor:
     return ThreadPoolExecutor(workers, thread_name_prefix="tgnn-bfc")
 
 
-def _bfc_entries(indptr: np.ndarray, indices: np.ndarray) -> np.ndarray:
-    """Paper curvature per stored entry of a symmetric pattern with sorted rows.
+def _bfc_entries(A: sp.csr_array) -> np.ndarray:
+    """Paper curvature per stored entry of a symmetric pattern ``A`` with sorted rows.
 
     :func:`_bfc_rows` on up to ``os.cpu_count()`` threads, one per ``EDGES_PER_THREAD``
     undirected edges; each takes a contiguous range of rows of equal estimated work
     (:func:`_row_costs`). The kernel releases the GIL and every edge writes its own two slots.
     """
+    indptr, indices = A.indptr.astype(np.int64, copy=False), A.indices.astype(np.int64, copy=False)
     n = len(indptr) - 1
     out = np.zeros(len(indices))
     workers = max(1, min(_CPUS, len(indices) // (2 * EDGES_PER_THREAD)))
@@ -289,8 +290,7 @@ def _bfc_pairs(
         A = sp.csr_array(adj)
         if not A.has_sorted_indices:
             A = A.sorted_indices()
-        ptr, idx = A.indptr.astype(np.int64, copy=False), A.indices.astype(np.int64, copy=False)
-        return entry_values(A, _bfc_entries(ptr, idx), np.stack([i, j])).numpy()
+        return entry_values(A, _bfc_entries(A), np.stack([i, j])).numpy()
     if variant == "sdrf":
         A = sp.csr_array(adj, dtype=np.float64, copy=True)
         A.sort_indices()
@@ -346,8 +346,7 @@ def balanced_forman_curvature(
     """
     W, slots = pattern_with_slots(graph, edge_weight, num_nodes, symmetrize=symmetrize)
     if variant == "paper":
-        ptr, idx = W.indptr.astype(np.int64, copy=False), W.indices.astype(np.int64, copy=False)
-        return slot_values(_bfc_entries(ptr, idx), slots)
+        return slot_values(_bfc_entries(W), slots)
     i, j = upper_edges(W)
     return edge_values(W.shape[0], i, j, _bfc_pairs(W, i, j, variant), graph)
 

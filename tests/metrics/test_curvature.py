@@ -72,16 +72,34 @@ def test_bfc_equals_set_based_reference(n: int, p: float, seed: int) -> None:
     np.testing.assert_allclose(ours, expected, atol=1e-12)
 
 
-def test_bfc_on_threads_equals_set_based_reference(monkeypatch) -> None:
-    import tgnn.metrics.curvature as curvature
+def _expected_bfc(G: nx.Graph, ei: torch.Tensor) -> list[float]:
+    ref = set_based_bfc(G)
+    return [ref[(min(u, v), max(u, v))] for u, v in ei.T.tolist()]
 
-    monkeypatch.setattr(curvature, "EDGES_PER_THREAD", 16)
-    monkeypatch.setattr(curvature, "_CPUS", 3)  # 3 threads, runs of i split
+
+def test_bfc_edge_kernel_on_threads_equals_set_based_reference(monkeypatch) -> None:
+    from tgnn.metrics import _bfc
+
+    monkeypatch.setattr(_bfc, "RECORD_BUDGET", 8)  # too few: the per-edge kernel takes over
+    monkeypatch.setattr(_bfc, "EDGES_PER_THREAD", 16)
+    monkeypatch.setattr(_bfc, "_CPUS", 3)  # 3 threads, runs of i split
     G = nx.gnm_random_graph(40, 160, seed=5)
     ei, w, n = undirected(G)
-    ref = set_based_bfc(G)
-    expected = [ref[(min(u, v), max(u, v))] for u, v in ei.T.tolist()]
-    np.testing.assert_allclose(balanced_forman_curvature(ei, w, n).numpy(), expected, atol=1e-12)
+    np.testing.assert_allclose(balanced_forman_curvature(ei, w, n).numpy(),
+                               _expected_bfc(G, ei), atol=1e-12)
+
+
+def test_bfc_cycle_kernel_grows_its_record_buffer(monkeypatch) -> None:
+    from tgnn.metrics import _bfc
+
+    calls = []
+    cycle_pass = _bfc._cycle_pass
+    monkeypatch.setattr(_bfc, "_cycle_pass", lambda *a: calls.append(len(a[3])) or cycle_pass(*a))
+    G = nx.complete_bipartite_graph(9, 9)  # C(9,2)^2 = 1296 induced 4-cycles, 10368 records
+    ei, w, n = undirected(G)
+    got = balanced_forman_curvature(ei, w, n).numpy()
+    assert calls == [81 * 2 + 1024, 10368]
+    np.testing.assert_allclose(got, _expected_bfc(G, ei), atol=1e-12)
 
 
 def test_nan_for_self_loops_and_directed_input_symmetrised() -> None:

@@ -6,28 +6,25 @@ symmetrised simple graph (self-loops, zero weights) get NaN. A directed graph ``
 symmetrised by ``symmetrize`` (``"mean"``: ``(W + W^T) / 2`` by default; ``"sum"``, ``"max"``,
 or ``None`` to require symmetric input). Counts of triangles and 4-cycles come from sparse
 products (``A^2``) and index arithmetic over all edges at once, or, for the balanced Forman
-4-cycle sets, from one compiled pass over the edges; there is no per-edge Python loop.
+4-cycle sets, from one compiled pass over the induced 4-cycles (:mod:`tgnn.metrics._bfc`);
+there is no per-edge Python loop.
 """
 
 from __future__ import annotations
 
-import functools
-import os
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal
 
-import numba
 import numpy as np
 import scipy.sparse as sp
 from torch import Tensor
 
 from tgnn.errors import GraphError
+from tgnn.metrics._bfc import bfc_entries
 from tgnn.metrics._graph import (
     GraphInput,
     Symmetrize,
     edge_values,
     entry_values,
-    find_entry,
     lookup,
     pattern_of,
     pattern_with_slots,
@@ -76,187 +73,10 @@ class _Pattern:
         return p, self.indices[np.repeat(self.indptr[nodes], counts) + offsets]
 
 
-def _bfc_value(di: int, dj: int, tri: int, squares: int, gamma: int) -> float:
-    """Definition 1 from its counts (``min(d_i, d_j) >= 2``); the one formula of the paper BFC.
-
-    ``squares = |#sq^i| + |#sq^j|``, ``gamma = gamma_max`` (0: no 4-cycle). Plain Python for the
-    incremental set-based kernel of :mod:`tgnn.transforms`, compiled for :func:`_bfc_kernel`.
-    """
-    dmax, dmin = max(di, dj), min(di, dj)
-    ric = 2.0 / di + 2.0 / dj - 2.0 + 2.0 * tri / dmax + tri / dmin
-    if gamma > 0:
-        ric += squares / (gamma * dmax)
-    return ric
-
-
-_bfc_value_jit = numba.njit(cache=True)(_bfc_value)
-
-
 def _sdrf_value(dmax: Any, dmin: Any, tri: Any, sharp: Any, lam: Any) -> Any:
     """Legacy (released SDRF code) formula from its counts; scalars or arrays alike."""
     ric = 2 / dmax + 2 / dmin - 2 + (2 / dmax + 1 / dmin) * tri
     return ric + sharp / (dmax * np.maximum(lam, 1))  # sharp = 0 whenever lam = 0
-
-
-@numba.njit(cache=True, nogil=True)
-def _leads(i: int, di: int, j: int, dj: int) -> bool:
-    """Edge ``i ~ j`` is evaluated from ``i`` when ``d_i > d_j`` (ties: the smaller id)."""
-    return di > dj or (di == dj and i < j)
-
-
-@numba.njit(cache=True, nogil=True)
-def _bfc_rows(
-    indptr: np.ndarray, indices: np.ndarray, first_row: int, stop_row: int, out: np.ndarray
-) -> None:
-    """Definition 1 for every edge led by a node of ``[first_row, stop_row)``, into ``out``.
-
-    ``out`` has one slot per stored entry of the symmetric pattern; an edge fills both of its
-    entries. Each edge is evaluated once, from its endpoint ``i`` of larger degree
-    (:func:`_leads`), so that the per-edge walk runs over the smaller neighbourhood ``S1(j)``
-    and nodes that lead no edge skip the listing. For each leading ``i`` the 2-paths
-    ``i - k - w`` (``w != i``) are listed once, grouped by ``w`` (linked lists
-    ``first``/``nxt``). An edge ``i ~ j`` then walks ``w in S1(j)``: ``w`` in ``S1(i)`` closes a
-    triangle; otherwise, when a 2-path other than ``i - j - w`` reaches ``w``, each listed ``k``
-    outside ``B1(j)`` is a 4-cycle ``i - k - w - j`` without diagonals, counted for ``k``
-    (``#sq^i``) and for ``w`` (``#sq^j``), whose largest counts give ``gamma_max``. Time
-    ``O(sum_i sum_{k in N(i)} d_k + sum_{ij} (min(d_i, d_j) + #2-paths from i into S1(j)))``,
-    memory ``O(n + nnz)``; releases the GIL.
-    """
-    n = indptr.shape[0] - 1
-    in_i = np.zeros(n, dtype=np.bool_)
-    in_j = np.zeros(n, dtype=np.bool_)
-    first = np.full(n, -1, dtype=np.int64)
-    nxt = np.empty(indices.shape[0], dtype=np.int64)  # sum_{k in N(i)} d_k <= nnz
-    via = np.empty(indices.shape[0], dtype=np.int64)
-    listed = np.empty(n, dtype=np.int64)
-    count = np.zeros(n, dtype=np.int64)
-    counted = np.empty(n, dtype=np.int64)
-    for i in range(first_row, stop_row):
-        di = indptr[i + 1] - indptr[i]
-        leads_any = False
-        for p in range(indptr[i], indptr[i + 1]):
-            j = indices[p]
-            leads_any = leads_any or _leads(i, di, j, indptr[j + 1] - indptr[j])
-        if not leads_any:
-            continue
-        t, n_listed = 0, 0
-        for p in range(indptr[i], indptr[i + 1]):
-            k = indices[p]
-            in_i[k] = True
-            for q in range(indptr[k], indptr[k + 1]):
-                w = indices[q]
-                if w == i:
-                    continue
-                if first[w] == -1:
-                    listed[n_listed] = w
-                    n_listed += 1
-                via[t], nxt[t], first[w] = k, first[w], t
-                t += 1
-        for f in range(indptr[i], indptr[i + 1]):
-            j = indices[f]
-            dj = indptr[j + 1] - indptr[j]
-            if not _leads(i, di, j, dj):
-                continue
-            value = 0.0
-            if min(di, dj) > 1:
-                tri, sq_i, sq_j, gamma, n_counted = 0, 0, 0, 0, 0
-                marked = False  # in_j holds S1(j) only once a 4-cycle candidate needs it
-                for p in range(indptr[j], indptr[j + 1]):
-                    w = indices[p]
-                    if in_i[w]:
-                        tri += 1
-                        continue
-                    if w == i:
-                        continue
-                    s = first[w]
-                    if nxt[s] == -1:
-                        continue  # the one 2-path from i to w is i - j - w: no 4-cycle via w
-                    if not marked:
-                        for q in range(indptr[j], indptr[j + 1]):
-                            in_j[indices[q]] = True
-                        marked = True
-                    c_w = 0  # |(S1(w) & S1(i)) - B1(j)|
-                    while s != -1:
-                        k = via[s]
-                        if k != j and not in_j[k]:
-                            c_w += 1
-                            if count[k] == 0:
-                                counted[n_counted] = k
-                                n_counted += 1
-                            count[k] += 1  # |(S1(k) & S1(j)) - B1(i)| gets w
-                        s = nxt[s]
-                    if c_w > 0:
-                        sq_j += 1
-                        gamma = max(gamma, c_w)
-                for a in range(n_counted):
-                    k = counted[a]
-                    sq_i += 1
-                    gamma = max(gamma, count[k])
-                    count[k] = 0
-                if marked:
-                    for p in range(indptr[j], indptr[j + 1]):
-                        in_j[indices[p]] = False
-                value = _bfc_value_jit(di, dj, tri, sq_i + sq_j, gamma)
-            out[f] = value
-            mirror = find_entry(indptr, indices, j, i)  # present when the pattern is symmetric
-            if mirror >= 0:
-                out[mirror] = value
-        for a in range(n_listed):
-            first[listed[a]] = -1
-        for p in range(indptr[i], indptr[i + 1]):
-            in_i[indices[p]] = False
-
-
-@numba.njit(cache=True)
-def _row_costs(indptr: np.ndarray, indices: np.ndarray) -> np.ndarray:
-    """Work of :func:`_bfc_rows` per row: listing ``sum_k d_k`` plus ``d_j`` per led edge."""
-    n = indptr.shape[0] - 1
-    cost = np.zeros(n)
-    for i in range(n):
-        di = indptr[i + 1] - indptr[i]
-        listing, walks = 0, 0
-        for p in range(indptr[i], indptr[i + 1]):
-            j = indices[p]
-            dj = indptr[j + 1] - indptr[j]
-            listing += dj
-            if _leads(i, di, j, dj):
-                walks += dj
-        cost[i] = listing + walks if walks > 0 else 0.0
-    return cost
-
-
-EDGES_PER_THREAD = 4096
-_CPUS = os.cpu_count() or 1
-
-
-@functools.cache
-def _pool(workers: int) -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(workers, thread_name_prefix="tgnn-bfc")
-
-
-def _bfc_entries(A: sp.csr_array) -> np.ndarray:
-    """Paper curvature per stored entry of a symmetric pattern ``A`` with sorted rows.
-
-    :func:`_bfc_rows` on up to ``os.cpu_count()`` threads, one per ``EDGES_PER_THREAD``
-    undirected edges; each takes a contiguous range of rows of equal estimated work
-    (:func:`_row_costs`). The kernel releases the GIL and every edge writes its own two slots.
-    """
-    indptr, indices = A.indptr.astype(np.int64, copy=False), A.indices.astype(np.int64, copy=False)
-    n = len(indptr) - 1
-    out = np.zeros(len(indices))
-    workers = max(1, min(_CPUS, len(indices) // (2 * EDGES_PER_THREAD)))
-    if workers == 1:
-        _bfc_rows(indptr, indices, 0, n, out)
-        return out
-    work = np.cumsum(_row_costs(indptr, indices))
-    cuts = [0, *np.searchsorted(work, work[-1] * np.arange(1, workers) / workers).tolist(), n]
-    shares = [
-        _pool(workers).submit(_bfc_rows, indptr, indices, a, b, out)
-        for a, b in zip(cuts[:-1], cuts[1:], strict=True)
-    ]
-    for share in shares:
-        share.result()
-    return out
 
 
 def _sharp_side(g: _Pattern, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -290,7 +110,7 @@ def _bfc_pairs(
         A = sp.csr_array(adj)
         if not A.has_sorted_indices:
             A = A.sorted_indices()
-        return entry_values(A, _bfc_entries(A), np.stack([i, j])).numpy()
+        return entry_values(A, bfc_entries(A), np.stack([i, j])).numpy()
     if variant == "sdrf":
         A = sp.csr_array(adj, dtype=np.float64, copy=True)
         A.sort_indices()
@@ -328,10 +148,11 @@ def balanced_forman_curvature(
     excess ``lambda`` instead of the 4-cycle sets, and has no ``min degree = 1`` rule. It
     disagrees with the paper, e.g. ``K_5``: 1.75 (paper 1.25), ``C_6``: 1 (paper 0).
 
-    Complexity: ``O(sum_i sum_{k in N(i)} d_k + sum_{i ~ j} (min(d_i, d_j) + P_ij))`` time,
-    with ``P_ij`` the 2-paths from the endpoint ``i`` of larger degree into ``S1(j)`` (a
-    compiled pass that lists each node's 2-paths once, no sets; on several threads from 8192
-    edges), ``O(n + E)`` memory; the
+    Complexity: ``O(alpha E + P log d_max)`` time (``alpha`` the arboricity, ``P`` <= the
+    pairs of 2-paths ``v - a - x``, ``v - b - x`` below the highest-degree node ``v``, at least
+    the induced 4-cycles ``C4``; one compiled pass that lists every induced 4-cycle once, see
+    :mod:`tgnn.metrics._bfc`), ``O(n + E + 8 C4)`` memory (graphs with more than ``2^19``
+    induced 4-cycles go per edge in ``O(n + E)`` memory instead); the
     legacy variant is vectorised with ``A^2`` lookups, ``O(nnz(A^2) + sum_i d_i^2)``.
 
     Reference: J. Topping, F. Di Giovanni, B. P. Chamberlain, X. Dong, M. M. Bronstein,
@@ -346,7 +167,7 @@ def balanced_forman_curvature(
     """
     W, slots = pattern_with_slots(graph, edge_weight, num_nodes, symmetrize=symmetrize)
     if variant == "paper":
-        return slot_values(_bfc_entries(W), slots)
+        return slot_values(bfc_entries(W), slots)
     i, j = upper_edges(W)
     return edge_values(W.shape[0], i, j, _bfc_pairs(W, i, j, variant), graph)
 

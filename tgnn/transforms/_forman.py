@@ -31,7 +31,8 @@ from typing import Literal
 import numpy as np
 import scipy.sparse as sp
 
-from tgnn.metrics.curvature import _bfc_pairs, _bfc_value, _sdrf_value
+from tgnn.metrics._bfc import bfc_value
+from tgnn.metrics.curvature import _bfc_pairs, _sdrf_value
 
 
 def bfc_all(
@@ -63,7 +64,7 @@ def bfc_edge(adj: list[set[int]], i: int, j: int) -> float:
             if gamma:
                 count += 1
                 gmax = max(gmax, gamma)
-    return _bfc_value(di, dj, len(ni & nj), count, gmax)
+    return bfc_value(di, dj, len(ni & nj), count, gmax)
 
 
 def bfc_reference_edge(adj: list[set[int]], i: int, j: int) -> float:

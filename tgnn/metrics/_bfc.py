@@ -1,0 +1,410 @@
+r"""Balanced Forman curvature (Topping et al. 2022, Def. 1) of every stored entry of a pattern.
+
+The 4-cycles of Definition 1 are the induced (chordless) 4-cycles through the edge: for
+``i ~ j``, a neighbour ``k in S1(i) - B1(j)`` and ``w in (S1(k) & S1(j)) - B1(i)`` close
+``i - k - w - j`` with neither diagonal ``i ~ w`` nor ``k ~ j``, and every induced 4-cycle
+through ``i ~ j`` arises so. ``k`` lies off ``N(j)`` and ``w`` in it, so ``#sq^i`` and ``#sq^j``
+are disjoint: their sizes add up to the number of distinct nodes off the edge on its induced
+4-cycles, and ``gamma_max`` is the largest number of those cycles through one such node.
+
+Two compiled kernels give the same values:
+
+- :func:`_cycle_pass` and :func:`_cycle_values` (first choice): the nodes are ranked by degree,
+  every induced 4-cycle is listed once from its node of highest rank (ordered wedges, as in
+  Chiba and Nishizeki's cycle listing) and leaves one record ``(edge, node)`` for each edge and
+  each of the two cycle nodes off that edge; triangles come from the same wedges. A wedge
+  ``v - a - x`` with ``a, x`` ranked below ``v`` is charged to the edge ``a ~ v`` with
+  ``d_a <= d_v``, so there are at most ``sum_{u ~ v} min(d_u, d_v) <= 2 alpha E`` of them
+  (``alpha`` the arboricity): time ``O(alpha E + P log d_max)`` with ``P`` the wedge pairs
+  tested for a chord (at least the induced 4-cycles ``C4``), memory ``O(n + E + 8 C4)``.
+- :func:`_edge_rows` (when the records would pass ``RECORD_BUDGET``): each edge from its
+  endpoint of larger degree, walking the 2-paths of that endpoint; memory ``O(n + E)``, on
+  threads.
+
+Reference: J. Topping, F. Di Giovanni, B. P. Chamberlain, X. Dong, M. M. Bronstein,
+*Understanding over-squashing and bottlenecks on graphs via curvature*, ICLR 2022;
+N. Chiba, T. Nishizeki, *Arboricity and subgraph listing algorithms*, SIAM J. Comput. 14 (1985).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+import numba
+import numpy as np
+import scipy.sparse as sp
+
+from tgnn.metrics._graph import find_entry
+
+__all__ = ["bfc_entries", "bfc_value"]
+
+RECORD_BUDGET = 1 << 22  # records of the cycle kernel (16 bytes each) before the edge kernel
+EDGES_PER_THREAD = 4096
+_CPUS = os.cpu_count() or 1
+
+
+def bfc_value(di: int, dj: int, tri: int, squares: int, gamma: int) -> float:
+    """Definition 1 from its counts (``min(d_i, d_j) >= 2``); the one formula of the paper BFC.
+
+    ``squares = |#sq^i| + |#sq^j|``, ``gamma = gamma_max`` (0: no 4-cycle). Plain Python for the
+    incremental set-based kernel of :mod:`tgnn.transforms`, compiled for the kernels here.
+    """
+    dmax, dmin = max(di, dj), min(di, dj)
+    ric = 2.0 / di + 2.0 / dj - 2.0 + 2.0 * tri / dmax + tri / dmin
+    if gamma > 0:
+        ric += squares / (gamma * dmax)
+    return ric
+
+
+_bfc_value_jit = numba.njit(cache=True, nogil=True)(bfc_value)
+
+
+def bfc_entries(A: sp.csr_array) -> np.ndarray:
+    """Paper curvature per stored entry of a symmetric 0/1 pattern ``A`` (sorted rows, no
+    diagonal); an edge of degree-1 end gets 0. The cycle kernel unless its records would pass
+    ``RECORD_BUDGET``, then the edge kernel."""
+    indptr = A.indptr.astype(np.int64, copy=False)
+    indices = A.indices.astype(np.int64, copy=False)
+    ptr, idx, source = _by_degree(indptr, indices)
+    mirror = _mirrors(ptr, idx)
+    capacity = min(RECORD_BUDGET, len(idx) + 1024)
+    while True:
+        edges, nodes = np.empty(capacity, np.int64), np.empty(capacity, np.int64)
+        tri, records = _cycle_pass(ptr, idx, mirror, edges, nodes)
+        if records <= capacity:
+            break
+        if records > RECORD_BUDGET:
+            return _edge_entries(indptr, indices)
+        capacity = records
+    out = np.empty(len(idx))
+    out[source] = _cycle_values(ptr, idx, mirror, tri, edges[:records], nodes[:records])
+    return out
+
+
+@numba.njit(cache=True)
+def _by_degree(
+    indptr: np.ndarray, indices: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The pattern relabelled by ascending ``(degree, id)``, rows sorted, in ``O(n + E)``.
+
+    Returns ``(ptr, idx, source)``: the new CSR and, per new entry, the position in ``indices``
+    of an entry of the same undirected edge (its reverse), a bijection between the entries.
+    """
+    n = indptr.shape[0] - 1
+    deg = indptr[1:] - indptr[:-1]
+    start = np.zeros(deg.max() + 2 if n else 1, dtype=np.int64)
+    for u in range(n):
+        start[deg[u] + 1] += 1
+    for d in range(start.shape[0] - 1):
+        start[d + 1] += start[d]
+    order = np.empty(n, dtype=np.int64)
+    rank = np.empty(n, dtype=np.int64)
+    for u in range(n):
+        rank[u] = start[deg[u]]
+        order[rank[u]] = u
+        start[deg[u]] += 1
+    ptr = np.zeros(n + 1, dtype=np.int64)
+    for c in range(n):
+        ptr[c + 1] = ptr[c] + deg[order[c]]
+    fill = ptr[:-1].copy()
+    idx = np.empty(indices.shape[0], dtype=np.int64)
+    source = np.empty(indices.shape[0], dtype=np.int64)
+    for c in range(n):  # columns in ascending rank fill every row in ascending order
+        for p in range(indptr[order[c]], indptr[order[c] + 1]):
+            r = rank[indices[p]]
+            idx[fill[r]], source[fill[r]] = c, p
+            fill[r] += 1
+    return ptr, idx, source
+
+
+@numba.njit(cache=True)
+def _mirrors(ptr: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """Position of the reverse ``(c, r)`` of every entry ``(r, c)`` of a symmetric CSR with
+    sorted rows: rows visited in ascending ``r`` meet each row's lower part in order."""
+    fill = ptr[:-1].copy()
+    mirror = np.empty(idx.shape[0], dtype=np.int64)
+    for r in range(ptr.shape[0] - 1):
+        for p in range(ptr[r], ptr[r + 1]):
+            c = idx[p]
+            if c > r:
+                mirror[p], mirror[fill[c]] = fill[c], p
+                fill[c] += 1
+    return mirror
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _record(edges: np.ndarray, nodes: np.ndarray, at: int, edge: int, one: int, two: int) -> None:
+    edges[at], nodes[at], edges[at + 1], nodes[at + 1] = edge, one, edge, two
+
+
+@numba.njit(cache=True, nogil=True)
+def _cycle_pass(
+    ptr: np.ndarray, idx: np.ndarray, mirror: np.ndarray, edges: np.ndarray, nodes: np.ndarray
+) -> tuple[np.ndarray, int]:
+    """Triangles per lower entry (``r > c``) and the induced-4-cycle records of a pattern
+    relabelled by :func:`_by_degree`.
+
+    For each ``v``, the wedges ``v - a - x`` with ``a, x < v`` are grouped by ``x`` (the prefix
+    of each sorted row below ``v``). ``x ~ v`` closes a triangle (counted once, when
+    ``x < a``) and is a diagonal of every 4-cycle ``v - a - x - b``; otherwise each pair
+    ``a, b`` of wedges into ``x`` with ``a !~ b`` is an induced 4-cycle whose highest node is
+    ``v``, listed once. Each of its four edges gets a record ``(lower entry, node)`` for both
+    cycle nodes off it, written while they fit in ``edges`` / ``nodes``; returns the triangle
+    counts and the number of records the graph needs.
+    """
+    n, nnz = ptr.shape[0] - 1, idx.shape[0]
+    capacity = edges.shape[0]
+    at_v = np.full(n, -1, dtype=np.int64)  # position of (v, u) for u ~ v, u < v
+    first = np.full(n, -1, dtype=np.int64)  # wedges into x: linked through `after`
+    after = np.empty(nnz, dtype=np.int64)
+    centre = np.empty(nnz, dtype=np.int64)
+    leg = np.empty(nnz, dtype=np.int64)  # lower entry of a ~ x
+    ends = np.empty(n, dtype=np.int64)
+    tri = np.zeros(nnz, dtype=np.int64)
+    records = 0
+    for v in range(n):
+        below = ptr[v]
+        while below < ptr[v + 1] and idx[below] < v:
+            at_v[idx[below]] = below
+            below += 1
+        wedges, n_ends = 0, 0
+        for p in range(ptr[v], below):
+            a = idx[p]
+            for q in range(ptr[a], ptr[a + 1]):
+                x = idx[q]
+                if x >= v:
+                    break
+                if at_v[x] >= 0:
+                    if x < a:
+                        tri[p] += 1
+                        tri[q] += 1
+                        tri[at_v[x]] += 1
+                    continue
+                if first[x] == -1:
+                    ends[n_ends] = x
+                    n_ends += 1
+                centre[wedges], leg[wedges] = a, q if a > x else mirror[q]
+                after[wedges], first[x] = first[x], wedges
+                wedges += 1
+        for e in range(n_ends):
+            x = ends[e]
+            s = first[x]
+            first[x] = -1
+            while s != -1:
+                a = centre[s]
+                t = after[s]
+                while t != -1:
+                    b = centre[t]
+                    if find_entry(ptr, idx, a, b) < 0:
+                        if records + 8 <= capacity:
+                            _record(edges, nodes, records, at_v[a], b, x)
+                            _record(edges, nodes, records + 2, at_v[b], a, x)
+                            _record(edges, nodes, records + 4, leg[s], v, b)
+                            _record(edges, nodes, records + 6, leg[t], v, a)
+                        records += 8
+                    t = after[t]
+                s = after[s]
+        for p in range(ptr[v], below):
+            at_v[idx[p]] = -1
+    return tri, records
+
+
+@numba.njit(cache=True)
+def _cycle_values(
+    ptr: np.ndarray,
+    idx: np.ndarray,
+    mirror: np.ndarray,
+    tri: np.ndarray,
+    edges: np.ndarray,
+    nodes: np.ndarray,
+) -> np.ndarray:
+    """Definition 1 per entry from :func:`_cycle_pass`: records grouped by edge (counting
+    sort), then distinct nodes (``|#sq^i| + |#sq^j|``) and their largest count (``gamma_max``)."""
+    n, nnz = ptr.shape[0] - 1, idx.shape[0]
+    start = np.zeros(nnz + 1, dtype=np.int64)
+    for r in range(edges.shape[0]):
+        start[edges[r] + 1] += 1
+    for e in range(nnz):
+        start[e + 1] += start[e]
+    fill = start[:-1].copy()
+    grouped = np.empty(edges.shape[0], dtype=np.int64)
+    for r in range(edges.shape[0]):
+        grouped[fill[edges[r]]] = nodes[r]
+        fill[edges[r]] += 1
+    count = np.zeros(n, dtype=np.int64)
+    out = np.empty(nnz)
+    for r in range(n):
+        dr = ptr[r + 1] - ptr[r]
+        for e in range(ptr[r], ptr[r + 1]):
+            c = idx[e]
+            if c > r:
+                break
+            dc = ptr[c + 1] - ptr[c]
+            value = 0.0
+            if min(dr, dc) > 1:
+                squares, gamma = 0, 0
+                for s in range(start[e], start[e + 1]):
+                    count[grouped[s]] += 1
+                    squares += count[grouped[s]] == 1
+                    gamma = max(gamma, count[grouped[s]])
+                for s in range(start[e], start[e + 1]):
+                    count[grouped[s]] = 0
+                value = _bfc_value_jit(dr, dc, tri[e], squares, gamma)
+            out[e] = out[mirror[e]] = value
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _leads(i: int, di: int, j: int, dj: int) -> bool:
+    """Edge ``i ~ j`` is evaluated from ``i`` when ``d_i > d_j`` (ties: the smaller id)."""
+    return di > dj or (di == dj and i < j)
+
+
+@numba.njit(cache=True, nogil=True)
+def _edge_rows(
+    indptr: np.ndarray, indices: np.ndarray, first_row: int, stop_row: int, out: np.ndarray
+) -> None:
+    """Definition 1 for every edge led by a node of ``[first_row, stop_row)``, into ``out``.
+
+    ``out`` has one slot per stored entry of the symmetric pattern; an edge fills both of its
+    entries. Each edge is evaluated once, from its endpoint ``i`` of larger degree
+    (:func:`_leads`), so that the per-edge walk runs over the smaller neighbourhood ``S1(j)``
+    and nodes that lead no edge skip the listing. For each leading ``i`` the 2-paths
+    ``i - k - w`` (``w != i``) are listed once, grouped by ``w`` (linked lists
+    ``first``/``nxt``). An edge ``i ~ j`` then walks ``w in S1(j)``: ``w`` in ``S1(i)`` closes a
+    triangle; otherwise, when a 2-path other than ``i - j - w`` reaches ``w``, each listed ``k``
+    outside ``B1(j)`` is a 4-cycle ``i - k - w - j`` without diagonals, counted for ``k``
+    (``#sq^i``) and for ``w`` (``#sq^j``), whose largest counts give ``gamma_max``. Time
+    ``O(sum_i sum_{k in N(i)} d_k + sum_{ij} (min(d_i, d_j) + #2-paths from i into S1(j)))``,
+    memory ``O(n + nnz)``; releases the GIL.
+    """
+    n = indptr.shape[0] - 1
+    in_i = np.zeros(n, dtype=np.bool_)
+    in_j = np.zeros(n, dtype=np.bool_)
+    first = np.full(n, -1, dtype=np.int64)
+    nxt = np.empty(indices.shape[0], dtype=np.int64)  # sum_{k in N(i)} d_k <= nnz
+    via = np.empty(indices.shape[0], dtype=np.int64)
+    listed = np.empty(n, dtype=np.int64)
+    count = np.zeros(n, dtype=np.int64)
+    counted = np.empty(n, dtype=np.int64)
+    for i in range(first_row, stop_row):
+        di = indptr[i + 1] - indptr[i]
+        leads_any = False
+        for p in range(indptr[i], indptr[i + 1]):
+            j = indices[p]
+            leads_any = leads_any or _leads(i, di, j, indptr[j + 1] - indptr[j])
+        if not leads_any:
+            continue
+        t, n_listed = 0, 0
+        for p in range(indptr[i], indptr[i + 1]):
+            k = indices[p]
+            in_i[k] = True
+            for q in range(indptr[k], indptr[k + 1]):
+                w = indices[q]
+                if w == i:
+                    continue
+                if first[w] == -1:
+                    listed[n_listed] = w
+                    n_listed += 1
+                via[t], nxt[t], first[w] = k, first[w], t
+                t += 1
+        for f in range(indptr[i], indptr[i + 1]):
+            j = indices[f]
+            dj = indptr[j + 1] - indptr[j]
+            if not _leads(i, di, j, dj):
+                continue
+            value = 0.0
+            if min(di, dj) > 1:
+                tri, sq_i, sq_j, gamma, n_counted = 0, 0, 0, 0, 0
+                marked = False  # in_j holds S1(j) only once a 4-cycle candidate needs it
+                for p in range(indptr[j], indptr[j + 1]):
+                    w = indices[p]
+                    if in_i[w]:
+                        tri += 1
+                        continue
+                    if w == i:
+                        continue
+                    s = first[w]
+                    if nxt[s] == -1:
+                        continue  # the one 2-path from i to w is i - j - w: no 4-cycle via w
+                    if not marked:
+                        for q in range(indptr[j], indptr[j + 1]):
+                            in_j[indices[q]] = True
+                        marked = True
+                    c_w = 0  # |(S1(w) & S1(i)) - B1(j)|
+                    while s != -1:
+                        k = via[s]
+                        if k != j and not in_j[k]:
+                            c_w += 1
+                            if count[k] == 0:
+                                counted[n_counted] = k
+                                n_counted += 1
+                            count[k] += 1  # |(S1(k) & S1(j)) - B1(i)| gets w
+                        s = nxt[s]
+                    if c_w > 0:
+                        sq_j += 1
+                        gamma = max(gamma, c_w)
+                for a in range(n_counted):
+                    k = counted[a]
+                    sq_i += 1
+                    gamma = max(gamma, count[k])
+                    count[k] = 0
+                if marked:
+                    for p in range(indptr[j], indptr[j + 1]):
+                        in_j[indices[p]] = False
+                value = _bfc_value_jit(di, dj, tri, sq_i + sq_j, gamma)
+            out[f] = value
+            mirror = find_entry(indptr, indices, j, i)  # present when the pattern is symmetric
+            if mirror >= 0:
+                out[mirror] = value
+        for a in range(n_listed):
+            first[listed[a]] = -1
+        for p in range(indptr[i], indptr[i + 1]):
+            in_i[indices[p]] = False
+
+
+@numba.njit(cache=True)
+def _row_costs(indptr: np.ndarray, indices: np.ndarray) -> np.ndarray:
+    """Work of :func:`_edge_rows` per row: listing ``sum_k d_k`` plus ``d_j`` per led edge."""
+    n = indptr.shape[0] - 1
+    cost = np.zeros(n)
+    for i in range(n):
+        di = indptr[i + 1] - indptr[i]
+        listing, walks = 0, 0
+        for p in range(indptr[i], indptr[i + 1]):
+            j = indices[p]
+            dj = indptr[j + 1] - indptr[j]
+            listing += dj
+            if _leads(i, di, j, dj):
+                walks += dj
+        cost[i] = listing + walks if walks > 0 else 0.0
+    return cost
+
+
+@functools.cache
+def _pool(workers: int) -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(workers, thread_name_prefix="tgnn-bfc")
+
+
+def _edge_entries(indptr: np.ndarray, indices: np.ndarray) -> np.ndarray:
+    """:func:`_edge_rows` on up to ``os.cpu_count()`` threads, one per ``EDGES_PER_THREAD``
+    undirected edges; each takes a contiguous range of rows of equal estimated work
+    (:func:`_row_costs`). The kernel releases the GIL and every edge writes its own two slots.
+    """
+    n = len(indptr) - 1
+    out = np.zeros(len(indices))
+    workers = max(1, min(_CPUS, len(indices) // (2 * EDGES_PER_THREAD)))
+    if workers == 1:
+        _edge_rows(indptr, indices, 0, n, out)
+        return out
+    work = np.cumsum(_row_costs(indptr, indices))
+    cuts = [0, *np.searchsorted(work, work[-1] * np.arange(1, workers) / workers).tolist(), n]
+    shares = [
+        _pool(workers).submit(_edge_rows, indptr, indices, a, b, out)
+        for a, b in zip(cuts[:-1], cuts[1:], strict=True)
+    ]
+    for share in shares:
+        share.result()
+    return out

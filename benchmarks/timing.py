@@ -22,23 +22,29 @@ def best_of(fn: Callable[[], Any], repeats: int = 3, warmup: int = 1) -> float:
 
 
 def best_of_interleaved(
-    first: Callable[[], Any], second: Callable[[], Any], repeats: int = 3, warmup: int = 1
+    first: Callable[[], Any],
+    second: Callable[[], Any],
+    repeats: int = 3,
+    warmup: int = 1,
+    calls: tuple[int, int] = (1, 1),
 ) -> tuple[float, float]:
     """Smallest wall times of ``first`` and ``second`` (seconds), their calls alternating.
 
     Alternating the two puts both under the same load when a shared machine's speed drifts
     during the measurement, so their ratio is steadier than that of two back-to-back
-    ``best_of`` calls.
+    ``best_of`` calls. Each of the ``repeats`` rounds makes ``calls[0]`` calls of ``first``,
+    then ``calls[1]`` of ``second`` (more calls for the much faster side).
     """
     for _ in range(warmup):
         first()
         second()
     times: tuple[list[float], list[float]] = ([], [])
     for _ in range(repeats):
-        for fn, kept in zip((first, second), times, strict=True):
-            start = time.perf_counter()
-            fn()
-            kept.append(time.perf_counter() - start)
+        for fn, kept, count in zip((first, second), times, calls, strict=True):
+            for _ in range(count):
+                start = time.perf_counter()
+                fn()
+                kept.append(time.perf_counter() - start)
     return min(times[0]), min(times[1])
 
 

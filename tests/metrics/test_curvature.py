@@ -77,16 +77,23 @@ def _expected_bfc(G: nx.Graph, ei: torch.Tensor) -> list[float]:
     return [ref[(min(u, v), max(u, v))] for u, v in ei.T.tolist()]
 
 
-def test_bfc_edge_kernel_on_threads_equals_set_based_reference(monkeypatch) -> None:
+@pytest.mark.parametrize("budget", [8, 1 << 22])  # too few records: the edge kernel takes over
+def test_bfc_kernels_on_threads_equal_set_based_reference(monkeypatch, budget: int) -> None:
     from tgnn.metrics import _bfc
 
-    monkeypatch.setattr(_bfc, "RECORD_BUDGET", 8)  # too few: the per-edge kernel takes over
+    monkeypatch.setattr(_bfc, "RECORD_BUDGET", budget)
     monkeypatch.setattr(_bfc, "EDGES_PER_THREAD", 16)
-    monkeypatch.setattr(_bfc, "_CPUS", 3)  # 3 threads, runs of i split
+    monkeypatch.setattr(_bfc, "CYCLE_EDGES_PER_THREAD", 16)
+    monkeypatch.setattr(_bfc, "_CPUS", 3)  # 3 threads, ranges of rows split
+    reruns = []
+    cycle_pass = _bfc._cycle_pass
+    monkeypatch.setattr(_bfc, "_cycle_pass", lambda *a: reruns.append(a[-1]) or cycle_pass(*a))
     G = nx.gnm_random_graph(40, 160, seed=5)
     ei, w, n = undirected(G)
     np.testing.assert_allclose(balanced_forman_curvature(ei, w, n).numpy(),
                                _expected_bfc(G, ei), atol=1e-12)
+    # three shares of capacity (320 + 1024) // 3; two need more records and run again
+    assert sorted(reruns) == ([2] * 3 if budget == 8 else [448] * 3 + [648, 1360])
 
 
 def test_bfc_cycle_kernel_grows_its_record_buffer(monkeypatch) -> None:
@@ -94,7 +101,7 @@ def test_bfc_cycle_kernel_grows_its_record_buffer(monkeypatch) -> None:
 
     calls = []
     cycle_pass = _bfc._cycle_pass
-    monkeypatch.setattr(_bfc, "_cycle_pass", lambda *a: calls.append(len(a[3])) or cycle_pass(*a))
+    monkeypatch.setattr(_bfc, "_cycle_pass", lambda *a: calls.append(a[-1]) or cycle_pass(*a))
     G = nx.complete_bipartite_graph(9, 9)  # C(9,2)^2 = 1296 induced 4-cycles, 10368 records
     ei, w, n = undirected(G)
     got = balanced_forman_curvature(ei, w, n).numpy()

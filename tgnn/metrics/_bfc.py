@@ -30,7 +30,9 @@ from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 import numba
 import numpy as np
@@ -41,8 +43,10 @@ from tgnn.metrics._graph import find_entry
 __all__ = ["bfc_entries", "bfc_value"]
 
 RECORD_BUDGET = 1 << 22  # records of the cycle kernel (16 bytes each) before the edge kernel
-EDGES_PER_THREAD = 4096
+EDGES_PER_THREAD = 4096  # edge kernel; the cycle kernel gains from a second thread only
+CYCLE_EDGES_PER_THREAD = 1 << 17  # from ~200k edges (2-core CPU: 1.00x at 50k, 1.16x at 200k)
 _CPUS = os.cpu_count() or 1
+T = TypeVar("T")
 
 
 def bfc_value(di: int, dj: int, tri: int, squares: int, gamma: int) -> float:
@@ -69,18 +73,59 @@ def bfc_entries(A: sp.csr_array) -> np.ndarray:
     indices = A.indices.astype(np.int64, copy=False)
     ptr, idx, source = _by_degree(indptr, indices)
     mirror = _mirrors(ptr, idx)
-    capacity = min(RECORD_BUDGET, len(idx) + 1024)
-    while True:
-        edges, nodes = np.empty(capacity, np.int64), np.empty(capacity, np.int64)
-        tri, records = _cycle_pass(ptr, idx, mirror, edges, nodes)
-        if records <= capacity:
-            break
-        if records > RECORD_BUDGET:
-            return _edge_entries(indptr, indices)
-        capacity = records
-    out = np.empty(len(idx))
-    out[source] = _cycle_values(ptr, idx, mirror, tri, edges[:records], nodes[:records])
-    return out
+    counts = _cycle_counts(ptr, idx, mirror)
+    if counts is None:
+        return _edge_entries(indptr, indices)
+    return _cycle_values(ptr, idx, mirror, source, *counts)
+
+
+def _cycle_counts(
+    ptr: np.ndarray, idx: np.ndarray, mirror: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Triangles per lower entry and the records of :func:`_cycle_pass`, its ``v`` split over
+    threads by wedge count (each share its own triangle array and record buffer; a share whose
+    records overflow its buffer runs again with the exact size); None past ``RECORD_BUDGET``."""
+    ranges = _ranges(_wedge_costs(ptr, idx), _workers(len(idx), CYCLE_EDGES_PER_THREAD))
+    capacity = min(RECORD_BUDGET, len(idx) + 1024) // len(ranges)
+    shares = _in_parallel(lambda a, b: _cycle_pass(ptr, idx, mirror, a, b, capacity), ranges)
+    if sum(records for _, _, _, records in shares) > RECORD_BUDGET:
+        return None
+    shares = [
+        share if share[3] <= capacity else _cycle_pass(ptr, idx, mirror, a, b, share[3])
+        for share, (a, b) in zip(shares, ranges, strict=True)
+    ]
+    tri = functools.reduce(np.add, [share[0] for share in shares])
+    edges = np.concatenate([edges[:records] for _, edges, _, records in shares])
+    nodes = np.concatenate([nodes[:records] for _, _, nodes, records in shares])
+    return tri, edges, nodes
+
+
+def _workers(nnz: int, edges_per_thread: int) -> int:
+    """Threads for a pattern of ``nnz`` entries: one per ``edges_per_thread`` edges, at most
+    ``os.cpu_count()``."""
+    return max(1, min(_CPUS, nnz // (2 * edges_per_thread)))
+
+
+def _ranges(costs: np.ndarray, workers: int) -> list[tuple[int, int]]:
+    """``workers`` contiguous ranges of rows with equal shares of ``costs``."""
+    work = np.cumsum(costs)
+    cuts = np.searchsorted(work, work[-1] * np.arange(1, workers) / workers).tolist()
+    bounds = [0, *cuts, len(costs)]
+    return list(zip(bounds[:-1], bounds[1:], strict=True))
+
+
+def _in_parallel(kernel: Callable[[int, int], T], ranges: list[tuple[int, int]]) -> list[T]:
+    """``kernel(a, b)`` for every range, on the shared pool when there are several (the
+    compiled kernels release the GIL)."""
+    if len(ranges) == 1:
+        return [kernel(*ranges[0])]
+    pool = _pool(len(ranges))
+    return [share.result() for share in [pool.submit(kernel, a, b) for a, b in ranges]]
+
+
+@functools.cache
+def _pool(workers: int) -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(workers, thread_name_prefix="tgnn-bfc")
 
 
 @numba.njit(cache=True)
@@ -134,6 +179,19 @@ def _mirrors(ptr: np.ndarray, idx: np.ndarray) -> np.ndarray:
     return mirror
 
 
+@numba.njit(cache=True)
+def _wedge_costs(ptr: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """Work of :func:`_cycle_pass` per ``v``: ``sum d_a`` over the neighbours ``a < v``."""
+    n = ptr.shape[0] - 1
+    cost = np.zeros(n)
+    for v in range(n):
+        for p in range(ptr[v], ptr[v + 1]):
+            if idx[p] > v:
+                break
+            cost[v] += ptr[idx[p] + 1] - ptr[idx[p]]
+    return cost
+
+
 @numba.njit(cache=True, nogil=True, inline="always")
 def _record(edges: np.ndarray, nodes: np.ndarray, at: int, edge: int, one: int, two: int) -> None:
     edges[at], nodes[at], edges[at + 1], nodes[at + 1] = edge, one, edge, two
@@ -141,35 +199,37 @@ def _record(edges: np.ndarray, nodes: np.ndarray, at: int, edge: int, one: int, 
 
 @numba.njit(cache=True, nogil=True)
 def _cycle_pass(
-    ptr: np.ndarray, idx: np.ndarray, mirror: np.ndarray, edges: np.ndarray, nodes: np.ndarray
-) -> tuple[np.ndarray, int]:
-    """Triangles per lower entry (``r > c``) and the induced-4-cycle records of a pattern
-    relabelled by :func:`_by_degree`.
+    ptr: np.ndarray, idx: np.ndarray, mirror: np.ndarray, first_v: int, stop_v: int, capacity: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """Triangles per lower entry (``r > c``) and the induced-4-cycle records of the cycles
+    whose highest node is in ``[first_v, stop_v)``, in a pattern relabelled by
+    :func:`_by_degree`.
 
     For each ``v``, the wedges ``v - a - x`` with ``a, x < v`` are grouped by ``x`` (the prefix
     of each sorted row below ``v``). ``x ~ v`` closes a triangle (counted once, when
     ``x < a``) and is a diagonal of every 4-cycle ``v - a - x - b``; otherwise each pair
     ``a, b`` of wedges into ``x`` with ``a !~ b`` is an induced 4-cycle whose highest node is
     ``v``, listed once. Each of its four edges gets a record ``(lower entry, node)`` for both
-    cycle nodes off it, written while they fit in ``edges`` / ``nodes``; returns the triangle
-    counts and the number of records the graph needs.
+    cycle nodes off it, written while ``capacity`` holds them. Returns the triangle counts, the
+    records ``(edges, nodes)`` and how many records the cycles need; releases the GIL.
     """
     n, nnz = ptr.shape[0] - 1, idx.shape[0]
-    capacity = edges.shape[0]
+    edges, nodes = np.empty(capacity, dtype=np.int64), np.empty(capacity, dtype=np.int64)
     at_v = np.full(n, -1, dtype=np.int64)  # position of (v, u) for u ~ v, u < v
     first = np.full(n, -1, dtype=np.int64)  # wedges into x: linked through `after`
     after = np.empty(nnz, dtype=np.int64)
     centre = np.empty(nnz, dtype=np.int64)
-    leg = np.empty(nnz, dtype=np.int64)  # lower entry of a ~ x
-    ends = np.empty(n, dtype=np.int64)
+    leg = np.empty(nnz, dtype=np.int64)  # position of (a, x)
+    ends = np.empty(n, dtype=np.int64)  # x with a wedge, and those with two or more
+    shared = np.empty(n, dtype=np.int64)
     tri = np.zeros(nnz, dtype=np.int64)
     records = 0
-    for v in range(n):
+    for v in range(first_v, stop_v):
         below = ptr[v]
         while below < ptr[v + 1] and idx[below] < v:
             at_v[idx[below]] = below
             below += 1
-        wedges, n_ends = 0, 0
+        wedges, n_ends, n_shared = 0, 0, 0
         for p in range(ptr[v], below):
             a = idx[p]
             for q in range(ptr[a], ptr[a + 1]):
@@ -185,13 +245,15 @@ def _cycle_pass(
                 if first[x] == -1:
                     ends[n_ends] = x
                     n_ends += 1
-                centre[wedges], leg[wedges] = a, q if a > x else mirror[q]
+                elif after[first[x]] == -1:  # x gets its second wedge
+                    shared[n_shared] = x
+                    n_shared += 1
+                centre[wedges], leg[wedges] = a, q
                 after[wedges], first[x] = first[x], wedges
                 wedges += 1
-        for e in range(n_ends):
-            x = ends[e]
+        for e in range(n_shared):
+            x = shared[e]
             s = first[x]
-            first[x] = -1
             while s != -1:
                 a = centre[s]
                 t = after[s]
@@ -201,14 +263,18 @@ def _cycle_pass(
                         if records + 8 <= capacity:
                             _record(edges, nodes, records, at_v[a], b, x)
                             _record(edges, nodes, records + 2, at_v[b], a, x)
-                            _record(edges, nodes, records + 4, leg[s], v, b)
-                            _record(edges, nodes, records + 6, leg[t], v, a)
+                            ax = leg[s] if a > x else mirror[leg[s]]  # lower entries
+                            bx = leg[t] if b > x else mirror[leg[t]]
+                            _record(edges, nodes, records + 4, ax, v, b)
+                            _record(edges, nodes, records + 6, bx, v, a)
                         records += 8
                     t = after[t]
                 s = after[s]
+        for e in range(n_ends):
+            first[ends[e]] = -1
         for p in range(ptr[v], below):
             at_v[idx[p]] = -1
-    return tri, records
+    return tri, edges, nodes, records
 
 
 @numba.njit(cache=True)
@@ -216,12 +282,14 @@ def _cycle_values(
     ptr: np.ndarray,
     idx: np.ndarray,
     mirror: np.ndarray,
+    source: np.ndarray,
     tri: np.ndarray,
     edges: np.ndarray,
     nodes: np.ndarray,
 ) -> np.ndarray:
     """Definition 1 per entry from :func:`_cycle_pass`: records grouped by edge (counting
-    sort), then distinct nodes (``|#sq^i| + |#sq^j|``) and their largest count (``gamma_max``)."""
+    sort), then distinct nodes (``|#sq^i| + |#sq^j|``) and their largest count (``gamma_max``);
+    written at the entries ``source`` of the pattern before :func:`_by_degree`."""
     n, nnz = ptr.shape[0] - 1, idx.shape[0]
     start = np.zeros(nnz + 1, dtype=np.int64)
     for r in range(edges.shape[0]):
@@ -252,7 +320,7 @@ def _cycle_values(
                 for s in range(start[e], start[e + 1]):
                     count[grouped[s]] = 0
                 value = _bfc_value_jit(dr, dc, tri[e], squares, gamma)
-            out[e] = out[mirror[e]] = value
+            out[source[e]] = out[source[mirror[e]]] = value
     return out
 
 
@@ -383,28 +451,12 @@ def _row_costs(indptr: np.ndarray, indices: np.ndarray) -> np.ndarray:
     return cost
 
 
-@functools.cache
-def _pool(workers: int) -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(workers, thread_name_prefix="tgnn-bfc")
-
-
 def _edge_entries(indptr: np.ndarray, indices: np.ndarray) -> np.ndarray:
     """:func:`_edge_rows` on up to ``os.cpu_count()`` threads, one per ``EDGES_PER_THREAD``
     undirected edges; each takes a contiguous range of rows of equal estimated work
     (:func:`_row_costs`). The kernel releases the GIL and every edge writes its own two slots.
     """
-    n = len(indptr) - 1
     out = np.zeros(len(indices))
-    workers = max(1, min(_CPUS, len(indices) // (2 * EDGES_PER_THREAD)))
-    if workers == 1:
-        _edge_rows(indptr, indices, 0, n, out)
-        return out
-    work = np.cumsum(_row_costs(indptr, indices))
-    cuts = [0, *np.searchsorted(work, work[-1] * np.arange(1, workers) / workers).tolist(), n]
-    shares = [
-        _pool(workers).submit(_edge_rows, indptr, indices, a, b, out)
-        for a, b in zip(cuts[:-1], cuts[1:], strict=True)
-    ]
-    for share in shares:
-        share.result()
+    ranges = _ranges(_row_costs(indptr, indices), _workers(len(indices), EDGES_PER_THREAD))
+    _in_parallel(lambda a, b: _edge_rows(indptr, indices, a, b, out), ranges)
     return out

@@ -239,40 +239,43 @@ def _union_pattern(
     pairs that are no edge); ``keep`` must exclude ``row == col``.
     """
     m = row.shape[0]
+    lo_of, hi_of = np.empty(m, dtype=np.int64), np.empty(m, dtype=np.int64)
     by_hi = np.zeros(n + 1, dtype=np.int64)
     by_lo = np.zeros(n + 1, dtype=np.int64)
+    kept = 0
     for e in range(m):
+        lo_of[e], hi_of[e] = (row[e], col[e]) if row[e] < col[e] else (col[e], row[e])
         if keep[e]:
-            by_lo[min(row[e], col[e]) + 1] += 1
-            by_hi[max(row[e], col[e]) + 1] += 1
+            by_lo[lo_of[e] + 1] += 1
+            by_hi[hi_of[e] + 1] += 1
+            kept += 1
     for r in range(n):
         by_hi[r + 1] += by_hi[r]
         by_lo[r + 1] += by_lo[r]
-    kept = by_lo[n]
-    high = np.empty(kept, dtype=np.int64)  # the kept entries ordered by hi
-    source = np.empty(kept, dtype=np.int64)
+    source = np.empty(kept, dtype=np.int64)  # the kept entries ordered by hi
     for e in range(m):
         if keep[e]:
-            hi = max(row[e], col[e])
-            high[by_hi[hi]], source[by_hi[hi]] = hi, e
-            by_hi[hi] += 1
+            source[by_hi[hi_of[e]]] = e
+            by_hi[hi_of[e]] += 1
     start = by_lo.copy()
-    upper = np.empty(kept, dtype=np.int64)  # hi grouped by lo, ascending in each group
-    origin = np.empty(kept, dtype=np.int64)
+    origin = np.empty(kept, dtype=np.int64)  # then stably by lo: hi ascends in each group
     for p in range(kept):
-        lo = min(row[source[p]], col[source[p]])
-        upper[by_lo[lo]], origin[by_lo[lo]] = high[p], source[p]
+        lo = lo_of[source[p]]
+        origin[by_lo[lo]] = source[p]
         by_lo[lo] += 1
     slots = np.full(m, -1, dtype=np.int64)  # first the deduplicated upper index
+    upper = np.empty(kept, dtype=np.int64)
     upper_ptr = np.zeros(n + 1, dtype=np.int64)
     indptr = np.zeros(n + 1, dtype=np.int64)  # first the row degrees, then their prefix sums
     size = 0
     for r in range(n):
+        last = -1
         for p in range(start[r], start[r + 1]):
-            if p == start[r] or upper[p] != upper[p - 1]:
-                upper[size] = upper[p]
+            hi = hi_of[origin[p]]
+            if hi != last:
+                upper[size] = last = hi
                 size += 1
-                indptr[upper[p] + 1] += 1
+                indptr[hi + 1] += 1
             slots[origin[p]] = size - 1
         upper_ptr[r + 1] = size
         indptr[r + 1] += size - upper_ptr[r]
@@ -291,11 +294,10 @@ def _union_pattern(
             indices[fill[r]] = upper[p]
             fill[r] += 1
     for e in range(m):
-        lo, hi = min(row[e], col[e]), max(row[e], col[e])
         if slots[e] >= 0:
-            slots[e] += shift[lo]
-        elif lo != hi:  # a zero weight whose reverse is an edge still names that edge
-            slots[e] = find_entry(indptr, indices, lo, hi)
+            slots[e] += shift[lo_of[e]]
+        elif lo_of[e] != hi_of[e]:  # a zero weight whose reverse is an edge still names that edge
+            slots[e] = find_entry(indptr, indices, lo_of[e], hi_of[e])
     return indptr, indices, slots
 
 
@@ -361,13 +363,20 @@ def _aligned(rows: np.ndarray, cols: np.ndarray, values: np.ndarray, graph: Grap
     ei = _as_numpy(ei, "edge_index").astype(np.int64, copy=False)
     slots = np.empty(ei.shape[1], dtype=np.int64)
     _find_slots(rows, np.ascontiguousarray(cols), ei[0], ei[1], slots)
-    return slot_values(np.asarray(values, dtype=np.float64), slots)
+    return slot_values(values, slots)
 
 
 def slot_values(values: np.ndarray, slots: np.ndarray) -> Tensor:
     """``values[slots]`` with NaN where ``slots`` is -1 (columns that are not edges), float64."""
-    out = np.where(slots >= 0, values[np.maximum(slots, 0)] if len(values) else np.nan, np.nan)
-    return torch.from_numpy(out.astype(np.float64, copy=False))
+    return torch.from_numpy(_gather(np.asarray(values, dtype=np.float64), slots))
+
+
+@numba.njit(cache=True)
+def _gather(values: np.ndarray, slots: np.ndarray) -> np.ndarray:
+    out = np.empty(slots.shape[0])
+    for c in range(slots.shape[0]):
+        out[c] = values[slots[c]] if slots[c] >= 0 else np.nan
+    return out
 
 
 @numba.njit(cache=True, nogil=True)

@@ -56,7 +56,9 @@ def bfc_value(di: int, dj: int, tri: int, squares: int, gamma: int) -> float:
     incremental set-based kernel of :mod:`tgnn.transforms`, compiled for the kernels here.
     """
     dmax, dmin = max(di, dj), min(di, dj)
-    ric = 2.0 / di + 2.0 / dj - 2.0 + 2.0 * tri / dmax + tri / dmin
+    ric = 2.0 / di + 2.0 / dj - 2.0
+    if tri > 0:  # the sum of the paper's order, left to right, without the zero terms
+        ric = ric + 2.0 * tri / dmax + tri / dmin
     if gamma > 0:
         ric += squares / (gamma * dmax)
     return ric
@@ -73,25 +75,26 @@ def bfc_entries(A: sp.csr_array) -> np.ndarray:
     indices = A.indices.astype(np.int64, copy=False)
     ptr, idx, source = _by_degree(indptr, indices)
     mirror = _mirrors(ptr, idx)
-    counts = _cycle_counts(ptr, idx, mirror)
+    counts = _cycle_counts(ptr, idx)
     if counts is None:
         return _edge_entries(indptr, indices)
     return _cycle_values(ptr, idx, mirror, source, *counts)
 
 
 def _cycle_counts(
-    ptr: np.ndarray, idx: np.ndarray, mirror: np.ndarray
+    ptr: np.ndarray, idx: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """Triangles per lower entry and the records of :func:`_cycle_pass`, its ``v`` split over
     threads by wedge count (each share its own triangle array and record buffer; a share whose
     records overflow its buffer runs again with the exact size); None past ``RECORD_BUDGET``."""
-    ranges = _ranges(_wedge_costs(ptr, idx), _workers(len(idx), CYCLE_EDGES_PER_THREAD))
+    workers = _workers(len(idx), CYCLE_EDGES_PER_THREAD)
+    ranges = _ranges(_wedge_costs(ptr, idx), workers) if workers > 1 else [(0, len(ptr) - 1)]
     capacity = min(RECORD_BUDGET, len(idx) + 1024) // len(ranges)
-    shares = _in_parallel(lambda a, b: _cycle_pass(ptr, idx, mirror, a, b, capacity), ranges)
+    shares = _in_parallel(lambda a, b: _cycle_pass(ptr, idx, a, b, capacity), ranges)
     if sum(records for _, _, _, records in shares) > RECORD_BUDGET:
         return None
     shares = [
-        share if share[3] <= capacity else _cycle_pass(ptr, idx, mirror, a, b, share[3])
+        share if share[3] <= capacity else _cycle_pass(ptr, idx, a, b, share[3])
         for share, (a, b) in zip(shares, ranges, strict=True)
     ]
     tri = functools.reduce(np.add, [share[0] for share in shares])
@@ -199,7 +202,7 @@ def _record(edges: np.ndarray, nodes: np.ndarray, at: int, edge: int, one: int, 
 
 @numba.njit(cache=True, nogil=True)
 def _cycle_pass(
-    ptr: np.ndarray, idx: np.ndarray, mirror: np.ndarray, first_v: int, stop_v: int, capacity: int
+    ptr: np.ndarray, idx: np.ndarray, first_v: int, stop_v: int, capacity: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     """Triangles per lower entry (``r > c``) and the induced-4-cycle records of the cycles
     whose highest node is in ``[first_v, stop_v)``, in a pattern relabelled by
@@ -219,7 +222,6 @@ def _cycle_pass(
     first = np.full(n, -1, dtype=np.int64)  # wedges into x: linked through `after`
     after = np.empty(nnz, dtype=np.int64)
     centre = np.empty(nnz, dtype=np.int64)
-    leg = np.empty(nnz, dtype=np.int64)  # position of (a, x)
     ends = np.empty(n, dtype=np.int64)  # x with a wedge, and those with two or more
     shared = np.empty(n, dtype=np.int64)
     tri = np.zeros(nnz, dtype=np.int64)
@@ -248,7 +250,7 @@ def _cycle_pass(
                 elif after[first[x]] == -1:  # x gets its second wedge
                     shared[n_shared] = x
                     n_shared += 1
-                centre[wedges], leg[wedges] = a, q
+                centre[wedges] = a
                 after[wedges], first[x] = first[x], wedges
                 wedges += 1
         for e in range(n_shared):
@@ -263,8 +265,8 @@ def _cycle_pass(
                         if records + 8 <= capacity:
                             _record(edges, nodes, records, at_v[a], b, x)
                             _record(edges, nodes, records + 2, at_v[b], a, x)
-                            ax = leg[s] if a > x else mirror[leg[s]]  # lower entries
-                            bx = leg[t] if b > x else mirror[leg[t]]
+                            ax = find_entry(ptr, idx, max(a, x), min(a, x))  # lower entries
+                            bx = find_entry(ptr, idx, max(b, x), min(b, x))
                             _record(edges, nodes, records + 4, ax, v, b)
                             _record(edges, nodes, records + 6, bx, v, a)
                         records += 8
@@ -287,20 +289,14 @@ def _cycle_values(
     edges: np.ndarray,
     nodes: np.ndarray,
 ) -> np.ndarray:
-    """Definition 1 per entry from :func:`_cycle_pass`: records grouped by edge (counting
-    sort), then distinct nodes (``|#sq^i| + |#sq^j|``) and their largest count (``gamma_max``);
+    """Definition 1 per entry from :func:`_cycle_pass`: records linked by edge, then distinct
+    nodes (``|#sq^i| + |#sq^j|``) and their largest count (``gamma_max``);
     written at the entries ``source`` of the pattern before :func:`_by_degree`."""
     n, nnz = ptr.shape[0] - 1, idx.shape[0]
-    start = np.zeros(nnz + 1, dtype=np.int64)
+    head = np.full(nnz, -1, dtype=np.int64)  # records of each edge, linked through `link`
+    link = np.empty(edges.shape[0], dtype=np.int64)
     for r in range(edges.shape[0]):
-        start[edges[r] + 1] += 1
-    for e in range(nnz):
-        start[e + 1] += start[e]
-    fill = start[:-1].copy()
-    grouped = np.empty(edges.shape[0], dtype=np.int64)
-    for r in range(edges.shape[0]):
-        grouped[fill[edges[r]]] = nodes[r]
-        fill[edges[r]] += 1
+        link[r], head[edges[r]] = head[edges[r]], r
     count = np.zeros(n, dtype=np.int64)
     out = np.empty(nnz)
     for r in range(n):
@@ -313,12 +309,16 @@ def _cycle_values(
             value = 0.0
             if min(dr, dc) > 1:
                 squares, gamma = 0, 0
-                for s in range(start[e], start[e + 1]):
-                    count[grouped[s]] += 1
-                    squares += count[grouped[s]] == 1
-                    gamma = max(gamma, count[grouped[s]])
-                for s in range(start[e], start[e + 1]):
-                    count[grouped[s]] = 0
+                s = head[e]
+                while s != -1:
+                    count[nodes[s]] += 1
+                    squares += count[nodes[s]] == 1
+                    gamma = max(gamma, count[nodes[s]])
+                    s = link[s]
+                s = head[e]
+                while s != -1:
+                    count[nodes[s]] = 0
+                    s = link[s]
                 value = _bfc_value_jit(dr, dc, tri[e], squares, gamma)
             out[source[e]] = out[source[mirror[e]]] = value
     return out

@@ -96,6 +96,26 @@ def test_bfc_kernels_on_threads_equal_set_based_reference(monkeypatch, budget: i
     assert sorted(reruns) == ([2] * 3 if budget == 8 else [448] * 3 + [648, 1360])
 
 
+@pytest.mark.parametrize(
+    "G",
+    [
+        nx.barabasi_albert_graph(120, 3, seed=2),  # hubs: the highest node is rarely an end
+        nx.hypercube_graph(5),  # every 4-cycle induced, many per edge
+        nx.complete_multipartite_graph(3, 4, 5),  # induced 4-cycles next to chords
+        nx.wheel_graph(9),
+        nx.grid_2d_graph(6, 7),
+        nx.circular_ladder_graph(9),
+        nx.watts_strogatz_graph(80, 6, 0.2, seed=3),
+    ],
+    ids=["ba", "hypercube", "multipartite", "wheel", "grid", "ladder", "small-world"],
+)
+def test_bfc_families_equal_set_based_reference(G: nx.Graph) -> None:
+    G = nx.convert_node_labels_to_integers(G)
+    ei, w, n = undirected(G)
+    np.testing.assert_array_equal(balanced_forman_curvature(ei, w, n).numpy(),
+                                  _expected_bfc(G, ei))
+
+
 def test_bfc_cycle_kernel_grows_its_record_buffer(monkeypatch) -> None:
     from tgnn.metrics import _bfc
 

@@ -43,8 +43,9 @@ from tgnn.metrics._graph import find_entry
 __all__ = ["bfc_entries", "bfc_value"]
 
 RECORD_BUDGET = 1 << 22  # records of the cycle kernel (16 bytes each) before the edge kernel
-EDGES_PER_THREAD = 4096  # edge kernel; the cycle kernel gains from a second thread only
-CYCLE_EDGES_PER_THREAD = 1 << 17  # from ~200k edges (2-core CPU: 1.00x at 50k, 1.16x at 200k)
+EDGES_PER_THREAD = 4096  # edge kernel
+# cycle kernel: a second thread pays from ~250k edges (2 cores: 0.96x at 40k, 1.16x at 400k)
+CYCLE_EDGES_PER_THREAD = 1 << 17
 _CPUS = os.cpu_count() or 1
 T = TypeVar("T")
 
@@ -87,8 +88,7 @@ def _cycle_counts(
     """Triangles per lower entry and the records of :func:`_cycle_pass`, its ``v`` split over
     threads by wedge count (each share its own triangle array and record buffer; a share whose
     records overflow its buffer runs again with the exact size); None past ``RECORD_BUDGET``."""
-    workers = _workers(len(idx), CYCLE_EDGES_PER_THREAD)
-    ranges = _ranges(_wedge_costs(ptr, idx), workers) if workers > 1 else [(0, len(ptr) - 1)]
+    ranges = _row_ranges(_wedge_costs, ptr, idx, CYCLE_EDGES_PER_THREAD)
     capacity = min(RECORD_BUDGET, len(idx) + 1024) // len(ranges)
     shares = _in_parallel(lambda a, b: _cycle_pass(ptr, idx, a, b, capacity), ranges)
     if sum(records for _, _, _, records in shares) > RECORD_BUDGET:
@@ -103,17 +103,21 @@ def _cycle_counts(
     return tri, edges, nodes
 
 
-def _workers(nnz: int, edges_per_thread: int) -> int:
-    """Threads for a pattern of ``nnz`` entries: one per ``edges_per_thread`` edges, at most
-    ``os.cpu_count()``."""
-    return max(1, min(_CPUS, nnz // (2 * edges_per_thread)))
-
-
-def _ranges(costs: np.ndarray, workers: int) -> list[tuple[int, int]]:
-    """``workers`` contiguous ranges of rows with equal shares of ``costs``."""
-    work = np.cumsum(costs)
+def _row_ranges(
+    costs: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    edges_per_thread: int,
+) -> list[tuple[int, int]]:
+    """Contiguous ranges of rows, one per thread: a thread per ``edges_per_thread`` edges, at
+    most ``os.cpu_count()``, each range with an equal share of the estimated ``costs``."""
+    n = len(indptr) - 1
+    workers = max(1, min(_CPUS, len(indices) // (2 * edges_per_thread)))
+    if workers == 1:
+        return [(0, n)]
+    work = np.cumsum(costs(indptr, indices))
     cuts = np.searchsorted(work, work[-1] * np.arange(1, workers) / workers).tolist()
-    bounds = [0, *cuts, len(costs)]
+    bounds = [0, *cuts, n]
     return list(zip(bounds[:-1], bounds[1:], strict=True))
 
 
@@ -457,6 +461,6 @@ def _edge_entries(indptr: np.ndarray, indices: np.ndarray) -> np.ndarray:
     (:func:`_row_costs`). The kernel releases the GIL and every edge writes its own two slots.
     """
     out = np.zeros(len(indices))
-    ranges = _ranges(_row_costs(indptr, indices), _workers(len(indices), EDGES_PER_THREAD))
+    ranges = _row_ranges(_row_costs, indptr, indices, EDGES_PER_THREAD)
     _in_parallel(lambda a, b: _edge_rows(indptr, indices, a, b, out), ranges)
     return out

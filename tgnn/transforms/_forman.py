@@ -20,8 +20,9 @@ bug fixed, which otherwise leaves most curvatures at 0): it counts ``k`` with ``
 and no diagonal checks, and disagrees with Def. 1 (``K_5``: 1.75 instead of 1.25). It is offered
 only to reproduce published numbers.
 
-The all-edges pass and both formulas live in :mod:`tgnn.metrics.curvature`; this module keeps
-only what is incremental: the per-edge counts on neighbour sets, re-run after each edge toggle.
+The all-edges pass lives in :mod:`tgnn.metrics._bfc` (paper) and :mod:`tgnn.metrics.curvature`
+(legacy), with both formulas; this module keeps only what is incremental: the per-edge counts on
+neighbour sets, re-run after each edge toggle.
 """
 
 from __future__ import annotations
@@ -43,8 +44,8 @@ def bfc_all(
 ) -> np.ndarray:
     """Curvature of the edges ``(u[e], v[e])`` of a 0/1 adjacency, all at once.
 
-    The kernel of :func:`tgnn.metrics.balanced_forman_curvature` (compiled, 2-paths listed
-    once per node; the legacy variant vectorised with ``A^2`` lookups).
+    The kernel of :func:`tgnn.metrics.balanced_forman_curvature` (compiled, every induced
+    4-cycle listed once; the legacy variant vectorised with ``A^2`` lookups).
     """
     return _bfc_pairs(adj, u, v, "paper" if variant == "paper" else "sdrf")
 

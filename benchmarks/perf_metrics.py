@@ -8,7 +8,8 @@ Rows (goal in brackets):
   conductances), exact by selected inversion (< 2 s; no anchor);
 - balanced Forman curvature on all edges of a 10k-edge random graph against
   :func:`set_based_bfc`, a straightforward set-based implementation of the paper's definition
-  (>= 100x);
+  (>= 100x); the two are timed in alternating rounds (eight calls of ours, one of the
+  anchor), so that a drift of the machine's speed reaches both;
 - Ollivier-Ricci curvature against GraphRicciCurvature run in its own venv
   (benchmarks/anchors/make_grc_venv.sh), with equal values (>= 10x); skipped when that venv
   cannot be built;

@@ -9,6 +9,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+import numba
 import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.csgraph as csg
@@ -20,7 +21,6 @@ from tgnn.metrics._graph import (
     GraphInput,
     Symmetrize,
     edge_values,
-    pattern_of,
     to_adjacency,
     upper_edges,
 )
@@ -36,29 +36,112 @@ def _measures(W: sp.csr_array, alpha: float, exp_power: float, base: float) -> n
     return (1.0 - alpha) * mass / total[rows]
 
 
-def _distances(W: sp.csr_array, limit: float) -> Callable[[np.ndarray], np.ndarray]:
-    """``rows(sources)``: path lengths from ``sources`` (weights as lengths) up to ``limit``.
+def _supports(
+    W: sp.csr_array, alpha: float, exp_power: float, base: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each node's support (its neighbours, then itself) and lazy-walk masses, back to back:
+    node ``x`` owns ``supp[ext_ptr[x] : ext_ptr[x + 1]]`` and the same slots of ``mass``."""
+    n = W.shape[0]
+    ext_ptr = np.concatenate([[0], np.cumsum(np.diff(W.indptr) + 1)])
+    self_slot = ext_ptr[1:] - 1
+    nbr_slot = np.setdiff1d(np.arange(ext_ptr[-1]), self_slot, assume_unique=True)
+    supp = np.empty(ext_ptr[-1], dtype=np.int64)
+    mass = np.empty(ext_ptr[-1])
+    supp[nbr_slot], supp[self_slot] = W.indices, np.arange(n)
+    mass[nbr_slot], mass[self_slot] = _measures(W, alpha, exp_power, base), alpha
+    return supp, mass, ext_ptr
 
-    Decided once per graph: when every edge has the same length ``c``, the lengths that the
-    transport reads (between the supports of two adjacent nodes, at most 3 hops) are ``c``
-    times the hop count, which comes from the pattern of ``A`` and ``A^2``: 0, 1, 2, else 3
-    (no Dijkstra). Otherwise Dijkstra bounded by ``limit``. Entries beyond ``limit`` are not
-    read by the caller.
+
+def _cost_blocks(
+    W: sp.csr_array, supp: np.ndarray, ext_ptr: np.ndarray, limit: float
+) -> Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """``blocks(ci, cj)``: the transport costs of the edges ``(ci, cj)`` and their lengths.
+
+    Edge ``t`` owns ``costs[offsets[t] : offsets[t + 1]]``, the row-major
+    ``|supp x| x |supp y|`` block of path lengths between the supports (weights as lengths);
+    the third output is ``d(x, y)``. Decided once per graph: when every edge has the same
+    length ``c``, these lengths are ``c`` times the hop count, 0 to 3 between the supports of
+    adjacent nodes, read off the pattern (:func:`_hop_blocks`, no Dijkstra). Otherwise
+    Dijkstra from the batch's support nodes, bounded by ``limit``, and one gather.
     """
-    if not (W.nnz and np.all(W.data == W.data[0])):
-        return lambda sources: csg.dijkstra(W, directed=False, indices=sources, limit=limit)
-    A, unit = pattern_of(W), float(W.data[0])
+    n = W.shape[0]
+    if W.nnz and np.all(W.data == W.data[0]):
+        unit = float(W.data[0])
+        indptr, indices = W.indptr.astype(np.int64), W.indices.astype(np.int64)
 
-    def hop_rows(sources: np.ndarray) -> np.ndarray:
-        near = A[sources]
-        D = np.full((len(sources), W.shape[0]), 3.0)
-        for hops, M in ((2.0, near @ A), (1.0, near)):
-            D[np.repeat(np.arange(len(sources)), np.diff(M.indptr)), M.indices] = hops
-        D[np.arange(len(sources)), sources] = 0.0
-        D *= unit
-        return D
+        def hop_blocks(ci: np.ndarray, cj: np.ndarray) -> tuple[np.ndarray, ...]:
+            costs, offsets = _hop_blocks(indptr, indices, supp, ext_ptr, ci, cj)
+            return costs * unit, offsets, np.full(len(ci), unit)
 
-    return hop_rows
+        return hop_blocks
+
+    def dijkstra_blocks(ci: np.ndarray, cj: np.ndarray) -> tuple[np.ndarray, ...]:
+        src = np.unique(np.concatenate([ci, cj, W[ci].indices, W[cj].indices]))
+        D = csg.dijkstra(W, directed=False, indices=src, limit=limit)
+        row = np.full(n, -1)
+        row[src] = np.arange(len(src))
+        costs, offsets = _gather_blocks(D, row, supp, ext_ptr, ci, cj)
+        return costs, offsets, D[row[ci], cj]
+
+    return dijkstra_blocks
+
+
+@numba.njit(cache=True)
+def _block_offsets(ext_ptr: np.ndarray, ci: np.ndarray, cj: np.ndarray) -> np.ndarray:
+    offsets = np.zeros(ci.shape[0] + 1, dtype=np.int64)
+    for t in range(ci.shape[0]):
+        size_x = ext_ptr[ci[t] + 1] - ext_ptr[ci[t]]
+        offsets[t + 1] = offsets[t] + size_x * (ext_ptr[cj[t] + 1] - ext_ptr[cj[t]])
+    return offsets
+
+
+@numba.njit(cache=True)
+def _hop_blocks(
+    indptr: np.ndarray, indices: np.ndarray, supp: np.ndarray, ext_ptr: np.ndarray,
+    ci: np.ndarray, cj: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Hop counts between the supports of adjacent ``x = ci[t]``, ``y = cj[t]``: 0 (same
+    node), 1 (adjacent), 2 (a common neighbour), else 3 (``p - x - y - q``). ``N(p)`` is
+    marked once per ``p``; ``O(sum_t sum_{p, q} d_q)``."""
+    offsets = _block_offsets(ext_ptr, ci, cj)
+    costs = np.empty(offsets[-1])
+    mark = np.full(indptr.shape[0] - 1, -1, dtype=np.int64)
+    token, k = 0, 0
+    for t in range(ci.shape[0]):
+        for a in range(ext_ptr[ci[t]], ext_ptr[ci[t] + 1]):
+            p = supp[a]
+            token += 1
+            for u in range(indptr[p], indptr[p + 1]):
+                mark[indices[u]] = token
+            for b in range(ext_ptr[cj[t]], ext_ptr[cj[t] + 1]):
+                q = supp[b]
+                hops = 0 if q == p else 1 if mark[q] == token else 3
+                if hops == 3:
+                    for u in range(indptr[q], indptr[q + 1]):
+                        if mark[indices[u]] == token:
+                            hops = 2
+                            break
+                costs[k] = hops
+                k += 1
+    return costs, offsets
+
+
+@numba.njit(cache=True)
+def _gather_blocks(
+    D: np.ndarray, row: np.ndarray, supp: np.ndarray, ext_ptr: np.ndarray,
+    ci: np.ndarray, cj: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The blocks of :func:`_cost_blocks` from distance rows ``D[row[u]]``."""
+    offsets = _block_offsets(ext_ptr, ci, cj)
+    costs = np.empty(offsets[-1])
+    k = 0
+    for t in range(ci.shape[0]):
+        for a in range(ext_ptr[ci[t]], ext_ptr[ci[t] + 1]):
+            r = row[supp[a]]
+            for b in range(ext_ptr[cj[t]], ext_ptr[cj[t] + 1]):
+                costs[k] = D[r, supp[b]]
+                k += 1
+    return costs, offsets
 
 
 def ollivier_ricci_curvature(
@@ -84,9 +167,9 @@ def ollivier_ricci_curvature(
     Edges are taken in batches of at most ``chunk`` whose distance rows stay within
     ``MAX_DISTANCE_ENTRIES`` (256 MiB). Complexity: one Dijkstra per endpoint, bounded by
     ``3 max w`` (supports of ``m_x`` and ``m_y`` are at most that far apart; when all edges
-    have one length, hop counts from the patterns of ``A`` and ``A^2`` instead), plus one exact
-    transport of size ``(d_x + 1) x (d_y + 1)`` per edge: ``O(sum_{xy} (d_x d_y)^{3/2} log)``
-    in practice.
+    have one length, hop counts read off the pattern instead, ``O(d_x d_y d_max)`` per edge),
+    plus one exact transport of size ``(d_x + 1) x (d_y + 1)`` per edge:
+    ``O(sum_{xy} (d_x d_y)^{3/2} log)`` in practice.
 
     Reference: Y. Ollivier, *Ricci curvature of Markov chains on metric spaces*, J. Funct. Anal.
     256 (2009); Lin, Lu, Yau (2011) for the lazy walk; C.-C. Ni et al., *Community detection
@@ -104,32 +187,21 @@ def ollivier_ricci_curvature(
     W = to_adjacency(graph, edge_weight, num_nodes, symmetrize=symmetrize)
     n = W.shape[0]
     i, j = upper_edges(W)
-    # each node's support (its neighbours, then itself) and lazy-walk masses, back to back
-    counts = np.diff(W.indptr) + 1
-    ext_ptr = np.concatenate([[0], np.cumsum(counts)])
-    self_slot = ext_ptr[1:] - 1
-    nbr_slot = np.setdiff1d(np.arange(ext_ptr[-1]), self_slot, assume_unique=True)
-    supp = np.empty(ext_ptr[-1], dtype=np.int64)
-    mass = np.empty(ext_ptr[-1])
-    supp[nbr_slot], supp[self_slot] = W.indices, np.arange(n)
-    mass[nbr_slot], mass[self_slot] = _measures(W, alpha, exp_power, base), alpha
+    supp, mass, ext_ptr = _supports(W, alpha, exp_power, base)
+    counts = np.diff(ext_ptr)
     limit = 3.0 * float(W.data.max()) * (1 + 1e-9) if W.nnz else 0.0
-    distance_rows = _distances(W, limit)
+    blocks = _cost_blocks(W, supp, ext_ptr, limit)
     values = np.empty(len(i))
     for start, stop in _edge_batches(counts[i] + counts[j], n, chunk):
         ci, cj = i[start:stop], j[start:stop]
-        src = np.unique(np.concatenate([ci, cj, W[ci].indices, W[cj].indices]))
-        D = distance_rows(src)
-        row = np.full(n, -1)
-        row[src] = np.arange(len(src))
-        costs, offsets = _cost_blocks(D, row[supp], supp, ext_ptr, ci, cj)
+        costs, offsets, length = blocks(ci, cj)
         w1 = np.empty(len(ci))
         ptr, off = ext_ptr.tolist(), offsets.tolist()
         for t, (x, y) in enumerate(zip(ci.tolist(), cj.tolist(), strict=True)):
             a, b, c, d = ptr[x], ptr[x + 1], ptr[y], ptr[y + 1]
             cost = costs[off[t] : off[t + 1]].reshape(b - a, d - c)
             w1[t] = _transport(mass[a:b], mass[c:d], cost)[1]
-        values[start:stop] = 1.0 - w1 / D[row[ci], cj]
+        values[start:stop] = 1.0 - w1 / length
     return edge_values(n, i, j, values, graph)
 
 
@@ -150,25 +222,6 @@ def _edge_batches(sources: np.ndarray, n: int, chunk: int) -> list[tuple[int, in
         batches.append((start, stop))
         start = stop
     return batches
-
-
-def _cost_blocks(
-    D: np.ndarray, supp_row: np.ndarray, supp: np.ndarray, ext_ptr: np.ndarray,
-    ci: np.ndarray, cj: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray]:
-    """All transport cost matrices of the edges ``(ci, cj)`` in one gather, row-major.
-
-    Edge ``t`` owns ``costs[offsets[t] : offsets[t + 1]]``: its ``|supp x| x |supp y|`` block
-    of ``D``, whose rows are indexed by ``supp_row``.
-    """
-    sx = ext_ptr[ci + 1] - ext_ptr[ci]
-    sy = ext_ptr[cj + 1] - ext_ptr[cj]
-    offsets = np.concatenate([[0], np.cumsum(sx * sy)])
-    edge = np.repeat(np.arange(len(ci)), sx * sy)
-    local = np.arange(offsets[-1]) - offsets[edge]
-    p, q = np.divmod(local, sy[edge])
-    costs = D[supp_row[ext_ptr[ci][edge] + p], supp[ext_ptr[cj][edge] + q]]
-    return costs, offsets
 
 
 def _transport(mx: np.ndarray, my: np.ndarray, cost: np.ndarray) -> tuple[np.ndarray, float]:

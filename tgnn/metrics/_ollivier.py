@@ -52,9 +52,12 @@ def _supports(
     return supp, mass, ext_ptr
 
 
+Blocks = tuple[np.ndarray, np.ndarray, np.ndarray]  # costs, offsets, d(x, y)
+
+
 def _cost_blocks(
     W: sp.csr_array, supp: np.ndarray, ext_ptr: np.ndarray, limit: float
-) -> Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]:
+) -> Callable[[np.ndarray, np.ndarray], Blocks]:
     """``blocks(ci, cj)``: the transport costs of the edges ``(ci, cj)`` and their lengths.
 
     Edge ``t`` owns ``costs[offsets[t] : offsets[t + 1]]``, the row-major
@@ -69,13 +72,13 @@ def _cost_blocks(
         unit = float(W.data[0])
         indptr, indices = W.indptr.astype(np.int64), W.indices.astype(np.int64)
 
-        def hop_blocks(ci: np.ndarray, cj: np.ndarray) -> tuple[np.ndarray, ...]:
+        def hop_blocks(ci: np.ndarray, cj: np.ndarray) -> Blocks:
             costs, offsets = _hop_blocks(indptr, indices, supp, ext_ptr, ci, cj)
             return costs * unit, offsets, np.full(len(ci), unit)
 
         return hop_blocks
 
-    def dijkstra_blocks(ci: np.ndarray, cj: np.ndarray) -> tuple[np.ndarray, ...]:
+    def dijkstra_blocks(ci: np.ndarray, cj: np.ndarray) -> Blocks:
         src = np.unique(np.concatenate([ci, cj, W[ci].indices, W[cj].indices]))
         D = csg.dijkstra(W, directed=False, indices=src, limit=limit)
         row = np.full(n, -1)

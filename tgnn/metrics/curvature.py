@@ -148,12 +148,13 @@ def balanced_forman_curvature(
     excess ``lambda`` instead of the 4-cycle sets, and has no ``min degree = 1`` rule. It
     disagrees with the paper, e.g. ``K_5``: 1.75 (paper 1.25), ``C_6``: 1 (paper 0).
 
-    Complexity: ``O(alpha E + P log d_max)`` time (``alpha`` the arboricity, ``P`` <= the
-    pairs of 2-paths ``v - a - x``, ``v - b - x`` below the highest-degree node ``v``, at least
-    the induced 4-cycles ``C4``; one compiled pass that lists every induced 4-cycle once, see
-    :mod:`tgnn.metrics._bfc`), ``O(n + E + 8 C4)`` memory (graphs with more than ``2^19``
-    induced 4-cycles go per edge in ``O(n + E)`` memory instead); the
-    legacy variant is vectorised with ``A^2`` lookups, ``O(nnz(A^2) + sum_i d_i^2)``.
+    Complexity: ``O(alpha E + P log d_max)`` time with ``alpha`` the arboricity and ``P`` the
+    pairs of 2-paths ``v - a - x``, ``v - b - x`` (``a, b, x`` of lower degree rank than ``v``,
+    ``x !~ v``) tested for a chord ``a ~ b``, at least the induced 4-cycles ``C4``: one
+    compiled pass lists every induced 4-cycle once (:mod:`tgnn.metrics._bfc`). Memory
+    ``O(n + E + 8 C4)``; graphs with more than ``2^19`` induced 4-cycles are evaluated per edge
+    in ``O(n + E)`` memory instead. The legacy variant is vectorised with ``A^2`` lookups,
+    ``O(nnz(A^2) + sum_i d_i^2)``.
 
     Reference: J. Topping, F. Di Giovanni, B. P. Chamberlain, X. Dong, M. M. Bronstein,
     *Understanding over-squashing and bottlenecks on graphs via curvature*, ICLR 2022.

@@ -75,11 +75,10 @@ def bfc_entries(A: sp.csr_array) -> np.ndarray:
     indptr = A.indptr.astype(np.int64, copy=False)
     indices = A.indices.astype(np.int64, copy=False)
     ptr, idx, source = _by_degree(indptr, indices)
-    mirror = _mirrors(ptr, idx)
     counts = _cycle_counts(ptr, idx)
     if counts is None:
         return _edge_entries(indptr, indices)
-    return _cycle_values(ptr, idx, mirror, source, *counts)
+    return _cycle_values(ptr, idx, source, *counts)
 
 
 def _cycle_counts(
@@ -169,21 +168,6 @@ def _by_degree(
             idx[fill[r]], source[fill[r]] = c, p
             fill[r] += 1
     return ptr, idx, source
-
-
-@numba.njit(cache=True)
-def _mirrors(ptr: np.ndarray, idx: np.ndarray) -> np.ndarray:
-    """Position of the reverse ``(c, r)`` of every entry ``(r, c)`` of a symmetric CSR with
-    sorted rows: rows visited in ascending ``r`` meet each row's lower part in order."""
-    fill = ptr[:-1].copy()
-    mirror = np.empty(idx.shape[0], dtype=np.int64)
-    for r in range(ptr.shape[0] - 1):
-        for p in range(ptr[r], ptr[r + 1]):
-            c = idx[p]
-            if c > r:
-                mirror[p], mirror[fill[c]] = fill[c], p
-                fill[c] += 1
-    return mirror
 
 
 @numba.njit(cache=True)
@@ -287,28 +271,31 @@ def _cycle_pass(
 def _cycle_values(
     ptr: np.ndarray,
     idx: np.ndarray,
-    mirror: np.ndarray,
     source: np.ndarray,
     tri: np.ndarray,
     edges: np.ndarray,
     nodes: np.ndarray,
 ) -> np.ndarray:
     """Definition 1 per entry from :func:`_cycle_pass`: records linked by edge, then distinct
-    nodes (``|#sq^i| + |#sq^j|``) and their largest count (``gamma_max``);
-    written at the entries ``source`` of the pattern before :func:`_by_degree`."""
+    nodes (``|#sq^i| + |#sq^j|``) and their largest count (``gamma_max``); written at the
+    entries ``source`` of the pattern before :func:`_by_degree`, for both directions.
+
+    The reverse ``(c, r)`` of a lower entry ``(r, c)`` is found without a search: rows are
+    visited in ascending ``r``, so row ``c``'s upper part is met in order (cursor ``upper``).
+    """
     n, nnz = ptr.shape[0] - 1, idx.shape[0]
     head = np.full(nnz, -1, dtype=np.int64)  # records of each edge, linked through `link`
     link = np.empty(edges.shape[0], dtype=np.int64)
     for r in range(edges.shape[0]):
         link[r], head[edges[r]] = head[edges[r]], r
     count = np.zeros(n, dtype=np.int64)
+    upper = np.empty(n, dtype=np.int64)
     out = np.empty(nnz)
     for r in range(n):
         dr = ptr[r + 1] - ptr[r]
-        for e in range(ptr[r], ptr[r + 1]):
+        e = ptr[r]
+        while e < ptr[r + 1] and idx[e] < r:
             c = idx[e]
-            if c > r:
-                break
             dc = ptr[c + 1] - ptr[c]
             value = 0.0
             if min(dr, dc) > 1:
@@ -324,7 +311,10 @@ def _cycle_values(
                     count[nodes[s]] = 0
                     s = link[s]
                 value = _bfc_value_jit(dr, dc, tri[e], squares, gamma)
-            out[source[e]] = out[source[mirror[e]]] = value
+            out[source[e]] = out[source[upper[c]]] = value
+            upper[c] += 1
+            e += 1
+        upper[r] = e
     return out
 
 

@@ -233,8 +233,9 @@ def _union_pattern(
 
     Each kept entry becomes ``(lo, hi) = (min, max)``; two stable counting sorts (by ``hi``,
     then by ``lo``) order the upper triangle, where duplicates are then adjacent. Row ``r`` of
-    the result is its lower part (every ``lo`` with an upper entry ``(lo, r)``, filled in
-    ascending ``lo``) followed by its upper part: ``O(E + n)``, no comparison sort. The third
+    the result is its lower part (every ``lo`` with an upper entry ``(lo, r)``, in ascending
+    ``lo``) followed by its upper part, written in place as the rows are deduplicated:
+    ``O(E + n)``, no comparison sort. The third
     output is each input entry's position of ``(lo, hi)`` in the result (-1 for self-loops and
     pairs that are no edge); ``keep`` must exclude ``row == col``.
     """
@@ -263,42 +264,33 @@ def _union_pattern(
         lo = lo_of[source[p]]
         origin[by_lo[lo]] = source[p]
         by_lo[lo] += 1
-    slots = np.full(m, -1, dtype=np.int64)  # first the deduplicated upper index
-    upper = np.empty(kept, dtype=np.int64)
-    upper_ptr = np.zeros(n + 1, dtype=np.int64)
-    indptr = np.zeros(n + 1, dtype=np.int64)  # first the row degrees, then their prefix sums
-    size = 0
+    # rows in ascending order: when row r is reached, its lower part (one entry per upper entry
+    # (lo, r), lo < r) and all earlier rows are complete, so its upper part goes straight to
+    # its final place; the lower parts are filled afterwards
+    slots = np.full(m, -1, dtype=np.int64)
+    lower = np.zeros(n, dtype=np.int64)
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    indices = np.empty(2 * kept, dtype=np.int64)
     for r in range(n):
+        at = indptr[r] + lower[r]
         last = -1
         for p in range(start[r], start[r + 1]):
             hi = hi_of[origin[p]]
             if hi != last:
-                upper[size] = last = hi
-                size += 1
-                indptr[hi + 1] += 1
-            slots[origin[p]] = size - 1
-        upper_ptr[r + 1] = size
-        indptr[r + 1] += size - upper_ptr[r]
-    for r in range(n):
-        indptr[r + 1] += indptr[r]
-    indices = np.empty(2 * size, dtype=np.int64)
+                indices[at] = last = hi
+                at += 1
+                lower[hi] += 1
+            slots[origin[p]] = at - 1
+        indptr[r + 1] = at
     fill = indptr[:-1].copy()
-    for lo in range(n):
-        for p in range(upper_ptr[lo], upper_ptr[lo + 1]):
-            indices[fill[upper[p]]] = lo
-            fill[upper[p]] += 1
-    shift = np.empty(n, dtype=np.int64)  # upper index -> position in the row's upper part
     for r in range(n):
-        shift[r] = fill[r] - upper_ptr[r]
-        for p in range(upper_ptr[r], upper_ptr[r + 1]):
-            indices[fill[r]] = upper[p]
-            fill[r] += 1
-    for e in range(m):
-        if slots[e] >= 0:
-            slots[e] += shift[lo_of[e]]
-        elif lo_of[e] != hi_of[e]:  # a zero weight whose reverse is an edge still names that edge
+        for p in range(indptr[r] + lower[r], indptr[r + 1]):
+            indices[fill[indices[p]]] = r
+            fill[indices[p]] += 1
+    for e in range(m):  # a zero weight whose reverse is an edge still names that edge
+        if slots[e] < 0 and lo_of[e] != hi_of[e]:
             slots[e] = find_entry(indptr, indices, lo_of[e], hi_of[e])
-    return indptr, indices, slots
+    return indptr, indices[: indptr[n]], slots
 
 
 @numba.njit(cache=True)

@@ -11,8 +11,8 @@ Rows (goal in brackets):
   (>= 100x); the two are timed in alternating rounds (eight calls of ours, one of the
   anchor), so that a drift of the machine's speed reaches both;
 - Ollivier-Ricci curvature against GraphRicciCurvature run in its own venv
-  (benchmarks/anchors/make_grc_venv.sh), with equal values (>= 10x); skipped when that venv
-  cannot be built;
+  (benchmarks/anchors/make_grc_venv.sh), with equal values (>= 10x), two rounds of one anchor
+  run and three of ours; skipped when that venv cannot be built;
 - attention flow at 6 layers x 32 tokens against networkx ``maximum_flow_value`` per pair
   (>= 100x); networkx runs on a sample of pairs and its time is scaled to all ``n^2`` pairs.
 
@@ -151,14 +151,18 @@ def bench_ollivier(quick: bool) -> dict:
     G = nx.gnm_random_graph(n, m, seed=2)
     edges = [list(e) for e in G.edges()]
     spec = json.dumps({"n": n, "edges": edges, "weights": None, "alpha": 0.5})
-    res = subprocess.run([str(venv / "bin" / "python"), str(ANCHORS / "grc_orc.py")],
-                         input=spec, capture_output=True, text=True, check=True, timeout=1800)
-    grc = json.loads(res.stdout)
     ei = torch.tensor(edges, dtype=torch.long).T
-    ours, vals = _time(lambda: ollivier_ricci_curvature(ei, None, n, symmetrize="sum"), repeat=3)
+    ours, anchor = float("inf"), float("inf")
+    for _ in range(1 if quick else 2):  # alternate the two, so that a drift reaches both
+        res = subprocess.run([str(venv / "bin" / "python"), str(ANCHORS / "grc_orc.py")],
+                             input=spec, capture_output=True, text=True, check=True, timeout=1800)
+        grc = json.loads(res.stdout)
+        anchor = min(anchor, grc["seconds"])
+        seconds, vals = _time(lambda: ollivier_ricci_curvature(ei, None, n, symmetrize="sum"), 3)
+        ours = min(ours, seconds)
     err = float(np.abs(vals.numpy() - np.array(grc["values"])).max())
-    met = grc["seconds"] / ours >= 10 and err < 1e-6
-    return speed_row(name, ours, grc["seconds"], ">= 10x", met, max_abs_diff=err)
+    met = anchor / ours >= 10 and err < 1e-6
+    return speed_row(name, ours, anchor, ">= 10x", met, max_abs_diff=err)
 
 
 def bench_attention_flow(quick: bool) -> dict:

@@ -49,9 +49,10 @@ def best_of_interleaved(
 
 
 def speed_row(
-    name: str, ours_s: float, anchor_s: float | None, goal: str, met: bool, **extra: Any
+    name: str, ours_s: float, anchor_s: float | None, goal: str, met: bool | None, **extra: Any
 ) -> dict[str, Any]:
-    """One row of a speed table: our time, the anchor's, their ratio and the goal."""
+    """One row of a speed table: our time, the anchor's, their ratio and the goal (``met`` is
+    None for a row given as context, with no goal)."""
     ratio = None if anchor_s is None or ours_s <= 0 else anchor_s / ours_s
     return {
         "name": name,
@@ -59,6 +60,6 @@ def speed_row(
         "anchor_s": anchor_s,
         "ratio": ratio,
         "goal": goal,
-        "met": bool(met),
+        "met": None if met is None else bool(met),
         **extra,
     }

@@ -87,7 +87,7 @@ def test_bfc_kernels_on_threads_equal_set_based_reference(monkeypatch, budget: i
     monkeypatch.setattr(_bfc, "_CPUS", 3)  # 3 threads, ranges of rows split
     reruns = []
     cycle_pass = _bfc._cycle_pass
-    monkeypatch.setattr(_bfc, "_cycle_pass", lambda *a: reruns.append(a[-1]) or cycle_pass(*a))
+    monkeypatch.setattr(_bfc, "_cycle_pass", lambda *a: reruns.append(a[4]) or cycle_pass(*a))
     G = nx.gnm_random_graph(40, 160, seed=5)
     ei, w, n = undirected(G)
     np.testing.assert_allclose(balanced_forman_curvature(ei, w, n).numpy(),
@@ -121,7 +121,7 @@ def test_bfc_cycle_kernel_grows_its_record_buffer(monkeypatch) -> None:
 
     calls = []
     cycle_pass = _bfc._cycle_pass
-    monkeypatch.setattr(_bfc, "_cycle_pass", lambda *a: calls.append(a[-1]) or cycle_pass(*a))
+    monkeypatch.setattr(_bfc, "_cycle_pass", lambda *a: calls.append(a[4]) or cycle_pass(*a))
     G = nx.complete_bipartite_graph(9, 9)  # C(9,2)^2 = 1296 induced 4-cycles, 10368 records
     ei, w, n = undirected(G)
     got = balanced_forman_curvature(ei, w, n).numpy()

@@ -89,11 +89,13 @@ def _cycle_counts(
     records overflow its buffer runs again with the exact size); None past ``RECORD_BUDGET``."""
     ranges = _row_ranges(_wedge_costs, ptr, idx, CYCLE_EDGES_PER_THREAD)
     capacity = min(RECORD_BUDGET, len(idx) + 1024) // len(ranges)
-    shares = _in_parallel(lambda a, b: _cycle_pass(ptr, idx, a, b, capacity), ranges)
+    shares = _in_parallel(
+        lambda a, b: _cycle_pass(ptr, idx, a, b, capacity, RECORD_BUDGET), ranges
+    )
     if sum(records for _, _, _, records in shares) > RECORD_BUDGET:
         return None
     shares = [
-        share if share[3] <= capacity else _cycle_pass(ptr, idx, a, b, share[3])
+        share if share[3] <= capacity else _cycle_pass(ptr, idx, a, b, share[3], share[3])
         for share, (a, b) in zip(shares, ranges, strict=True)
     ]
     tri = functools.reduce(np.add, [share[0] for share in shares])
@@ -190,7 +192,7 @@ def _record(edges: np.ndarray, nodes: np.ndarray, at: int, edge: int, one: int, 
 
 @numba.njit(cache=True, nogil=True)
 def _cycle_pass(
-    ptr: np.ndarray, idx: np.ndarray, first_v: int, stop_v: int, capacity: int
+    ptr: np.ndarray, idx: np.ndarray, first_v: int, stop_v: int, capacity: int, limit: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     """Triangles per lower entry (``r > c``) and the induced-4-cycle records of the cycles
     whose highest node is in ``[first_v, stop_v)``, in a pattern relabelled by
@@ -202,7 +204,9 @@ def _cycle_pass(
     ``a, b`` of wedges into ``x`` with ``a !~ b`` is an induced 4-cycle whose highest node is
     ``v``, listed once. Each of its four edges gets a record ``(lower entry, node)`` for both
     cycle nodes off it, written while ``capacity`` holds them. Returns the triangle counts, the
-    records ``(edges, nodes)`` and how many records the cycles need; releases the GIL.
+    records ``(edges, nodes)`` and how many records the cycles need; past ``limit`` records it
+    stops early (the counts are then incomplete and the number a lower bound). Releases the
+    GIL.
     """
     n, nnz = ptr.shape[0] - 1, idx.shape[0]
     edges, nodes = np.empty(capacity, dtype=np.int64), np.empty(capacity, dtype=np.int64)
@@ -264,6 +268,8 @@ def _cycle_pass(
             first[ends[e]] = -1
         for p in range(ptr[v], below):
             at_v[idx[p]] = -1
+        if records > limit:
+            break
     return tri, edges, nodes, records
 
 

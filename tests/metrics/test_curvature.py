@@ -77,23 +77,28 @@ def _expected_bfc(G: nx.Graph, ei: torch.Tensor) -> list[float]:
     return [ref[(min(u, v), max(u, v))] for u, v in ei.T.tolist()]
 
 
-@pytest.mark.parametrize("budget", [8, 1 << 22])  # too few records: the edge kernel takes over
-def test_bfc_kernels_on_threads_equal_set_based_reference(monkeypatch, budget: int) -> None:
+@pytest.mark.parametrize(
+    ("setting", "kernel"),
+    [
+        ({}, "cycle"),
+        ({"RECORD_BUDGET": 8}, "edge"),  # too many records: the cycle pass stops, edges take over
+        ({"EDGES_PER_THREAD": 16, "_CPUS": 3}, "edge"),  # 3 threads for the edge kernel
+    ],
+    ids=["cycle", "over-budget", "edge-threads"],
+)
+def test_bfc_kernels_equal_set_based_reference(monkeypatch, setting: dict, kernel: str) -> None:
     from tgnn.metrics import _bfc
 
-    monkeypatch.setattr(_bfc, "RECORD_BUDGET", budget)
-    monkeypatch.setattr(_bfc, "EDGES_PER_THREAD", 16)
-    monkeypatch.setattr(_bfc, "CYCLE_EDGES_PER_THREAD", 16)
-    monkeypatch.setattr(_bfc, "_CPUS", 3)  # 3 threads, ranges of rows split
-    reruns = []
-    cycle_pass = _bfc._cycle_pass
-    monkeypatch.setattr(_bfc, "_cycle_pass", lambda *a: reruns.append(a[4]) or cycle_pass(*a))
+    for name, value in setting.items():
+        monkeypatch.setattr(_bfc, name, value)
+    ran = []
+    edge_entries = _bfc._edge_entries
+    monkeypatch.setattr(_bfc, "_edge_entries", lambda *a: ran.append("edge") or edge_entries(*a))
     G = nx.gnm_random_graph(40, 160, seed=5)
     ei, w, n = undirected(G)
     np.testing.assert_allclose(balanced_forman_curvature(ei, w, n).numpy(),
                                _expected_bfc(G, ei), atol=1e-12)
-    # three shares of capacity (320 + 1024) // 3; two need more records and run again
-    assert sorted(reruns) == ([2] * 3 if budget == 8 else [448] * 3 + [648, 1360])
+    assert ran == ([] if kernel == "cycle" else ["edge"])
 
 
 @pytest.mark.parametrize(
@@ -121,7 +126,7 @@ def test_bfc_cycle_kernel_grows_its_record_buffer(monkeypatch) -> None:
 
     calls = []
     cycle_pass = _bfc._cycle_pass
-    monkeypatch.setattr(_bfc, "_cycle_pass", lambda *a: calls.append(a[4]) or cycle_pass(*a))
+    monkeypatch.setattr(_bfc, "_cycle_pass", lambda *a: calls.append(a[2]) or cycle_pass(*a))
     G = nx.complete_bipartite_graph(9, 9)  # C(9,2)^2 = 1296 induced 4-cycles, 10368 records
     ei, w, n = undirected(G)
     got = balanced_forman_curvature(ei, w, n).numpy()

@@ -7,19 +7,20 @@ through ``i ~ j`` arises so. ``k`` lies off ``N(j)`` and ``w`` in it, so ``#sq^i
 are disjoint: their sizes add up to the number of distinct nodes off the edge on its induced
 4-cycles, and ``gamma_max`` is the largest number of those cycles through one such node.
 
-Two compiled kernels give the same values:
+Two compiled kernels give the same values (:func:`bfc_entries` picks one):
 
-- :func:`_cycle_pass` and :func:`_cycle_values` (first choice): the nodes are ranked by degree,
-  every induced 4-cycle is listed once from its node of highest rank (ordered wedges, as in
-  Chiba and Nishizeki's cycle listing) and leaves one record ``(edge, node)`` for each edge and
-  each of the two cycle nodes off that edge; triangles come from the same wedges. A wedge
-  ``v - a - x`` with ``a, x`` ranked below ``v`` is charged to the edge ``a ~ v`` with
-  ``d_a <= d_v``, so there are at most ``sum_{u ~ v} min(d_u, d_v) <= 2 alpha E`` of them
-  (``alpha`` the arboricity): time ``O(alpha E + P log d_max)`` with ``P`` the wedge pairs
-  tested for a chord (at least the induced 4-cycles ``C4``), memory ``O(n + E + 8 C4)``.
-- :func:`_edge_rows` (when the records would pass ``RECORD_BUDGET``): each edge from its
-  endpoint of larger degree, walking the 2-paths of that endpoint; memory ``O(n + E)``, on
-  threads.
+- :func:`_cycle_pass` and :func:`_cycle_values`, for graphs up to ``CYCLE_MAX_EDGES`` edges
+  on few cores: the nodes are ranked by degree, every induced 4-cycle is listed once from its
+  node of highest rank (ordered wedges, as in Chiba and Nishizeki's cycle listing) and leaves
+  one record ``(edge, node)`` for each edge and each of the two cycle nodes off that edge;
+  triangles come from the same wedges. A wedge ``v - a - x`` with ``a, x`` ranked below ``v``
+  is charged to the edge ``a ~ v`` with ``d_a <= d_v``, so there are at most
+  ``sum_{u ~ v} min(d_u, d_v) <= 2 alpha E`` of them (``alpha`` the arboricity): time
+  ``O(alpha E + P log d_max)`` with ``P`` the wedge pairs tested for a chord (at least the
+  induced 4-cycles ``C4``), memory ``O(n + E + 8 C4)``; one thread.
+- :func:`_edge_rows`, for larger graphs, more cores, or when the records would pass
+  ``RECORD_BUDGET``: each edge from its endpoint of larger degree, walking the 2-paths of that
+  endpoint; memory ``O(n + E)``, on threads.
 
 Reference: J. Topping, F. Di Giovanni, B. P. Chamberlain, X. Dong, M. M. Bronstein,
 *Understanding over-squashing and bottlenecks on graphs via curvature*, ICLR 2022;
@@ -32,7 +33,6 @@ import functools
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
 
 import numba
 import numpy as np
@@ -43,11 +43,9 @@ from tgnn.metrics._graph import find_entry
 __all__ = ["bfc_entries", "bfc_value"]
 
 RECORD_BUDGET = 1 << 22  # records of the cycle kernel (16 bytes each) before the edge kernel
+CYCLE_MAX_EDGES = 1 << 15  # the cycle kernel up to here, if the edge kernel gets <= 2 threads
 EDGES_PER_THREAD = 4096  # edge kernel
-# cycle kernel: a second thread pays from ~250k edges (2 cores: 0.96x at 40k, 1.16x at 400k)
-CYCLE_EDGES_PER_THREAD = 1 << 17
 _CPUS = os.cpu_count() or 1
-T = TypeVar("T")
 
 
 def bfc_value(di: int, dj: int, tri: int, squares: int, gamma: int) -> float:
@@ -70,50 +68,55 @@ _bfc_value_jit = numba.njit(cache=True, nogil=True)(bfc_value)
 
 def bfc_entries(A: sp.csr_array) -> np.ndarray:
     """Paper curvature per stored entry of a symmetric 0/1 pattern ``A`` (sorted rows, no
-    diagonal); an edge of degree-1 end gets 0. The cycle kernel unless its records would pass
-    ``RECORD_BUDGET``, then the edge kernel."""
+    diagonal); an edge of degree-1 end gets 0.
+
+    The cycle kernel (one thread) for graphs of at most ``CYCLE_MAX_EDGES`` edges where the
+    edge kernel would get at most two threads, unless its records would pass
+    ``RECORD_BUDGET``; otherwise the edge kernel on threads. Measured on 2 cores (random
+    graphs of mean degree 8, best of each, edge / cycle time): 10k edges 1.2-1.9x, 20k
+    1.4-1.5x, 32k 1.0-1.5x, 50k 1.0-1.4x, 70k 0.75-1.0x, 100k 0.7-1.2x: the cycle kernel
+    does less work, but once the graph leaves the cache its relabelling and scattered writes
+    cost more than that, and the edge kernel gains from every added core.
+    """
     indptr = A.indptr.astype(np.int64, copy=False)
     indices = A.indices.astype(np.int64, copy=False)
-    ptr, idx, source = _by_degree(indptr, indices)
-    counts = _cycle_counts(ptr, idx)
-    if counts is None:
-        return _edge_entries(indptr, indices)
-    return _cycle_values(ptr, idx, source, *counts)
+    if len(indices) <= 2 * CYCLE_MAX_EDGES and _edge_workers(len(indices)) <= 2:
+        ptr, idx, source = _by_degree(indptr, indices)
+        counts = _cycle_counts(ptr, idx)
+        if counts is not None:
+            return _cycle_values(ptr, idx, source, *counts)
+    return _edge_entries(indptr, indices)
 
 
 def _cycle_counts(
     ptr: np.ndarray, idx: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """Triangles per lower entry and the records of :func:`_cycle_pass`, its ``v`` split over
-    threads by wedge count (each share its own triangle array and record buffer; a share whose
-    records overflow its buffer runs again with the exact size); None past ``RECORD_BUDGET``."""
-    ranges = _row_ranges(_wedge_costs, ptr, idx, CYCLE_EDGES_PER_THREAD)
-    capacity = min(RECORD_BUDGET, len(idx) + 1024) // len(ranges)
-    shares = _in_parallel(
-        lambda a, b: _cycle_pass(ptr, idx, a, b, capacity, RECORD_BUDGET), ranges
-    )
-    if sum(records for _, _, _, records in shares) > RECORD_BUDGET:
+    """Triangles per lower entry and the records of :func:`_cycle_pass` (run again with the
+    exact buffer size when its first buffer overflows); None past ``RECORD_BUDGET``."""
+    capacity = min(RECORD_BUDGET, len(idx) + 1024)
+    tri, edges, nodes, records = _cycle_pass(ptr, idx, capacity, RECORD_BUDGET)
+    if records > RECORD_BUDGET:
         return None
-    shares = [
-        share if share[3] <= capacity else _cycle_pass(ptr, idx, a, b, share[3], share[3])
-        for share, (a, b) in zip(shares, ranges, strict=True)
-    ]
-    tri = functools.reduce(np.add, [share[0] for share in shares])
-    edges = np.concatenate([edges[:records] for _, edges, _, records in shares])
-    nodes = np.concatenate([nodes[:records] for _, _, nodes, records in shares])
-    return tri, edges, nodes
+    if records > capacity:
+        tri, edges, nodes, records = _cycle_pass(ptr, idx, records, records)
+    return tri, edges[:records], nodes[:records]
+
+
+def _edge_workers(nnz: int) -> int:
+    """Threads of the edge kernel: one per ``EDGES_PER_THREAD`` edges, at most
+    ``os.cpu_count()``."""
+    return max(1, min(_CPUS, nnz // (2 * EDGES_PER_THREAD)))
 
 
 def _row_ranges(
     costs: Callable[[np.ndarray, np.ndarray], np.ndarray],
     indptr: np.ndarray,
     indices: np.ndarray,
-    edges_per_thread: int,
+    workers: int,
 ) -> list[tuple[int, int]]:
-    """Contiguous ranges of rows, one per thread: a thread per ``edges_per_thread`` edges, at
-    most ``os.cpu_count()``, each range with an equal share of the estimated ``costs``."""
+    """``workers`` contiguous ranges of rows, each with an equal share of the estimated
+    ``costs``."""
     n = len(indptr) - 1
-    workers = max(1, min(_CPUS, len(indices) // (2 * edges_per_thread)))
     if workers == 1:
         return [(0, n)]
     work = np.cumsum(costs(indptr, indices))
@@ -122,13 +125,15 @@ def _row_ranges(
     return list(zip(bounds[:-1], bounds[1:], strict=True))
 
 
-def _in_parallel(kernel: Callable[[int, int], T], ranges: list[tuple[int, int]]) -> list[T]:
+def _in_parallel(kernel: Callable[[int, int], None], ranges: list[tuple[int, int]]) -> None:
     """``kernel(a, b)`` for every range, on the shared pool when there are several (the
     compiled kernels release the GIL)."""
     if len(ranges) == 1:
-        return [kernel(*ranges[0])]
+        kernel(*ranges[0])
+        return
     pool = _pool(len(ranges))
-    return [share.result() for share in [pool.submit(kernel, a, b) for a, b in ranges]]
+    for share in [pool.submit(kernel, a, b) for a, b in ranges]:
+        share.result()
 
 
 @functools.cache
@@ -172,31 +177,17 @@ def _by_degree(
     return ptr, idx, source
 
 
-@numba.njit(cache=True)
-def _wedge_costs(ptr: np.ndarray, idx: np.ndarray) -> np.ndarray:
-    """Work of :func:`_cycle_pass` per ``v``: ``sum d_a`` over the neighbours ``a < v``."""
-    n = ptr.shape[0] - 1
-    cost = np.zeros(n)
-    for v in range(n):
-        for p in range(ptr[v], ptr[v + 1]):
-            if idx[p] > v:
-                break
-            cost[v] += ptr[idx[p] + 1] - ptr[idx[p]]
-    return cost
-
-
-@numba.njit(cache=True, nogil=True, inline="always")
+@numba.njit(cache=True, inline="always")
 def _record(edges: np.ndarray, nodes: np.ndarray, at: int, edge: int, one: int, two: int) -> None:
     edges[at], nodes[at], edges[at + 1], nodes[at + 1] = edge, one, edge, two
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True)
 def _cycle_pass(
-    ptr: np.ndarray, idx: np.ndarray, first_v: int, stop_v: int, capacity: int, limit: int
+    ptr: np.ndarray, idx: np.ndarray, capacity: int, limit: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-    """Triangles per lower entry (``r > c``) and the induced-4-cycle records of the cycles
-    whose highest node is in ``[first_v, stop_v)``, in a pattern relabelled by
-    :func:`_by_degree`.
+    """Triangles per lower entry (``r > c``) and the induced-4-cycle records of a pattern
+    relabelled by :func:`_by_degree`.
 
     For each ``v``, the wedges ``v - a - x`` with ``a, x < v`` are grouped by ``x`` (the prefix
     of each sorted row below ``v``). ``x ~ v`` closes a triangle (counted once, when
@@ -205,8 +196,7 @@ def _cycle_pass(
     ``v``, listed once. Each of its four edges gets a record ``(lower entry, node)`` for both
     cycle nodes off it, written while ``capacity`` holds them. Returns the triangle counts, the
     records ``(edges, nodes)`` and how many records the cycles need; past ``limit`` records it
-    stops early (the counts are then incomplete and the number a lower bound). Releases the
-    GIL.
+    stops early (the counts are then incomplete and the number a lower bound).
     """
     n, nnz = ptr.shape[0] - 1, idx.shape[0]
     edges, nodes = np.empty(capacity, dtype=np.int64), np.empty(capacity, dtype=np.int64)
@@ -218,7 +208,7 @@ def _cycle_pass(
     shared = np.empty(n, dtype=np.int64)
     tri = np.zeros(nnz, dtype=np.int64)
     records = 0
-    for v in range(first_v, stop_v):
+    for v in range(n):
         below = ptr[v]
         while below < ptr[v + 1] and idx[below] < v:
             at_v[idx[below]] = below
@@ -457,6 +447,6 @@ def _edge_entries(indptr: np.ndarray, indices: np.ndarray) -> np.ndarray:
     (:func:`_row_costs`). The kernel releases the GIL and every edge writes its own two slots.
     """
     out = np.zeros(len(indices))
-    ranges = _row_ranges(_row_costs, indptr, indices, EDGES_PER_THREAD)
+    ranges = _row_ranges(_row_costs, indptr, indices, _edge_workers(len(indices)))
     _in_parallel(lambda a, b: _edge_rows(indptr, indices, a, b, out), ranges)
     return out

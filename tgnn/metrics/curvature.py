@@ -152,8 +152,9 @@ def balanced_forman_curvature(
     pairs of 2-paths ``v - a - x``, ``v - b - x`` (``a, b, x`` of lower degree rank than ``v``,
     ``x !~ v``) tested for a chord ``a ~ b``, at least the induced 4-cycles ``C4``: one
     compiled pass lists every induced 4-cycle once (:mod:`tgnn.metrics._bfc`). Memory
-    ``O(n + E + 8 C4)``; graphs with more than ``2^19`` induced 4-cycles are evaluated per edge
-    in ``O(n + E)`` memory instead. The legacy variant is vectorised with ``A^2`` lookups,
+    ``O(n + E + 8 C4)``. Graphs of more than ``2^15`` edges (or with more than ``2^19``
+    induced 4-cycles, or on more cores) are evaluated per edge on threads instead, in
+    ``O(n + E)`` memory. The legacy variant is vectorised with ``A^2`` lookups,
     ``O(nnz(A^2) + sum_i d_i^2)``.
 
     Reference: J. Topping, F. Di Giovanni, B. P. Chamberlain, X. Dong, M. M. Bronstein,

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import numba
@@ -106,34 +105,6 @@ def _edge_workers(nnz: int) -> int:
     """Threads of the edge kernel: one per ``EDGES_PER_THREAD`` edges, at most
     ``os.cpu_count()``."""
     return max(1, min(_CPUS, nnz // (2 * EDGES_PER_THREAD)))
-
-
-def _row_ranges(
-    costs: Callable[[np.ndarray, np.ndarray], np.ndarray],
-    indptr: np.ndarray,
-    indices: np.ndarray,
-    workers: int,
-) -> list[tuple[int, int]]:
-    """``workers`` contiguous ranges of rows, each with an equal share of the estimated
-    ``costs``."""
-    n = len(indptr) - 1
-    if workers == 1:
-        return [(0, n)]
-    work = np.cumsum(costs(indptr, indices))
-    cuts = np.searchsorted(work, work[-1] * np.arange(1, workers) / workers).tolist()
-    bounds = [0, *cuts, n]
-    return list(zip(bounds[:-1], bounds[1:], strict=True))
-
-
-def _in_parallel(kernel: Callable[[int, int], None], ranges: list[tuple[int, int]]) -> None:
-    """``kernel(a, b)`` for every range, on the shared pool when there are several (the
-    compiled kernels release the GIL)."""
-    if len(ranges) == 1:
-        kernel(*ranges[0])
-        return
-    pool = _pool(len(ranges))
-    for share in [pool.submit(kernel, a, b) for a, b in ranges]:
-        share.result()
 
 
 @functools.cache
@@ -446,7 +417,18 @@ def _edge_entries(indptr: np.ndarray, indices: np.ndarray) -> np.ndarray:
     undirected edges; each takes a contiguous range of rows of equal estimated work
     (:func:`_row_costs`). The kernel releases the GIL and every edge writes its own two slots.
     """
+    n = len(indptr) - 1
     out = np.zeros(len(indices))
-    ranges = _row_ranges(_row_costs, indptr, indices, _edge_workers(len(indices)))
-    _in_parallel(lambda a, b: _edge_rows(indptr, indices, a, b, out), ranges)
+    workers = _edge_workers(len(indices))
+    if workers == 1:
+        _edge_rows(indptr, indices, 0, n, out)
+        return out
+    work = np.cumsum(_row_costs(indptr, indices))
+    cuts = [0, *np.searchsorted(work, work[-1] * np.arange(1, workers) / workers).tolist(), n]
+    shares = [
+        _pool(workers).submit(_edge_rows, indptr, indices, a, b, out)
+        for a, b in zip(cuts[:-1], cuts[1:], strict=True)
+    ]
+    for share in shares:
+        share.result()
     return out

@@ -69,6 +69,16 @@ def _takahashi(
     return zd, missing
 
 
+def _strict_lower(L: sp.csc_array) -> sp.csc_array:
+    """The unit lower factor without its diagonal, rows sorted (a mask: no COO round trip)."""
+    column = np.repeat(np.arange(L.shape[1]), np.diff(L.indptr))
+    off = L.indices != column
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(column[off], minlength=L.shape[1]))])
+    strict = sp.csc_array((L.data[off], L.indices[off], indptr), shape=L.shape)
+    strict.sort_indices()
+    return strict
+
+
 def inverse_diagonal(A: sp.sparray) -> np.ndarray:
     """``diag(A^{-1})`` of a sparse symmetric positive definite matrix ``A`` (float64)."""
     n = A.shape[0]
@@ -77,8 +87,7 @@ def inverse_diagonal(A: sp.sparray) -> np.ndarray:
     lu = spd_factor(A)
     if not np.array_equal(lu.perm_r, lu.perm_c):  # pragma: no cover - SuperLU guarantee
         raise RuntimeError("inverse_diagonal: SuperLU pivoted off the diagonal")
-    L = sp.csc_array(sp.tril(lu.L, k=-1, format="csc"))
-    L.sort_indices()
+    L = _strict_lower(lu.L)
     d = lu.U.diagonal()
     index = np.int32 if L.nnz < np.iinfo(np.int32).max else np.int64
     zd, missing = _takahashi(L.indptr.astype(index), L.indices.astype(index), L.data, 1.0 / d)

@@ -70,9 +70,9 @@ def _takahashi(
 
 
 def _strict_lower(L: sp.csc_array) -> sp.csc_array:
-    """The unit lower factor without its diagonal, rows sorted (a mask: no COO round trip)."""
+    """The strict lower part of the factor, rows sorted (a mask: no COO round trip)."""
     column = np.repeat(np.arange(L.shape[1]), np.diff(L.indptr))
-    off = L.indices != column
+    off = L.indices > column
     indptr = np.concatenate([[0], np.cumsum(np.bincount(column[off], minlength=L.shape[1]))])
     strict = sp.csc_array((L.data[off], L.indices[off], indptr), shape=L.shape)
     strict.sort_indices()

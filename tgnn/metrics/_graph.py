@@ -216,10 +216,7 @@ def pattern_with_slots(
         raise GraphError(f"symmetrize: expected one of {_RULES}, got {symmetrize!r}")
     if symmetrize is None:
         W = to_pattern(graph, edge_weight, num_nodes, symmetrize=None)
-        ei = _as_numpy(_unpack(graph, None, None)[0], "edge_index").astype(np.int64, copy=False)
-        slots = np.empty(ei.shape[1], dtype=np.int64)
-        _find_slots(W.indptr, W.indices, ei[0], ei[1], slots)
-        return W, slots
+        return W, _input_slots(W.indptr, W.indices, graph)
     row, col, w, n = _edges(graph, edge_weight, num_nodes)
     indptr, indices, slots = _union_pattern(row, col, (row != col) & (w > 0), n)
     return sp.csr_array((np.ones(len(indices)), indices, indptr), shape=(n, n)), slots
@@ -351,11 +348,16 @@ def entry_values(W: sp.csr_array, values: np.ndarray, graph: GraphInput) -> Tens
 
 
 def _aligned(rows: np.ndarray, cols: np.ndarray, values: np.ndarray, graph: GraphInput) -> Tensor:
-    ei, _, _ = _unpack(graph, None, None)
-    ei = _as_numpy(ei, "edge_index").astype(np.int64, copy=False)
+    return slot_values(values, _input_slots(rows, cols, graph))
+
+
+def _input_slots(rows: np.ndarray, cols: np.ndarray, graph: GraphInput) -> np.ndarray:
+    """Per input column ``(u, v)``, the position of ``(min(u, v), max(u, v))`` in the CSR
+    ``(rows, cols)`` with sorted rows (binary search), -1 for self-loops and non-edges."""
+    ei = _as_numpy(_unpack(graph, None, None)[0], "edge_index").astype(np.int64, copy=False)
     slots = np.empty(ei.shape[1], dtype=np.int64)
     _find_slots(rows, np.ascontiguousarray(cols), ei[0], ei[1], slots)
-    return slot_values(values, slots)
+    return slots
 
 
 def slot_values(values: np.ndarray, slots: np.ndarray) -> Tensor:

@@ -17,13 +17,7 @@ from ot.lp.emd_wrap import emd_c  # POT's exact network simplex without the wrap
 from torch import Tensor
 
 from tgnn.errors import GraphError
-from tgnn.metrics._graph import (
-    GraphInput,
-    Symmetrize,
-    edge_values,
-    to_adjacency,
-    upper_edges,
-)
+from tgnn.metrics._graph import GraphInput, Symmetrize, edge_values, to_adjacency, upper_edges
 
 __all__ = ["ollivier_ricci_curvature"]
 

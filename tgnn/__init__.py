@@ -13,7 +13,9 @@ from tgnn.convert import (
     attention_to_unrolled,
     capture_attention,
     capture_graphs,
+    fit_context,
     graph_to_attention_mask,
+    max_positions,
     stream_attention,
     to_dense_attention,
 )
@@ -26,7 +28,9 @@ __all__ = [
     "capture_attention",
     "capture_graphs",
     "errors",
+    "fit_context",
     "graph_to_attention_mask",
+    "max_positions",
     "stream_attention",
     "to_dense_attention",
 ]

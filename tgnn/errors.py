@@ -20,6 +20,7 @@ __all__ = [
     "GraphError",
     "DisconnectedGraphError",
     "NotReachableError",
+    "ContextLengthError",
 ]
 
 
@@ -29,6 +30,22 @@ class TgnnError(ValueError):
 
 class ShapeError(TgnnError):
     """An array has the wrong rank or shape (for example non-square attention)."""
+
+
+class ContextLengthError(ShapeError):
+    """An input is longer than the model's context (its maximum positions).
+
+    Raised before the model runs. Besides the one-line message it carries ``length`` (tokens
+    of the input), ``limit`` (the model's maximum), ``model`` (a description of the model) and
+    ``source`` (the config entry the limit comes from), so a caller can word its own message.
+    """
+
+    def __init__(
+        self, message: str, *, length: int | None = None, limit: int | None = None,
+        model: str = "", source: str = "",
+    ) -> None:
+        super().__init__(message)
+        self.length, self.limit, self.model, self.source = length, limit, model, source
 
 
 class NonFiniteError(TgnnError):

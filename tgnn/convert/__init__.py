@@ -6,6 +6,13 @@ from tgnn.convert.capture import (
     capture_attention,
     stream_attention,
 )
+from tgnn.convert.context import (
+    ContextWindow,
+    Overflow,
+    context_windows,
+    fit_context,
+    max_positions,
+)
 from tgnn.convert.from_model import capture_graphs
 from tgnn.convert.sparsify import sparsify_mask, threshold_mask, top_k_mask, top_p_mask
 from tgnn.convert.to_graph import (
@@ -19,8 +26,10 @@ from tgnn.convert.validate import check_attention, check_causal, check_finite, r
 
 __all__ = [
     "CAPTURE_IMPLEMENTATION",
+    "ContextWindow",
     "HeadReduction",
     "LayerAttention",
+    "Overflow",
     "attention_to_data",
     "attention_to_unrolled",
     "capture_attention",
@@ -28,7 +37,10 @@ __all__ = [
     "check_attention",
     "check_causal",
     "check_finite",
+    "context_windows",
+    "fit_context",
     "graph_to_attention_mask",
+    "max_positions",
     "row_sum_tolerance",
     "sparsify_mask",
     "stream_attention",

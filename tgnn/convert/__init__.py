@@ -14,6 +14,11 @@ from tgnn.convert.context import (
     max_positions,
 )
 from tgnn.convert.from_model import capture_graphs
+from tgnn.convert.sparse_capture import (
+    DEFAULT_MEMORY_BUDGET,
+    capture_sparse_graphs,
+    sparse_attention_forward,
+)
 from tgnn.convert.sparsify import sparsify_mask, threshold_mask, top_k_mask, top_p_mask
 from tgnn.convert.to_graph import (
     HeadReduction,
@@ -26,6 +31,7 @@ from tgnn.convert.validate import check_attention, check_causal, check_finite, r
 
 __all__ = [
     "CAPTURE_IMPLEMENTATION",
+    "DEFAULT_MEMORY_BUDGET",
     "ContextWindow",
     "HeadReduction",
     "LayerAttention",
@@ -34,6 +40,7 @@ __all__ = [
     "attention_to_unrolled",
     "capture_attention",
     "capture_graphs",
+    "capture_sparse_graphs",
     "check_attention",
     "check_causal",
     "check_finite",
@@ -42,6 +49,7 @@ __all__ = [
     "graph_to_attention_mask",
     "max_positions",
     "row_sum_tolerance",
+    "sparse_attention_forward",
     "sparsify_mask",
     "stream_attention",
     "threshold_mask",

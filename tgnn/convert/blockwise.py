@@ -1,0 +1,151 @@
+r"""Exact attention of one layer, computed a block of query rows at a time.
+
+For a block of queries ``Q_B`` of one sequence the scores against the keys the block may read,
+``S = Q_B K^T \cdot scale`` (soft-capped, masked, with the learned sink logit as an extra
+column where the model has one), give exact softmax rows ``P = softmax(S)``; the layer output of
+the block is ``P V`` (eager's arithmetic). Only ``H x rows x keys`` floats are alive at a time,
+with ``rows`` chosen from a memory budget, so a layer never holds ``H x n x n``. Grouped-query
+attention is handled by grouping the query heads of each key/value head in one product (no
+expanded copy of K or V). Each block's rows are handed to a consumer (the sparse graph builder)
+before they are dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from tgnn.convert.row_mask import RowMask, rows_of
+
+__all__ = ["RowBlock", "BYTES_PER_ENTRY", "block_rows", "blockwise_attention"]
+
+BYTES_PER_ENTRY = 16
+"""Bytes alive per ``(head, row, key)`` entry of a block: scores, weights and temporaries."""
+
+
+@dataclass(frozen=True)
+class RowBlock:
+    """Exact softmax rows of one block of queries of one sequence.
+
+    Attributes
+    ----------
+    batch
+        Sequence index in the batch.
+    start
+        Index of the block's first query row.
+    key_start
+        Index of the key in the first key column of ``weights``.
+    weights
+        ``[H, rows, sink + keys]`` float32 softmax rows over the keys ``key_start ..`` (and, when
+        ``sink`` is 1, the learned sink in column 0); every entry outside is exactly zero.
+    allowed
+        ``[rows, keys]`` boolean: which of those keys the mask lets each query read.
+    sink
+        1 when column 0 of ``weights`` is a learned sink logit's share, else 0.
+    """
+
+    batch: int
+    start: int
+    key_start: int
+    weights: Tensor
+    allowed: Tensor
+    sink: int
+
+
+def block_rows(heads: int, keys: int, budget: int, bytes_per_entry: int = BYTES_PER_ENTRY) -> int:
+    """Query rows per block so that ``heads x rows x keys`` entries fit in ``budget`` bytes.
+
+    Examples
+    --------
+    >>> block_rows(heads=8, keys=32768, budget=256 * 2**20)
+    64
+    """
+    return max(1, budget // (bytes_per_entry * heads * max(keys, 1)))
+
+
+def _key_range(allowed: Tensor) -> tuple[int, int]:
+    """The smallest column range holding every allowed key (all keys if a row allows none)."""
+    kv = allowed.shape[-1]
+    if not bool(allowed.any(-1).all()):
+        return 0, kv  # a fully masked row is uniform over every key, as in eager attention
+    columns = allowed.any(0).nonzero()
+    return int(columns[0]), int(columns[-1]) + 1
+
+
+def _softmax_rows(
+    query: Tensor, key: Tensor, allowed: Tensor, bias: Tensor | None, scale: float,
+    softcap: float | None, sink_logits: Tensor | None,
+) -> Tensor:
+    """``softmax(Q K^T scale (+ bias), masked)`` in float32: ``[H, r, (1 +) m]``."""
+    heads, rows, dim = query.shape
+    kv_heads = key.shape[0]
+    grouped = query.float().reshape(kv_heads, (heads // kv_heads) * rows, dim)
+    scores = torch.matmul(grouped, key.float().transpose(-1, -2)).view(heads, rows, -1)
+    scores.mul_(scale)
+    if softcap is not None:
+        scores = torch.tanh(scores / softcap).mul_(softcap)
+    if bias is not None:
+        scores.add_(bias)
+    scores.masked_fill_(~allowed, torch.finfo(torch.float32).min)
+    if sink_logits is not None:
+        sink = sink_logits.float().view(heads, 1, 1).expand(heads, rows, 1)
+        scores = torch.cat([sink, scores], dim=-1)
+    return torch.softmax(scores, dim=-1)
+
+
+def _mix(weights: Tensor, value: Tensor, dtype: torch.dtype) -> Tensor:
+    """``weights @ value`` per query head, value heads shared by groups: ``[H, r, d]``."""
+    heads, rows, keys = weights.shape
+    kv_heads = value.shape[0]
+    grouped = weights.to(dtype).reshape(kv_heads, (heads // kv_heads) * rows, keys)
+    return torch.matmul(grouped, value).view(heads, rows, -1)
+
+
+def blockwise_attention(
+    module: torch.nn.Module,
+    query: Tensor,
+    key: Tensor,
+    value: Tensor,
+    mask: RowMask | Tensor | None,
+    *,
+    scale: float,
+    softcap: float | None = None,
+    sink_logits: Tensor | None = None,
+    budget: int,
+    bytes_per_entry: int = BYTES_PER_ENTRY,
+    dropout: float = 0.0,
+    consume: Callable[[RowBlock], None] | None = None,
+) -> Tensor:
+    """The layer output ``[B, n, H, d]`` of eager attention, a block of query rows at a time.
+
+    ``query`` is ``[B, H, n, d]``, ``key`` and ``value`` ``[B, H_kv, kv, d]`` (``H_kv`` divides
+    ``H``); ``mask`` a :class:`~tgnn.convert.row_mask.RowMask`, a 4D mask tensor or None;
+    ``sink_logits`` ``[H]`` learned sink logits (gpt-oss ``s_aux``) or None. Each block's
+    :class:`RowBlock` goes to ``consume`` when given. Peak memory O(H x rows x kv) with
+    ``rows = budget / (bytes_per_entry H kv)``; time O(B H n kv d) as eager attention.
+    """
+    batch, heads, n, _ = query.shape
+    kv = key.shape[2]
+    output = value.new_empty(batch, heads, n, value.shape[-1])
+    rows = block_rows(heads, kv, budget, bytes_per_entry)
+    causal = bool(getattr(module, "is_causal", False))
+    sink = 0 if sink_logits is None else 1
+    for start in range(0, n, rows):
+        stop = min(n, start + rows)
+        allowed_rows, bias_rows = rows_of(mask, start, stop, (batch, n, kv), causal, query.device)
+        for b in range(batch):
+            lo, hi = _key_range(allowed_rows[b])
+            allowed = allowed_rows[b, :, lo:hi]
+            bias = None if bias_rows is None else bias_rows[b, :, lo:hi]
+            weights = _softmax_rows(
+                query[b, :, start:stop], key[b, :, lo:hi], allowed, bias, scale, softcap,
+                sink_logits,
+            )
+            mixing = torch.nn.functional.dropout(weights[..., sink:], dropout, module.training)
+            output[b, :, start:stop] = _mix(mixing, value[b, :, lo:hi], value.dtype)
+            if consume is not None:
+                consume(RowBlock(b, start, lo, weights, allowed, sink))
+    return output.transpose(1, 2).contiguous()

@@ -1,0 +1,221 @@
+r"""Sparse attention graphs built from blocks of exact softmax rows, with exact row facts.
+
+:class:`RowGraphBuilder` receives the :class:`~tgnn.convert.blockwise.RowBlock` s of one layer
+and keeps, per row, only the edges that the sparsification asks for (the same rule as
+:func:`~tgnn.convert.to_graph.attention_to_data` applied to the dense matrix), plus facts that
+are computed from the full rows before anything is dropped:
+
+- ``kept_mass`` :math:`\sum_{j \text{ kept}} A_{ij}` (the graph's own weights: head-reduced
+  ``[n]``, or per head ``[n, H]`` when heads are kept);
+- ``row_entropy`` :math:`-\sum_j A^h_{ij} \log A^h_{ij}` per head ``[n, H]`` (nats);
+- ``first_token_mass`` :math:`A^h_{i, f}` for the first real token ``f`` (the usual sink),
+  ``[n, H]``;
+- ``column_sum`` :math:`\sum_i A^h_{ij}`, how much key ``j`` is read, ``[n, H]``.
+
+Models with learned sink logits (gpt-oss ``s_aux``) get the sink as an explicit node 0: the
+edge ``0 -> i`` carries the sink's softmax share, so every row still sums to one; node 0 reads
+itself with weight 1, ``pos`` and ``token`` are -1 there and ``is_learned_sink`` marks it.
+Tokens are nodes ``1 .. n`` then.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor
+from torch_geometric.data import Data
+
+from tgnn.convert.blockwise import RowBlock
+from tgnn.convert.sparsify import sparsify_mask
+from tgnn.convert.to_graph import HeadReduction, _reduce_heads
+
+__all__ = ["SparseSpec", "RowGraphBuilder", "ROW_FACTS"]
+
+ROW_FACTS = ("kept_mass", "row_entropy", "first_token_mass", "column_sum")
+"""Node attributes that every sparse capture records exactly, from the full rows."""
+
+
+@dataclass(frozen=True)
+class SparseSpec:
+    """What to keep of each row: head reduction and sparsification, as in attention_to_data."""
+
+    head_reduction: HeadReduction = "mean"
+    threshold: float | None = None
+    top_k: int | None = None
+    top_p: float | None = None
+    self_loops: bool = True
+
+    def keep(self, rows: Tensor) -> Tensor:
+        """Boolean keep-mask of ``rows`` ``[..., r, c]`` (entries equal to zero never kept)."""
+        return sparsify_mask(rows, threshold=self.threshold, top_k=self.top_k, top_p=self.top_p)
+
+
+@dataclass
+class _Sequence:
+    """Running state of one sequence of the batch."""
+
+    real: Tensor  # [n] bool
+    compact: Tensor  # [n] long, index among the real tokens (-1 for padding)
+    first: int  # index of the first real token
+    facts: dict[str, Tensor]
+    column: Tensor  # [H, kv] float64
+    keys: list[Tensor] = field(default_factory=list)
+    queries: list[Tensor] = field(default_factory=list)
+    weights: list[Tensor] = field(default_factory=list)
+    acausal: bool = False
+
+
+class RowGraphBuilder:
+    """Accumulate one layer's row blocks into one sparse graph per sequence.
+
+    Parameters
+    ----------
+    spec
+        What to keep per row.
+    padding
+        ``[B, n]`` boolean, True for real tokens; padded rows and keys are dropped.
+    heads
+        Query heads of the layer.
+    kv
+        Number of keys.
+    sink
+        Whether the layer has learned sink logits (a sink node 0 is added).
+    """
+
+    def __init__(self, spec: SparseSpec, padding: Tensor, heads: int, kv: int, sink: bool):
+        self.spec = spec
+        self.heads = heads
+        self.sink = int(sink)
+        self.sequences = [self._sequence(real, heads, kv) for real in padding]
+
+    def _sequence(self, real: Tensor, heads: int, kv: int) -> _Sequence:
+        count = int(real.sum())
+        zeros = real.new_zeros((count, heads), dtype=torch.float32)
+        reduced = self.spec.head_reduction is not None
+        facts = {
+            "kept_mass": zeros[:, 0].clone() if reduced else zeros.clone(),
+            "row_entropy": zeros.clone(),
+            "first_token_mass": zeros.clone(),
+        }
+        if self.sink:
+            facts["learned_sink_mass"] = zeros.clone()
+        compact = torch.cumsum(real.long(), 0) - 1
+        compact[~real] = -1
+        first = int(real.nonzero()[0]) if count else 0
+        column = real.new_zeros((heads, kv), dtype=torch.float64)
+        return _Sequence(real=real, compact=compact, first=first, facts=facts, column=column)
+
+    def add(self, block: RowBlock) -> None:
+        """Take the facts and kept edges of one block's rows."""
+        seq = self.sequences[block.batch]
+        rows = block.weights.shape[1]
+        real_rows = seq.real[block.start : block.start + rows]
+        if not bool(real_rows.any()):
+            return
+        weights, allowed = block.weights, block.allowed
+        if not bool(real_rows.all()):
+            weights, allowed = weights[:, real_rows], allowed[real_rows]
+        nodes = seq.compact[block.start : block.start + rows][real_rows]
+        self._facts(seq, block, weights, nodes)
+        self._causality(seq, block, weights, allowed, real_rows)
+        self._edges(seq, block, weights, nodes, real_rows)
+
+    def _facts(self, seq: _Sequence, block: RowBlock, weights: Tensor, nodes: Tensor) -> None:
+        s, lo = block.sink, block.key_start
+        keys = weights.shape[-1] - s
+        seq.facts["row_entropy"][nodes] = torch.special.entr(weights).sum(-1).T
+        if lo <= seq.first < lo + keys:
+            seq.facts["first_token_mass"][nodes] = weights[:, :, s + seq.first - lo].T
+        if s:
+            seq.facts["learned_sink_mass"][nodes] = weights[:, :, 0].T
+        seq.column[:, lo : lo + keys] += weights[:, :, s:].sum(1, dtype=torch.float64)
+
+    def _causality(
+        self, seq: _Sequence, block: RowBlock, weights: Tensor, allowed: Tensor, real_rows: Tensor
+    ) -> None:
+        """Flag weight above the diagonal (checked only where the mask allows any)."""
+        if seq.acausal:
+            return
+        lo, keys = block.key_start, allowed.shape[-1]
+        device = allowed.device
+        query = torch.arange(block.start, block.start + real_rows.shape[0], device=device)
+        key = torch.arange(lo, lo + keys, device=device)
+        upper = allowed & (key[None, :] > query[real_rows][:, None]) & seq.real[lo : lo + keys]
+        if bool(upper.any()):
+            seq.acausal = bool((weights[:, :, block.sink :].amax(0)[upper] > 0).any())
+
+    def _edges(
+        self, seq: _Sequence, block: RowBlock, weights: Tensor, nodes: Tensor, real_rows: Tensor
+    ) -> None:
+        s, lo = block.sink, block.key_start
+        keys = weights.shape[-1] - s
+        reduced = _reduce_heads(weights, self.spec.head_reduction)
+        keep = self.spec.keep(reduced) if reduced is not None else self.spec.keep(weights).any(0)
+        real_keys = seq.real[lo : lo + keys]
+        if s:
+            real_keys = torch.cat([real_keys.new_ones(1), real_keys])
+        keep &= real_keys[None, :]
+        if not self.spec.self_loops:
+            query = torch.arange(block.start, block.start + real_rows.shape[0], device=keep.device)
+            diagonal = query[real_rows] - lo + s
+            inside = (diagonal >= s) & (diagonal < s + keys)
+            keep[inside.nonzero().flatten(), diagonal[inside]] = False
+        row, col = keep.nonzero(as_tuple=True)
+        key_nodes = seq.compact[(lo + col - s).clamp(min=0)] + s
+        seq.keys.append(torch.where(col < s, torch.zeros_like(key_nodes), key_nodes))
+        seq.queries.append(nodes[row] + s)
+        if reduced is not None:
+            seq.weights.append(reduced[row, col])
+            seq.facts["kept_mass"][nodes] = (reduced * keep).sum(-1)
+        else:
+            seq.weights.append(weights[:, row, col].T)
+            seq.facts["kept_mass"][nodes] = (weights * keep).sum(-1).T
+
+    def graphs(self, token: Tensor | None, layer: int) -> list[Data]:
+        """One ``Data`` per sequence (see the module docstring for its attributes)."""
+        return [self._graph(b, seq, token, layer) for b, seq in enumerate(self.sequences)]
+
+    def _graph(self, b: int, seq: _Sequence, token: Tensor | None, layer: int) -> Data:
+        s = self.sink
+        keys, queries, weights = torch.cat(seq.keys), torch.cat(seq.queries), torch.cat(seq.weights)
+        facts = dict(seq.facts)
+        facts["column_sum"] = seq.column[:, seq.real].T.float()
+        pos = seq.real.nonzero().flatten()
+        tokens = None if token is None else token[b][seq.real]
+        if s:
+            learned = facts["learned_sink_mass"]
+            facts = {name: _prepend(value, 0.0) for name, value in facts.items()}
+            facts["column_sum"][0] = learned.sum(0, dtype=torch.float64).float()
+            facts["kept_mass"][0] = 1.0 if self.spec.self_loops else 0.0
+            pos = _prepend(pos, -1)
+            tokens = None if tokens is None else _prepend(tokens, -1)
+            if self.spec.self_loops:
+                keys, queries = _prepend(keys, 0), _prepend(queries, 0)
+                weights = _prepend(weights, 1.0)
+        data = Data(
+            edge_index=torch.stack([keys, queries]),
+            num_nodes=int(seq.real.sum()) + s,
+            is_causal=not seq.acausal,
+            head_reduction=self.spec.head_reduction or "none",
+            pos=pos,
+            layer=layer,
+        )
+        if self.spec.head_reduction is not None:
+            data.edge_weight = weights
+        else:
+            data.edge_attr = weights
+        if tokens is not None:
+            data.token = tokens
+        for name, value in facts.items():
+            data[name] = value
+        if s:
+            marker = torch.zeros(data.num_nodes, dtype=torch.bool, device=pos.device)
+            marker[0] = True
+            data.is_learned_sink = marker
+        return data
+
+
+def _prepend(values: Tensor, fill: float) -> Tensor:
+    """``values`` with one row of ``fill`` in front (the learned sink node's row)."""
+    return torch.cat([values.new_full((1, *values.shape[1:]), fill), values])

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import math
+from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+if TYPE_CHECKING:
+    from tgnn.convert import Overflow
 
 app = typer.Typer(
     name="tgnn",
@@ -16,6 +20,62 @@ app = typer.Typer(
 )
 
 DEMO_TEXT = "The quick brown fox jumps over the lazy dog because it was bored."
+
+
+class OverflowOption(str, Enum):
+    """``--overflow``: what to do with a text longer than the model's context."""
+
+    error = "error"
+    keep_last = "keep-last"
+    keep_first = "keep-first"
+    windows = "windows"
+
+
+_OVERFLOW_HELP = ("Text longer than the model's context: 'error' (say so, exit 2), keep the "
+                  "last or first tokens, or split into windows; special tokens at either end "
+                  "(BOS, [CLS], [SEP]) are kept in every piece.")
+
+
+def _tokenize(tokenizer: Any, text: str | list[str]) -> Any:
+    """``tokenizer(text)`` without transformers' "longer than the maximum" warning (we check)."""
+    from transformers.utils import logging as hf_logging
+
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        return tokenizer(text, return_tensors="pt", padding=True)
+    finally:
+        hf_logging.set_verbosity(verbosity)
+
+
+def _fit(
+    command: str, name: str, model: Any, tokenizer: Any, inputs: Any,
+    overflow: OverflowOption = OverflowOption.error, overlap: int = 0,
+) -> tuple[Overflow, int]:
+    """The overflow policy for ``inputs`` and how many windows it gives; exit 2 on overflow.
+
+    Special tokens that the tokenizer put first or last in every sequence are kept in every
+    truncated input or window.
+    """
+    from tgnn.convert import Overflow, context_windows
+    from tgnn.errors import ContextLengthError, ShapeError
+
+    ids, mask = inputs["input_ids"], inputs.get("attention_mask")
+    special = set(getattr(tokenizer, "all_special_ids", None) or [])
+    rows = [row if mask is None else row[mask[b].bool()] for b, row in enumerate(ids)]
+    ends = [all(len(r) > 1 and int(r[e]) in special for r in rows) for e in (0, -1)]
+    try:
+        policy = Overflow(overflow.value, overlap=overlap, keep_prefix=int(ends[0]),
+                          keep_suffix=int(ends[1]))
+        return policy, len(context_windows(inputs, model, policy, name=name))
+    except ContextLengthError as error:
+        typer.echo(f"tgnn {command}: {error.length} tokens exceed the context of {error.model} "
+                   f"({error.source}); rerun with --overflow keep-last, keep-first or windows",
+                   err=True)
+        raise typer.Exit(2) from None
+    except ShapeError as error:
+        typer.echo(f"tgnn {command}: {error}", err=True)
+        raise typer.Exit(2) from None
 
 
 @app.command()
@@ -36,7 +96,8 @@ def demo(
     from tgnn.models import load
 
     model, tokenizer = load("minilm")
-    inputs = tokenizer(text, return_tensors="pt")
+    inputs = _tokenize(tokenizer, text)
+    _fit("demo", "minilm", model, tokenizer, inputs)
     n = int(inputs["input_ids"].shape[1])
     table = Table(title=f"MiniLM attention as graphs ({n} tokens: {text!r})")
     for column in ("layer", "nodes", "edges", "[CLS] sink mass", "mean entropy (nats)"):
@@ -74,11 +135,18 @@ def convert(
     ] = None,
     threshold: Annotated[float | None, typer.Option(help="Drop weights below this.")] = None,
     hidden_states: Annotated[bool, typer.Option(help="Attach hidden states as x.")] = False,
+    overflow: Annotated[
+        OverflowOption, typer.Option(help=_OVERFLOW_HELP)
+    ] = OverflowOption.error,
+    overlap: Annotated[int, typer.Option(help="Tokens shared by consecutive windows.")] = 0,
 ) -> None:
     """Capture a model's attention on TEXT and save one PyG graph per layer to OUT.
 
     Load the result with ``torch.load(OUT, weights_only=False)``: a list of ``Data`` (one per
-    layer; a ``Batch`` per layer when several texts are given).
+    layer; a ``Batch`` per layer when several texts are given). With ``--overflow windows``
+    the list holds the layer graphs of window 0, then of window 1, ..., each graph with its
+    ``window`` number and ``pos`` the token positions in the whole text (see
+    ``tgnn.capture_graphs``).
     """
     import torch
 
@@ -86,7 +154,8 @@ def convert(
     from tgnn.models import load
 
     network, tokenizer = load(model)
-    inputs = tokenizer(text, return_tensors="pt", padding=True)
+    inputs = _tokenize(tokenizer, text)
+    policy, count = _fit("convert", model, network, tokenizer, inputs, overflow, overlap)
     graphs = capture_graphs(
         network,
         inputs,
@@ -95,10 +164,12 @@ def convert(
         top_p=top_p,
         threshold=threshold,
         hidden_states=hidden_states,
+        overflow=policy,
     )
     torch.save(graphs, out)
     edges = sum(g.num_edges for g in graphs)
-    typer.echo(f"saved {len(graphs)} layer graphs ({edges} edges) to {out}")
+    pieces = f" in {count} windows" if policy.mode == "windows" else ""
+    typer.echo(f"saved {len(graphs)} layer graphs{pieces} ({edges} edges) to {out}")
 
 
 @app.command("train-tiny")
@@ -156,15 +227,31 @@ def view(
     rho: float = typer.Option(0.5, "--rho", help="Residual share of rollout and paths."),
     sensitivity: bool = typer.Option(None, "--sensitivity/--no-sensitivity",
                                      help="Measure the Jacobian (default: when small)."),
+    overflow: Annotated[
+        OverflowOption, typer.Option(help=_OVERFLOW_HELP + " Windows: one page each.")
+    ] = OverflowOption.error,
+    overlap: Annotated[int, typer.Option(help="Tokens shared by consecutive windows.")] = 0,
 ) -> None:
-    """Write an offline HTML explorer of MODEL's attention graph on TEXT (no server, no CDN)."""
+    """Write an offline HTML explorer of MODEL's attention graph on TEXT (no server, no CDN).
+
+    With ``--overflow windows`` one page per window: OUT with ``-0``, ``-1``, ... before its
+    suffix.
+    """
     from tgnn.explorer import write_html
     from tgnn.models import load
 
     loaded, tokenizer = load(model)
-    path = write_html(out, loaded, tokenizer, text, top_k=top_k, rho=rho, sensitivity=sensitivity,
-                      title=f"{model}: {text[:60]}")
-    typer.echo(f"wrote {path} ({path.stat().st_size / 1024:.0f} KiB)")
+    policy, count = _fit("view", model, loaded, tokenizer, _tokenize(tokenizer, text), overflow,
+                         overlap)
+    for window in range(count):
+        target = Path(out)
+        if policy.mode == "windows":
+            target = target.with_name(f"{target.stem}-{window}{target.suffix}")
+        part = f" (window {window + 1} of {count})" if policy.mode == "windows" else ""
+        path = write_html(target, loaded, tokenizer, text, top_k=top_k, rho=rho,
+                          sensitivity=sensitivity, title=f"{model}: {text[:60]}{part}",
+                          overflow=policy, window=window)
+        typer.echo(f"wrote {path} ({path.stat().st_size / 1024:.0f} KiB)")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -25,6 +25,7 @@ import torch
 from torch import Tensor
 
 from tgnn._attention_switch import switched_attention
+from tgnn.convert.context import Overflow, fitted_inputs
 from tgnn.errors import AttentionUnavailableError, EmptyInputError
 
 __all__ = ["LayerAttention", "CAPTURE_IMPLEMENTATION", "stream_attention", "capture_attention"]
@@ -148,13 +149,15 @@ def stream_attention(
     consume: Callable[[LayerAttention], None],
     *,
     layers: Collection[int] | None = None,
+    overflow: str | Overflow = "error",
     **forward_kwargs: Any,
 ) -> Any:
     """Run ``model(**inputs)`` and hand each layer's attention to ``consume`` as it is computed.
 
     Only one layer's weights are alive at a time (unless ``consume`` keeps them). The forward
     runs under ``torch.no_grad`` with the model's attention switched to ``"tgnn_capture"`` and
-    restored afterwards.
+    restored afterwards. The input's length is checked against the model's context before
+    anything runs (:func:`~tgnn.convert.context.fit_context`).
 
     Parameters
     ----------
@@ -167,6 +170,12 @@ def stream_attention(
         Called with a :class:`LayerAttention` for each captured layer, in layer order.
     layers
         Layer indices to capture (default all); other layers run the fast SDPA kernel.
+    overflow
+        An input longer than the model's context: ``"error"`` (default), ``"keep_last"`` or
+        ``"keep_first"`` (the model runs on the truncated input, and the weights are its), or an
+        :class:`~tgnn.convert.context.Overflow`. ``"windows"`` is refused (one forward pass):
+        use :func:`~tgnn.convert.from_model.capture_graphs`, or loop over
+        :func:`~tgnn.convert.context.fit_context`.
 
     Returns
     -------
@@ -174,9 +183,12 @@ def stream_attention(
 
     Raises
     ------
+    ContextLengthError
+        The input is longer than the model's context and ``overflow="error"``.
     AttentionUnavailableError
         The model cannot switch attention implementation, or fewer layers than asked came back.
     """
+    inputs = fitted_inputs(inputs, model, overflow, "stream_attention")
     padding = _padding_mask(inputs)
     session = _Session(consume=consume, padding_mask=padding, layers=layers)
     token = _SESSION.set(session)
@@ -208,13 +220,15 @@ def capture_attention(
     inputs: Mapping[str, Any],
     *,
     layers: Collection[int] | None = None,
+    overflow: str | Overflow = "error",
     **forward_kwargs: Any,
 ) -> Iterator[LayerAttention]:
     """Iterate over each layer's attention while the forward pass is still running.
 
     The forward runs in a worker thread that waits for the consumer after each captured layer,
     so at most two layers' weights are alive at once, whatever the depth. Stopping the iteration
-    early stops the forward pass. Same arguments as :func:`stream_attention`.
+    early stops the forward pass. Same arguments as :func:`stream_attention`; the context check
+    runs at the call, before the forward pass and before the first item is asked for.
 
     Examples
     --------
@@ -223,7 +237,21 @@ def capture_attention(
     >>> inputs = {"input_ids": torch.arange(5)[None]}
     >>> [(a.layer, tuple(a.weights.shape)) for a in capture_attention(model, inputs)]
     [(0, (1, 2, 5, 5)), (1, (1, 2, 5, 5))]
+    >>> model.config.n_positions = 4  # as if the context were 4 tokens
+    >>> capture_attention(model, inputs)
+    Traceback (most recent call last):
+    ...
+    tgnn.errors.ContextLengthError: inputs: 5 tokens exceed the context of GPT2LMHeadModel \
+(n_positions = 4); pass overflow='keep_last', 'keep_first' or 'windows'
     """
+    inputs = fitted_inputs(inputs, model, overflow, "capture_attention")
+    return _capture(model, inputs, layers, forward_kwargs)
+
+
+def _capture(
+    model: Any, inputs: Mapping[str, Any], layers: Collection[int] | None,
+    forward_kwargs: dict[str, Any],
+) -> Iterator[LayerAttention]:
     handoff: queue.Queue[LayerAttention | BaseException | None] = queue.Queue(maxsize=1)
     cancelled = threading.Event()
 

@@ -100,7 +100,8 @@ class ContextWindow:
     index: int = 0
 
 
-def _as_overflow(overflow: str | Overflow) -> Overflow:
+def as_overflow(overflow: str | Overflow) -> Overflow:
+    """``overflow`` as an :class:`Overflow` (a string is its mode)."""
     return overflow if isinstance(overflow, Overflow) else Overflow(overflow)
 
 
@@ -278,7 +279,7 @@ def context_windows(
     >>> [w.inputs["input_ids"][0].tolist() for w in windows][-1]
     [18, 19]
     """
-    policy = _as_overflow(overflow)
+    policy = as_overflow(overflow)
     reference = _reference(inputs)
     batch, n = int(reference.shape[0]), int(reference.shape[1])
     limit, source = _limit(model)
@@ -363,7 +364,7 @@ def fit_context(
     >>> [tok.decode(w["input_ids"][0]) for w in fit_context(inputs, model, "windows")]
     ['hello w', 'orld']
     """
-    policy = _as_overflow(overflow)
+    policy = as_overflow(overflow)
     windows = context_windows(inputs, model, policy, name=name)
     if policy.mode == "windows":
         return [window.inputs for window in windows]
@@ -374,7 +375,7 @@ def fitted_inputs(
     inputs: Mapping[str, Any], model: Any, overflow: str | Overflow, caller: str
 ) -> Mapping[str, Any]:
     """``inputs`` fitted to ``model`` for one forward pass (``"windows"`` refused, naming why)."""
-    policy = _as_overflow(overflow)
+    policy = as_overflow(overflow)
     if policy.mode == "windows":
         raise ShapeError(
             f"overflow: {caller} runs one forward pass and cannot take 'windows'; use "

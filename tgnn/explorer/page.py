@@ -11,12 +11,15 @@ import json
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from tgnn.errors import ShapeError
 from tgnn.explorer.payload import build_payload
+
+if TYPE_CHECKING:
+    from tgnn.convert.context import Overflow
 
 __all__ = ["render_html", "write_html", "notebook_html", "sample_page", "SAMPLE_TEXT",
            "SENSITIVITY_MAX_BYTES"]
@@ -57,19 +60,28 @@ def _display(token: str) -> str:
     return token.replace("\u0120", "\u2423").replace("\u010a", "\u23ce").replace("\n", "\u23ce")
 
 
-def capture_text(model: Any, tokenizer: Any, text: str) -> tuple[list[Any], list[str], Any]:
+def capture_text(
+    model: Any, tokenizer: Any, text: str, overflow: str | Overflow = "error", window: int = 0
+) -> tuple[list[Any], list[str], Any]:
     """Tokenise ``text``, capture every layer's ``[H, n, n]`` attention, return it with tokens.
 
+    A text longer than the model's context is handled by ``overflow`` (see
+    :func:`tgnn.fit_context`); with ``"windows"``, ``window`` says which one to capture.
     Returns ``(attentions, token strings, input_ids [1, n])``.
     """
-    from tgnn.convert import capture_attention
+    from tgnn.convert import capture_attention, context_windows
 
     inputs = tokenizer(text, return_tensors="pt")
-    ids = inputs["input_ids"]
-    if ids.shape[0] != 1:
-        raise ShapeError(f"text: expected one sequence, got a batch of {ids.shape[0]}")
-    inputs = {k: v.to(model.device) for k, v in inputs.items() if k in ("input_ids",
-                                                                       "attention_mask")}
+    if inputs["input_ids"].shape[0] != 1:
+        raise ShapeError(f"text: expected one sequence, got a batch of "
+                         f"{inputs['input_ids'].shape[0]}")
+    pieces = context_windows(inputs, model, overflow)
+    if not 0 <= window < len(pieces):
+        raise ShapeError(f"window: expected 0 <= window < {len(pieces)} (the windows of this "
+                         f"text), got {window}")
+    ids = pieces[window].inputs["input_ids"]
+    inputs = {k: v.to(model.device) for k, v in pieces[window].inputs.items()
+              if k in ("input_ids", "attention_mask")}
     layers = [item.weights[0].float().cpu() for item in capture_attention(model, inputs)]
     tokens = [_display(t) for t in tokenizer.convert_ids_to_tokens(ids[0].tolist())]
     return layers, tokens, ids
@@ -105,6 +117,8 @@ def render_html(
     rho: float = 0.5,
     sensitivity: bool | None = None,
     title: str | None = None,
+    overflow: str | Overflow = "error",
+    window: int = 0,
 ) -> str:
     """The explorer page for one input, as a self-contained HTML string (works offline).
 
@@ -112,7 +126,10 @@ def render_html(
     :func:`tgnn.capture_attention`; the Jacobian sensitivity of the last token is measured with
     :func:`tgnn.metrics.sensitivity.jacobian_sensitivity` when it fits in
     ``SENSITIVITY_MAX_BYTES``, always with ``sensitivity=True``, never with ``False``), or
-    precomputed ``attentions`` (``L`` layers of ``[H, n, n]``) and ``tokens``.
+    precomputed ``attentions`` (``L`` layers of ``[H, n, n]``) and ``tokens``. A text longer
+    than the model's context raises :class:`~tgnn.errors.ContextLengthError` before the model
+    runs, unless ``overflow`` says to keep the last or first tokens or to split it into
+    windows (:func:`tgnn.fit_context`); ``window`` picks the window to draw.
 
     The page draws, per layer and head (or head-mean), each query's ``top_k`` strongest keys
     and says how many edges and how much mass that leaves out. Cost: one forward pass plus
@@ -133,7 +150,7 @@ def render_html(
         if model is None or tokenizer is None or text is None:
             raise ShapeError("model, tokenizer, text: expected all three, or attentions and "
                              "tokens")
-        attentions, tokens, ids = capture_text(model, tokenizer, text)
+        attentions, tokens, ids = capture_text(model, tokenizer, text, overflow, window)
         values, note = measured_sensitivity(model, ids, len(attentions), sensitivity)
         name = Path(str(getattr(model.config, "name_or_path", ""))).name or type(model).__name__
         title = title or f"{name}: {text[:60]}"

@@ -171,10 +171,10 @@ def test_blocks_stay_within_the_memory_budget(monkeypatch: pytest.MonkeyPatch) -
     sizes: list[int] = []
     original = blockwise._softmax_rows
 
-    def spy(*args: Any, **kwargs: Any) -> torch.Tensor:
-        weights = original(*args, **kwargs)
+    def spy(*args: Any, **kwargs: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        weights, entropy = original(*args, **kwargs)
         sizes.append(weights.numel())
-        return weights
+        return weights, entropy
 
     monkeypatch.setattr(blockwise, "_softmax_rows", spy)
     capture_sparse_graphs(model, inputs, top_k=4, memory_budget=budget)

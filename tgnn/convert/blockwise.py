@@ -41,6 +41,8 @@ class RowBlock:
     weights
         ``[H, rows, sink + keys]`` float32 softmax rows over the keys ``key_start ..`` (and, when
         ``sink`` is 1, the learned sink in column 0); every entry outside is exactly zero.
+    entropy
+        ``[H, rows]`` entropy of each row (nats), from the full rows.
     allowed
         ``[rows, keys]`` boolean: which of those keys the mask lets each query read.
     sink
@@ -51,6 +53,7 @@ class RowBlock:
     start: int
     key_start: int
     weights: Tensor
+    entropy: Tensor
     allowed: Tensor
     sink: int
 
@@ -75,11 +78,29 @@ def _key_range(allowed: Tensor) -> tuple[int, int]:
     return int(columns[0]), int(columns[-1]) + 1
 
 
+def _mask_(scores: Tensor, allowed: Tensor) -> None:
+    """Set the scores of keys a row may not read to the float32 minimum (eager's additive mask).
+
+    Only the columns holding a masked entry are touched (the diagonal square of a causal block).
+    """
+    blocked = ~allowed
+    columns = blocked.any(0).nonzero()
+    if columns.numel():
+        lo, hi = int(columns[0]), int(columns[-1]) + 1
+        scores[:, :, lo:hi].masked_fill_(blocked[:, lo:hi], torch.finfo(torch.float32).min)
+
+
 def _softmax_rows(
     query: Tensor, key: Tensor, allowed: Tensor, bias: Tensor | None, scale: float,
     softcap: float | None, sink_logits: Tensor | None,
-) -> Tensor:
-    """``softmax(Q K^T scale (+ bias), masked)`` in float32: ``[H, r, (1 +) m]``."""
+) -> tuple[Tensor, Tensor]:
+    r"""Softmax rows in float32, ``[H, r, (1 +) m]``, and their entropies ``[H, r]``.
+
+    With the scores shifted by their row maximum, :math:`s'_j = s_j - \max_k s_k \le 0`, the
+    entropy is :math:`H(p) = -\sum_j p_j s'_j - \log p_{j^*}` (:math:`j^*` the argmax, since
+    :math:`\log p_j = s'_j - \log Z` and :math:`p_{j^*} = 1 / Z`): one product per entry
+    instead of a logarithm, and two non-negative terms (no cancellation).
+    """
     heads, rows, dim = query.shape
     kv_heads = key.shape[0]
     grouped = query.float().reshape(kv_heads, (heads // kv_heads) * rows, dim)
@@ -89,11 +110,15 @@ def _softmax_rows(
         scores = torch.tanh(scores / softcap).mul_(softcap)
     if bias is not None:
         scores.add_(bias)
-    scores.masked_fill_(~allowed, torch.finfo(torch.float32).min)
+    _mask_(scores, allowed)
     if sink_logits is not None:
         sink = sink_logits.float().view(heads, 1, 1).expand(heads, rows, 1)
         scores = torch.cat([sink, scores], dim=-1)
-    return torch.softmax(scores, dim=-1)
+    peak, argmax = scores.max(dim=-1, keepdim=True)
+    scores.sub_(peak)
+    weights = torch.softmax(scores, dim=-1)
+    entropy = -torch.linalg.vecdot(weights, scores) - weights.gather(-1, argmax).squeeze(-1).log()
+    return weights, entropy
 
 
 def _mix(weights: Tensor, value: Tensor, dtype: torch.dtype) -> Tensor:
@@ -140,12 +165,12 @@ def blockwise_attention(
             lo, hi = _key_range(allowed_rows[b])
             allowed = allowed_rows[b, :, lo:hi]
             bias = None if bias_rows is None else bias_rows[b, :, lo:hi]
-            weights = _softmax_rows(
+            weights, entropy = _softmax_rows(
                 query[b, :, start:stop], key[b, :, lo:hi], allowed, bias, scale, softcap,
                 sink_logits,
             )
             mixing = torch.nn.functional.dropout(weights[..., sink:], dropout, module.training)
             output[b, :, start:stop] = _mix(mixing, value[b, :, lo:hi], value.dtype)
             if consume is not None:
-                consume(RowBlock(b, start, lo, weights, allowed, sink))
+                consume(RowBlock(b, start, lo, weights, entropy, allowed, sink))
     return output.transpose(1, 2).contiguous()

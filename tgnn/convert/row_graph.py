@@ -113,10 +113,12 @@ class RowGraphBuilder:
         real_rows = seq.real[block.start : block.start + rows]
         if not bool(real_rows.any()):
             return
-        weights, allowed = block.weights, block.allowed
+        weights, entropy, allowed = block.weights, block.entropy, block.allowed
         if not bool(real_rows.all()):
-            weights, allowed = weights[:, real_rows], allowed[real_rows]
+            weights, entropy = weights[:, real_rows], entropy[:, real_rows]
+            allowed = allowed[real_rows]
         nodes = seq.compact[block.start : block.start + rows][real_rows]
+        seq.facts["row_entropy"][nodes] = entropy.T
         self._facts(seq, block, weights, nodes)
         self._causality(seq, block, weights, allowed, real_rows)
         self._edges(seq, block, weights, nodes, real_rows)
@@ -124,12 +126,11 @@ class RowGraphBuilder:
     def _facts(self, seq: _Sequence, block: RowBlock, weights: Tensor, nodes: Tensor) -> None:
         s, lo = block.sink, block.key_start
         keys = weights.shape[-1] - s
-        seq.facts["row_entropy"][nodes] = torch.special.entr(weights).sum(-1).T
         if lo <= seq.first < lo + keys:
             seq.facts["first_token_mass"][nodes] = weights[:, :, s + seq.first - lo].T
         if s:
             seq.facts["learned_sink_mass"][nodes] = weights[:, :, 0].T
-        seq.column[:, lo : lo + keys] += weights[:, :, s:].sum(1, dtype=torch.float64)
+        seq.column[:, lo : lo + keys] += weights[:, :, s:].sum(1)  # float32 per block
 
     def _causality(
         self, seq: _Sequence, block: RowBlock, weights: Tensor, allowed: Tensor, real_rows: Tensor
@@ -165,12 +166,10 @@ class RowGraphBuilder:
         key_nodes = seq.compact[(lo + col - s).clamp(min=0)] + s
         seq.keys.append(torch.where(col < s, torch.zeros_like(key_nodes), key_nodes))
         seq.queries.append(nodes[row] + s)
-        if reduced is not None:
-            seq.weights.append(reduced[row, col])
-            seq.facts["kept_mass"][nodes] = (reduced * keep).sum(-1)
-        else:
-            seq.weights.append(weights[:, row, col].T)
-            seq.facts["kept_mass"][nodes] = (weights * keep).sum(-1).T
+        kept = reduced[row, col] if reduced is not None else weights[:, row, col].T
+        seq.weights.append(kept)
+        mass = kept.new_zeros((nodes.shape[0], *kept.shape[1:]))
+        seq.facts["kept_mass"][nodes] = mass.index_add_(0, row, kept)
 
     def graphs(self, token: Tensor | None, layer: int) -> list[Data]:
         """One ``Data`` per sequence (see the module docstring for its attributes)."""

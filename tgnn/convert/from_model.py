@@ -103,9 +103,11 @@ def _capture_window(
 ) -> list[Data | Batch]:
     """The layer graphs of one input that fits the context."""
     graphs: list[Data | Batch] = []
+    order: list[int] = []  # layer of each graph (a Batch's ``layer`` is a tensor)
     token = inputs.get("input_ids")
 
     def convert_layer(item: LayerAttention) -> None:
+        order.append(item.layer)
         options = dict(convert)
         if isinstance(options.get("pos"), Tensor):
             options["pos"] = options["pos"].to(item.weights.device)
@@ -123,7 +125,8 @@ def _capture_window(
         model, inputs, convert_layer, layers=layers, output_hidden_states=True
     )
     mask = inputs.get("attention_mask")
-    return [_with_features(g, output.hidden_states[g.layer], mask) for g in graphs]
+    return [_with_features(g, output.hidden_states[layer], mask)
+            for g, layer in zip(graphs, order, strict=True)]
 
 
 def _mark(graph: Data | Batch, window: ContextWindow) -> Data | Batch:

@@ -82,3 +82,7 @@ class DisconnectedGraphError(GraphError):
 
 class NotReachableError(GraphError):
     """A directed graph has no globally reachable node, or an assumption on it fails."""
+
+
+class SizeLimitError(TgnnError):
+    """An input is too large for a dense (n x n) path; the message names the sparse alternative."""

@@ -13,6 +13,7 @@ The specification is ``THEORY.md`` of the project; ``docs/theory.md`` explains i
 """
 
 from . import closed_forms
+from ._sparse import DENSE_MAX_NODES
 from .absorbing import (
     absorbing_resistance,
     absorption_time,
@@ -31,6 +32,7 @@ from .rollout import (
 from .ysl import globally_reachable_nodes, ysl_resistance
 
 __all__ = [
+    "DENSE_MAX_NODES",
     "closed_forms",
     "absorbing_resistance",
     "absorption_time",

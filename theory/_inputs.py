@@ -24,6 +24,8 @@ from tgnn.errors import (
     TgnnError,
 )
 
+from ._sparse import check_dense_size, is_sparse_input, sparse_attention, sparse_size
+
 ArrayLike: TypeAlias = np.ndarray | torch.Tensor
 RhoLike: TypeAlias = float | Sequence[float] | np.ndarray | torch.Tensor
 
@@ -127,6 +129,9 @@ def as_matrix(
     causal: bool = True,
     stochastic: bool = True,
     rows: int = 64,
+    what: str = "this function",
+    alternative: str = "a one-row function on sparse input (rollout_row, absorbing_resistance "
+    "with target=)",
 ) -> np.ndarray:
     """Validate ``value`` ([n, n], [H, n, n] or [1, H, n, n]) and return a new float64 [n, n].
 
@@ -136,7 +141,15 @@ def as_matrix(
     float64 in blocks of ``rows`` rows (one pass over memory, no n x n mask). Stochastic rows
     are renormalised in float64 so that the identities of the theory hold to rounding. Without
     ``stochastic`` the weights must be non-negative (a weighted digraph).
+
+    Sparse input (a scipy sparse matrix or a PyG ``Data``, see :mod:`tgnn.theory._sparse`) is
+    validated by the same rules and densified. Above
+    :data:`~tgnn.theory._sparse.DENSE_MAX_NODES` tokens this raises
+    :class:`~tgnn.errors.SizeLimitError` naming ``what`` and the sparse ``alternative``.
     """
+    check_dense_size(matrix_size(value, name), name, what, alternative)
+    if is_sparse_input(value):
+        return sparse_attention(value, name, causal=causal, stochastic=stochastic)[0].toarray()
     n, blocks = row_blocks(value, name, causal=causal, stochastic=stochastic, rows=rows)
     out = np.empty((n, n))
     for first, block in blocks:
@@ -182,6 +195,8 @@ def row_blocks(
 
 def matrix_size(value: Any, name: str = "attention") -> int:
     """Number of tokens ``n`` of an [n, n], [H, n, n] or [1, H, n, n] matrix (shape check only)."""
+    if is_sparse_input(value):
+        return sparse_size(value, name)
     tensor = _as_tensor(value, name)
     _check_shape(tensor, name)
     return int(tensor.shape[-1])
@@ -192,9 +207,12 @@ def layer_list(attentions: Any, name: str = "attentions") -> list[Any]:
 
     Accepts a sequence of matrices (each [n, n], [H, n, n] or [1, H, n, n], as captured from a
     model), a mapping ``{layer_index: matrix}`` (sorted by index), a single [n, n] matrix (one
-    layer), an [L, n, n] stack or an [L, H, n, n] stack (heads averaged per layer).
+    layer), an [L, n, n] stack or an [L, H, n, n] stack (heads averaged per layer). A single
+    sparse layer (a scipy sparse matrix or a PyG ``Data``) is one layer.
     """
-    if isinstance(attentions, Mapping):
+    if is_sparse_input(attentions):
+        layers = [attentions]
+    elif isinstance(attentions, Mapping):
         layers = [attentions[k] for k in sorted(attentions)]
     elif isinstance(attentions, (np.ndarray, torch.Tensor)):
         if attentions.ndim == 2:

@@ -10,11 +10,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import numpy as np
+import scipy.sparse as sp
 from scipy.linalg import solve_triangular
+from scipy.sparse.linalg import spsolve_triangular
 
 from tgnn.errors import NotReachableError, TgnnError
 
 from ._inputs import ArrayLike, as_matrix, check_assumption_h, resolve_token, row_blocks
+from ._sparse import is_sparse_input, sparse_attention
 
 __all__ = [
     "fundamental_matrix",
@@ -30,7 +33,10 @@ def _check_rho(rho: float) -> None:
 
 
 def _checked(attention: ArrayLike, rho: float) -> np.ndarray:
-    a = as_matrix(attention, "attention", causal=True)
+    a = as_matrix(
+        attention, "attention", causal=True, what="the fundamental matrix (all pairs)",
+        alternative="absorbing_resistance(attention, target=...) (one target row, sparse input)",
+    )
     check_assumption_h(a)
     _check_rho(rho)
     return a
@@ -139,12 +145,25 @@ def absorbing_resistance(
     residual share, ``R^abs_rho = R^abs / rho``. Note ``R^abs(i, i) = N[i, i]`` (the escape
     resistance of ``i``), not 0; ``R^abs(0, 0) = 0`` by convention.
 
-    Complexity: O(n^2) for one target row (one triangular solve), O(n^3) for all pairs.
+    Complexity: O(n^2) for one target row (one triangular solve), O(n^3) for all pairs. On
+    sparse input (a scipy sparse matrix or a PyG ``Data`` with ``edge_index[:, e] = [j, i]``
+    carrying ``A[i, j]``) one target row is one sparse triangular solve
+    ``(I - Q)^T x = e_i`` for the row ``x = N[i, :]``: O(nnz + n) time and memory, no n x n
+    array. Sparse rows may sum to less than one (edges dropped by a top-k / top-p capture):
+    the walk is then killed with the missing mass, ``N`` counts visits before absorption or
+    killing, and ``R^abs(0, i) = N[i, i] / h[i, 0]`` with
+    ``h[i, 0] = sum_j N[i, j] A[j, 0] <= 1`` (``= 1`` for stochastic rows, where this is the
+    definition above). All pairs densify sparse input and refuse above
+    ``tgnn.theory.DENSE_MAX_NODES`` tokens (:class:`~tgnn.errors.SizeLimitError`).
+
+    Reference: J. G. Kemeny, J. L. Snell, *Finite Markov Chains* (1960), ch. III (fundamental
+    matrix); P. G. Doyle, J. L. Snell, *Random Walks and Electric Networks* (1984), 1.3.
 
     Parameters
     ----------
     attention
-        Causal [n, n] attention (or [H, n, n], heads averaged) satisfying assumption H.
+        Causal [n, n] attention (or [H, n, n], heads averaged) satisfying assumption H, or, with
+        a ``target``, a sparse layer (scipy sparse [n, n] or PyG ``Data``).
     rho
         Residual share in (0, 1].
     target
@@ -162,10 +181,15 @@ def absorbing_resistance(
     >>> u = np.tril(np.ones((5, 5))) / np.arange(1, 6)[:, None]
     >>> absorbing_resistance(u, target=-1)[:4]  # s n / (n - 1), 1-based s and n = 5
     array([1.25, 2.5 , 3.75, 5.  ])
+    >>> import scipy.sparse as sp
+    >>> absorbing_resistance(sp.csr_array(u), target=-1)[:4]  # the same row, sparse solve
+    array([1.25, 2.5 , 3.75, 5.  ])
     """
     if target is None:
         return _all_pairs(_checked(attention, rho)) / float(rho)
     _check_rho(rho)
+    if is_sparse_input(attention):
+        return _sparse_row(attention, target) / float(rho)
     n, blocks = row_blocks(attention, "attention", causal=True, reverse=True)
     i = resolve_token(target, n)
     row = np.full(n, np.inf)
@@ -180,6 +204,30 @@ def absorbing_resistance(
         row[1 : i + 1] = np.where(n_row[1:] > 0, resistance, np.inf)
     row[0] = n_row[-1]
     return row / float(rho)
+
+
+def _sparse_row(attention: object, target: int) -> np.ndarray:
+    """``R^abs(., i)`` of a sparse layer: one sparse triangular solve for ``N[i, 1..i]``."""
+    a, stochastic = sparse_attention(attention, "attention", causal=True, substochastic=True)
+    n = a.shape[0]
+    i = resolve_token(target, n)
+    escape = 1.0 - a.diagonal()
+    _check_h(escape, 0, n)  # every token, as on the dense path
+    row = np.full(n, np.inf)
+    if i == 0:
+        row[0] = 0.0
+        return row
+    block = a[1 : i + 1, 1 : i + 1]
+    upper = sp.csr_array((sp.eye_array(i) - block).T)  # (I - Q)^T restricted to tokens 1..i
+    rhs = np.zeros(i)
+    rhs[-1] = 1.0
+    x = spsolve_triangular(upper, rhs, lower=False)  # x[s - 1] = N[i, s]
+    with np.errstate(divide="ignore"):
+        resistance = x[-1] / (escape[1 : i + 1] * x)
+        row[1 : i + 1] = np.where(x > 0, resistance, np.inf)
+    reach = 1.0 if stochastic else float(x @ a[1 : i + 1, [0]].toarray().ravel())
+    row[0] = x[-1] / reach if reach > 0 else np.inf
+    return row
 
 
 def _all_pairs(a: np.ndarray) -> np.ndarray:

@@ -33,7 +33,10 @@ def group_inverse(attention: ArrayLike, *, causal: bool = True) -> np.ndarray:
     >>> np.allclose(m @ g @ m, m) and np.allclose(g @ m @ g, g) and np.allclose(m @ g, g @ m)
     True
     """
-    a = as_matrix(attention, "attention", causal=causal)
+    a = as_matrix(
+        attention, "attention", causal=causal, what="the group inverse (I - A)^#",
+        alternative="absorbing_resistance(attention, target=...) (one target row, sparse input)",
+    )
     n = len(a)
     lower = not np.triu(a, 1).any()
     if lower:

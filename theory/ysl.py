@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
+import scipy.sparse as sp
 from scipy.linalg import schur
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
@@ -17,6 +18,7 @@ from scipy.sparse.csgraph import connected_components
 from tgnn.errors import NotCausalError, NotReachableError, ShapeError
 
 from ._inputs import ArrayLike, as_matrix
+from ._sparse import is_sparse_input, sparse_attention
 from ._sylvester import solve_lower_lyapunov
 
 __all__ = ["ysl_resistance", "globally_reachable_nodes"]
@@ -28,12 +30,15 @@ def globally_reachable_nodes(weights: ArrayLike) -> np.ndarray:
     A node is globally reachable when it lies in the unique strongly connected component without
     outgoing edges in the condensation of the digraph. In causal attention token 0 always is.
 
-    Complexity: O(n^2) to read the dense weights, O(E) for the strong components (Tarjan).
+    Complexity: O(n^2) to read dense weights, O(E + n) for sparse ones and for the strong
+    components (Tarjan).
 
     Parameters
     ----------
     weights
-        Non-negative [n, n] (or [H, n, n], heads averaged) weights, ``W[i, j]``: ``i`` reads ``j``.
+        Non-negative [n, n] (or [H, n, n], heads averaged) weights, ``W[i, j]``: ``i`` reads ``j``;
+        or a sparse layer: a scipy sparse [n, n] matrix or a PyG ``Data`` (edge
+        ``[j, i]`` carries ``W[i, j]``), never densified.
 
     Returns
     -------
@@ -47,15 +52,30 @@ def globally_reachable_nodes(weights: ArrayLike) -> np.ndarray:
     array([0])
     >>> globally_reachable_nodes(np.eye(2))
     array([], dtype=int64)
+    >>> import scipy.sparse as sp
+    >>> globally_reachable_nodes(sp.csr_array([[1.0, 0.0], [0.5, 0.5]]))
+    array([0])
     """
-    w = as_matrix(weights, "weights", causal=False, stochastic=False)
-    return _reachable(w)
+    if is_sparse_input(weights):
+        return _reachable(sparse_attention(weights, "weights", causal=False, stochastic=False)[0])
+    return _reachable(as_matrix(
+        weights, "weights", causal=False, stochastic=False, what="globally_reachable_nodes",
+        alternative="globally_reachable_nodes on sparse input (scipy sparse or PyG Data)",
+    ))
 
 
-def _reachable(w: np.ndarray) -> np.ndarray:
-    adjacency = csr_matrix((w > 0) & ~np.eye(len(w), dtype=bool))
+def _reachable(w: np.ndarray | sp.csr_array) -> np.ndarray:
+    n = w.shape[0]
+    if sp.issparse(w):
+        coo = sp.coo_array(w)
+        rows, cols, keep = coo.row, coo.col, coo.data > 0
+    else:
+        rows, cols = np.nonzero(w > 0)
+        keep = np.ones(len(rows), dtype=bool)
+    keep &= rows != cols
+    rows, cols = rows[keep], cols[keep]
+    adjacency = csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, n))
     count, labels = connected_components(adjacency, directed=True, connection="strong")
-    rows, cols = adjacency.nonzero()
     leaving = np.zeros(count, dtype=bool)
     leaving[labels[rows][labels[rows] != labels[cols]]] = True
     sinks = np.flatnonzero(~leaving)
@@ -183,7 +203,12 @@ def ysl_resistance(
     >>> np.allclose(r, ysl_resistance(uniform, method="lyapunov"))
     True
     """
-    w = as_matrix(weights, "weights", causal=method == "causal", stochastic=False)
+    w = as_matrix(
+        weights, "weights", causal=method == "causal", stochastic=False,
+        what="ysl_resistance (R^Y has no sparse form: its Gramian P is a dense n x n matrix)",
+        alternative="rollout_resistance(..., target=...) or absorbing_resistance(..., "
+        "target=...) on sparse input",
+    )
     n = len(w)
     if n == 1:
         return np.zeros((1, 1))

@@ -39,3 +39,56 @@ def test_convert_saves_per_layer_graphs(tmp_path: Path) -> None:
     first, second = graphs[0].to_data_list()
     assert first.num_nodes == 5 and second.num_nodes == 3  # [CLS] a b c [SEP] / [CLS] a [SEP]
     assert int(torch.bincount(first.edge_index[1]).max()) <= 2
+
+
+LONG_TEXT = "the cat sat on the mat. " * 12 + "end"  # 291 characters: 292 tokens with BOS
+
+
+def test_too_long_text_says_so_in_one_line_and_exits_2(tmp_path: Path) -> None:
+    for command in ("convert", "view"):
+        out = tmp_path / f"{command}.out"
+        arguments = ["convert", "tgnn-gpt2-tiny"] if command == "convert" else ["view"]
+        result = runner.invoke(app, [*arguments, "--text", LONG_TEXT, "--out", str(out)])
+        assert result.exit_code == 2, result.output
+        assert result.exception is None or isinstance(result.exception, SystemExit)
+        (line,) = result.output.strip().splitlines()
+        assert line == (f"tgnn {command}: 292 tokens exceed the context of GPT2LMHeadModel "
+                        "'tgnn-gpt2-tiny' (n_positions = 256); rerun with --overflow keep-last, "
+                        "keep-first or windows")
+        assert not out.exists()
+
+
+def test_minilm_too_long_is_refused_before_running() -> None:
+    result = runner.invoke(app, ["convert", "minilm", "--text", "word " * 600])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    (line,) = [line for line in result.output.splitlines() if line.startswith("tgnn convert:")]
+    assert "602 tokens" in line and "BertModel 'minilm'" in line
+    assert "max_position_embeddings = 512" in line
+
+
+def test_convert_keep_last_keeps_bos_and_original_positions(tmp_path: Path) -> None:
+    out = tmp_path / "graphs.pt"
+    result = runner.invoke(app, ["convert", "tgnn-gpt2-tiny", "--text", LONG_TEXT, "--out",
+                                 str(out), "--top-k", "2", "--overflow", "keep-last"])
+    assert result.exit_code == 0, result.output
+    graphs = torch.load(out, weights_only=False)
+    assert len(graphs) == 4 and all(g.num_nodes == 256 for g in graphs)
+    assert graphs[0].token[0] == 1  # <bos> kept in front
+    assert graphs[0].pos.tolist() == [0, *range(292 - 255, 292)]
+
+
+def test_convert_and_view_windows(tmp_path: Path) -> None:
+    out = tmp_path / "graphs.pt"
+    result = runner.invoke(app, ["convert", "tgnn-gpt2-tiny", "--text", LONG_TEXT, "--out",
+                                 str(out), "--top-k", "2", "--overflow", "windows"])
+    assert result.exit_code == 0, result.output
+    assert "in 2 windows" in result.output
+    graphs = torch.load(out, weights_only=False)
+    assert [(g.window, g.layer) for g in graphs] == [(w, la) for w in (0, 1) for la in range(4)]
+    covered = sorted({int(p) for g in graphs for p in g.pos})
+    assert covered == list(range(292)) and all(int(g.pos[0]) == 0 for g in graphs)  # BOS each
+    page = tmp_path / "view.html"
+    result = runner.invoke(app, ["view", "--text", LONG_TEXT, "--out", str(page), "--overflow",
+                                 "windows", "--no-sensitivity", "--top-k", "2"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "view-0.html").is_file() and (tmp_path / "view-1.html").is_file()

@@ -69,37 +69,34 @@ def block_rows(heads: int, keys: int, budget: int, bytes_per_entry: int = BYTES_
     return max(1, budget // (bytes_per_entry * heads * max(keys, 1)))
 
 
-def _key_range(allowed: Tensor) -> tuple[int, int]:
-    """The smallest column range holding every allowed key (all keys if a row allows none)."""
+def _ranges(allowed: Tensor) -> tuple[int, int, int, int]:
+    """Column ranges of a block's mask ``[r, kv]``: ``(lo, hi)`` holds every allowed key (all
+    keys if a row allows none, as eager's uniform row), ``(mlo, mhi)`` every masked entry."""
+    flags = allowed.view(torch.uint8)  # uint8 max/min over rows vectorise, bool any/all do not
     kv = allowed.shape[-1]
-    if not bool(allowed.any(-1).all()):
-        return 0, kv  # a fully masked row is uniform over every key, as in eager attention
-    columns = allowed.any(0).nonzero()
-    return int(columns[0]), int(columns[-1]) + 1
-
-
-def _mask_(scores: Tensor, allowed: Tensor) -> None:
-    """Set the scores of keys a row may not read to the float32 minimum (eager's additive mask).
-
-    Only the columns holding a masked entry are touched (the diagonal square of a causal block).
-    """
-    blocked = ~allowed
-    columns = blocked.any(0).nonzero()
-    if columns.numel():
-        lo, hi = int(columns[0]), int(columns[-1]) + 1
-        scores[:, :, lo:hi].masked_fill_(blocked[:, lo:hi], torch.finfo(torch.float32).min)
+    if not bool(flags.amax(1).all()):
+        lo, hi = 0, kv
+    else:
+        readable = flags.amax(0).nonzero()
+        lo, hi = int(readable[0]), int(readable[-1]) + 1
+    masked = (flags[:, lo:hi].amin(0) == 0).nonzero()
+    if not masked.numel():
+        return lo, hi, lo, lo
+    return lo, hi, lo + int(masked[0]), lo + int(masked[-1]) + 1
 
 
 def _softmax_rows(
-    query: Tensor, key: Tensor, allowed: Tensor, bias: Tensor | None, scale: float,
-    softcap: float | None, sink_logits: Tensor | None,
+    query: Tensor, key: Tensor, allowed: Tensor, masked: tuple[int, int], bias: Tensor | None,
+    scale: float, softcap: float | None, sink_logits: Tensor | None,
 ) -> tuple[Tensor, Tensor]:
     r"""Softmax rows in float32, ``[H, r, (1 +) m]``, and their entropies ``[H, r]``.
 
-    With the scores shifted by their row maximum, :math:`s'_j = s_j - \max_k s_k \le 0`, the
-    entropy is :math:`H(p) = -\sum_j p_j s'_j - \log p_{j^*}` (:math:`j^*` the argmax, since
-    :math:`\log p_j = s'_j - \log Z` and :math:`p_{j^*} = 1 / Z`): one product per entry
-    instead of a logarithm, and two non-negative terms (no cancellation).
+    ``masked`` is the column range (relative to ``key``) that holds every entry ``allowed``
+    forbids; those scores get the float32 minimum, as eager's additive mask. With the scores
+    shifted by their row maximum, :math:`s'_j = s_j - \max_k s_k \le 0`, and
+    :math:`Z = \sum_j e^{s'_j}`, the entropy is :math:`H(p) = \log Z - \sum_j p_j s'_j`
+    (since :math:`\log p_j = s'_j - \log Z`), and :math:`\log Z = -\log \max_j p_j`: one
+    product per entry instead of a logarithm, and two non-negative terms (no cancellation).
     """
     heads, rows, dim = query.shape
     kv_heads = key.shape[0]
@@ -110,15 +107,18 @@ def _softmax_rows(
         scores = torch.tanh(scores / softcap).mul_(softcap)
     if bias is not None:
         scores.add_(bias)
-    _mask_(scores, allowed)
+    mlo, mhi = masked
+    if mhi > mlo:
+        blocked = ~allowed[:, mlo:mhi]
+        scores[:, :, mlo:mhi].masked_fill_(blocked, torch.finfo(torch.float32).min)
     if sink_logits is not None:
         sink = sink_logits.float().view(heads, 1, 1).expand(heads, rows, 1)
         scores = torch.cat([sink, scores], dim=-1)
-    peak, argmax = scores.max(dim=-1, keepdim=True)
-    scores.sub_(peak)
+    scores.sub_(scores.amax(-1, keepdim=True))
     weights = torch.softmax(scores, dim=-1)
-    entropy = -torch.linalg.vecdot(weights, scores) - weights.gather(-1, argmax).squeeze(-1).log()
-    return weights, entropy
+    log_total = weights.amax(-1).log_().neg_()  # the largest weight is exp(0) / Z
+    spread = scores.mul_(weights).sum(-1)  # the shifted scores are not needed any more
+    return weights, log_total.sub_(spread)
 
 
 def _mix(weights: Tensor, value: Tensor, dtype: torch.dtype) -> Tensor:
@@ -162,12 +162,12 @@ def blockwise_attention(
         stop = min(n, start + rows)
         allowed_rows, bias_rows = rows_of(mask, start, stop, (batch, n, kv), causal, query.device)
         for b in range(batch):
-            lo, hi = _key_range(allowed_rows[b])
+            lo, hi, mlo, mhi = _ranges(allowed_rows[b])
             allowed = allowed_rows[b, :, lo:hi]
             bias = None if bias_rows is None else bias_rows[b, :, lo:hi]
             weights, entropy = _softmax_rows(
-                query[b, :, start:stop], key[b, :, lo:hi], allowed, bias, scale, softcap,
-                sink_logits,
+                query[b, :, start:stop], key[b, :, lo:hi], allowed, (mlo - lo, mhi - lo), bias,
+                scale, softcap, sink_logits,
             )
             mixing = torch.nn.functional.dropout(weights[..., sink:], dropout, module.training)
             output[b, :, start:stop] = _mix(mixing, value[b, :, lo:hi], value.dtype)

@@ -135,16 +135,19 @@ class RowGraphBuilder:
     def _causality(
         self, seq: _Sequence, block: RowBlock, weights: Tensor, allowed: Tensor, real_rows: Tensor
     ) -> None:
-        """Flag weight above the diagonal (checked only where the mask allows any)."""
-        if seq.acausal:
-            return
+        """Flag weight above the diagonal (only keys after the block's first row can be there)."""
         lo, keys = block.key_start, allowed.shape[-1]
+        first = max(lo, block.start + 1)  # keys before it lie on or below every row's diagonal
+        if seq.acausal or first >= lo + keys:
+            return
         device = allowed.device
         query = torch.arange(block.start, block.start + real_rows.shape[0], device=device)
-        key = torch.arange(lo, lo + keys, device=device)
-        upper = allowed & (key[None, :] > query[real_rows][:, None]) & seq.real[lo : lo + keys]
+        key = torch.arange(first, lo + keys, device=device)
+        upper = allowed[:, first - lo :] & (key[None, :] > query[real_rows][:, None])
+        upper &= seq.real[first : lo + keys]
         if bool(upper.any()):
-            seq.acausal = bool((weights[:, :, block.sink :].amax(0)[upper] > 0).any())
+            above = weights[:, :, block.sink + first - lo :].amax(0)
+            seq.acausal = bool((above[upper] > 0).any())
 
     def _edges(
         self, seq: _Sequence, block: RowBlock, weights: Tensor, nodes: Tensor, real_rows: Tensor

@@ -215,3 +215,20 @@ def test_model_outside_the_attention_interface_is_detected() -> None:
     model.set_attn_implementation = lambda name: None  # type: ignore[method-assign]
     with pytest.raises(AttentionUnavailableError, match="AttentionInterface"):
         sparse_attention_forward(model, padded_inputs())
+
+
+def test_context_window_is_checked_and_windows_cover_the_text() -> None:
+    from tgnn.errors import ContextLengthError
+    from tgnn.models import random_config_model
+
+    model, _ = random_config_model("gpt2", n_layer=2, n_ctx=16, attn_implementation="sdpa")
+    ids = torch.randint(2, 90, (1, 40), generator=torch.Generator().manual_seed(0))
+    with pytest.raises(ContextLengthError, match="40 tokens"):
+        capture_sparse_graphs(model, {"input_ids": ids}, top_k=2)
+    graphs = capture_sparse_graphs(model, {"input_ids": ids}, top_k=2, overflow="windows")
+    assert [(g.window, g.layer) for g in graphs] == [(w, l) for w in range(3) for l in range(2)]
+    assert torch.cat([g.pos for g in graphs if g.layer == 0]).tolist() == list(range(40))
+    direct = capture_sparse_graphs(model, {"input_ids": ids[:, 16:32]}, top_k=2)
+    assert torch.equal(graphs[2].edge_index, direct[0].edge_index)
+    last = capture_sparse_graphs(model, {"input_ids": ids}, top_k=2, overflow="keep_last")
+    assert last[0].pos.tolist() == list(range(24, 40))

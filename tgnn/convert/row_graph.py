@@ -174,16 +174,24 @@ class RowGraphBuilder:
         mass = kept.new_zeros((nodes.shape[0], *kept.shape[1:]))
         seq.facts["kept_mass"][nodes] = mass.index_add_(0, row, kept)
 
-    def graphs(self, token: Tensor | None, layer: int) -> list[Data]:
-        """One ``Data`` per sequence (see the module docstring for its attributes)."""
-        return [self._graph(b, seq, token, layer) for b, seq in enumerate(self.sequences)]
+    def graphs(self, token: Tensor | None, layer: int, positions: Tensor | None) -> list[Data]:
+        """One ``Data`` per sequence (see the module docstring for its attributes).
 
-    def _graph(self, b: int, seq: _Sequence, token: Tensor | None, layer: int) -> Data:
+        ``positions`` ``[B, n]`` gives each column's position (``pos``); default its index.
+        """
+        return [self._graph(b, seq, token, layer, positions)
+                for b, seq in enumerate(self.sequences)]
+
+    def _graph(
+        self, b: int, seq: _Sequence, token: Tensor | None, layer: int, positions: Tensor | None
+    ) -> Data:
         s = self.sink
         keys, queries, weights = torch.cat(seq.keys), torch.cat(seq.queries), torch.cat(seq.weights)
         facts = dict(seq.facts)
         facts["column_sum"] = seq.column[:, seq.real].T.float()
         pos = seq.real.nonzero().flatten()
+        if positions is not None:
+            pos = positions[b].to(pos.device)[seq.real]
         tokens = None if token is None else token[b][seq.real]
         if s:
             learned = facts["learned_sink_mass"]

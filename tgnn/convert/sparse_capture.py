@@ -24,6 +24,7 @@ from torch_geometric.data import Batch, Data
 from tgnn._attention_switch import switched_attention
 from tgnn.convert.blockwise import BYTES_PER_ENTRY, blockwise_attention
 from tgnn.convert.capture import _num_layers, _padding_mask
+from tgnn.convert.context import Overflow, as_overflow, context_windows, fitted_inputs
 from tgnn.convert.row_graph import RowGraphBuilder, SparseSpec
 from tgnn.convert.row_mask import row_mask_interface
 from tgnn.convert.to_graph import HeadReduction
@@ -52,6 +53,7 @@ class _Session:
     token: Tensor | None
     layers: Collection[int] | None
     budget: int
+    positions: Tensor | None = None
     graphs: dict[int, list[Data]] = field(default_factory=dict)
     calls: int = 0
 
@@ -104,7 +106,7 @@ def _sparse_forward(
         consume=None if builder is None else builder.add,
     )
     if builder is not None:
-        session.graphs[layer] = builder.graphs(session.token, layer)
+        session.graphs[layer] = builder.graphs(session.token, layer, session.positions)
     return output, None
 
 
@@ -145,21 +147,25 @@ def sparse_attention_forward(
     top_p: float | None = None,
     self_loops: bool = True,
     memory_budget: int = DEFAULT_MEMORY_BUDGET,
+    overflow: str | Overflow = "error",
+    positions: Tensor | None = None,
     **forward_kwargs: Any,
 ) -> tuple[list[Data | Batch], Any]:
     """Run ``model(**inputs)`` with blockwise attention; return its sparse graphs and its output.
 
     The same as :func:`capture_sparse_graphs`, but the model runs as given (with its head, so
-    a causal LM computes its ``[B, n, vocab]`` logits) and its output is returned beside the
-    graphs.
+    a causal LM computes its ``[B, n, vocab]`` logits), in one forward pass (``overflow``
+    ``"windows"`` is refused), and its output is returned beside the graphs. ``positions``
+    ``[B, n]`` sets the graphs' ``pos`` (default: the column index).
     """
     spec = _spec(head_reduction, threshold, top_k, top_p, self_loops)
     if isinstance(memory_budget, bool) or not isinstance(memory_budget, int) or memory_budget < 1:
         raise ShapeError(
             f"memory_budget: expected a positive number of bytes, got {memory_budget!r}"
         )
+    inputs = fitted_inputs(inputs, model, overflow, "sparse_attention_forward")
     padding = _padding_mask(inputs)
-    session = _Session(spec, padding, inputs.get("input_ids"), layers, memory_budget)
+    session = _Session(spec, padding, inputs.get("input_ids"), layers, memory_budget, positions)
     token = _SESSION.set(session)
     try:
         _register()
@@ -190,6 +196,7 @@ def capture_sparse_graphs(
     top_p: float | None = None,
     self_loops: bool = True,
     memory_budget: int = DEFAULT_MEMORY_BUDGET,
+    overflow: str | Overflow = "error",
     **forward_kwargs: Any,
 ) -> list[Data | Batch]:
     r"""Sparse attention graphs of every layer, for long inputs (never ``H x n x n`` in memory).
@@ -222,6 +229,11 @@ def capture_sparse_graphs(
         Keep ``A[i, i]`` as self-loop edges.
     memory_budget
         Bytes of scores and weights alive at once inside a layer (default 256 MiB).
+    overflow
+        What to do with an input longer than the model's context (checked before the model
+        runs): ``"error"`` (default, :class:`~tgnn.errors.ContextLengthError`), ``"keep_last"``,
+        ``"keep_first"`` or ``"windows"``, as in :func:`~tgnn.convert.capture_graphs` (windows:
+        a flat window-major list, each graph with ``window``, ``row`` and the original ``pos``).
     **forward_kwargs
         Passed to the model's forward.
 
@@ -251,10 +263,17 @@ def capture_sparse_graphs(
     >>> tuple(graphs[0].row_entropy.shape), float(graphs[0].kept_mass[0])
     ((6, 2), 1.0)
     """
+    from tgnn.convert.from_model import _mark
+
+    options = {"layers": layers, "head_reduction": head_reduction, "threshold": threshold,
+               "top_k": top_k, "top_p": top_p, "self_loops": self_loops,
+               "memory_budget": memory_budget, **forward_kwargs}
+    _spec(head_reduction, threshold, top_k, top_p, self_loops)  # bad options: before anything
     base = getattr(model, "base_model", model)
-    graphs, _ = sparse_attention_forward(
-        base, inputs, layers=layers, head_reduction=head_reduction, threshold=threshold,
-        top_k=top_k, top_p=top_p, self_loops=self_loops, memory_budget=memory_budget,
-        **forward_kwargs,
-    )
+    windowed = as_overflow(overflow).mode == "windows"
+    graphs: list[Data | Batch] = []
+    for window in context_windows(inputs, model, overflow):
+        found, _ = sparse_attention_forward(base, window.inputs, positions=window.positions,
+                                            **options)
+        graphs += [_mark(g, window) for g in found] if windowed else found
     return graphs

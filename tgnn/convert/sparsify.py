@@ -32,27 +32,39 @@ def top_k_mask(attention: Tensor, k: int) -> Tensor:
     """Keep the ``k`` largest entries of each row (all of them when the row is shorter).
 
     Ties at the k-th value are broken by position (the earliest key wins), so exactly
-    ``min(k, n)`` entries are kept per row. Cost O(n^2 log k).
+    ``min(k, n)`` entries are kept per row, the same ones whatever the row's length. Cost
+    O(n^2 log k), plus O(n) per row that has ties at the k-th value.
 
     Examples
     --------
     >>> top_k_mask(torch.tensor([[0.2, 0.5, 0.3]]), 2)
     tensor([[False,  True,  True]])
+    >>> top_k_mask(torch.tensor([[0.25, 0.25, 0.25, 0.25]]), 2)
+    tensor([[ True,  True, False, False]])
     """
-    if not isinstance(k, int) or k < 1:
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise ShapeError(f"top_k: expected a positive integer, got {k!r}")
     k = min(k, attention.shape[-1])
-    keep = torch.zeros_like(attention, dtype=torch.bool)
-    index = attention.topk(k, dim=-1, sorted=False).indices
-    return keep.scatter_(-1, index, True)
+    kth = attention.topk(k, dim=-1, sorted=False).values.amin(-1, keepdim=True)
+    keep = attention >= kth
+    width = attention.shape[-1]
+    crowded = (keep.reshape(-1, width).sum(-1) > k).nonzero().flatten()  # ties at the k-th
+    if crowded.numel():
+        rows = attention.reshape(-1, width)[crowded]
+        bound = kth.reshape(-1, 1)[crowded]
+        above, ties = rows > bound, rows == bound
+        room = k - above.sum(-1, keepdim=True)
+        keep.view(-1, width)[crowded] = above | (ties & (ties.cumsum(-1) <= room))
+    return keep
 
 
 def top_p_mask(attention: Tensor, p: float) -> Tensor:
     """Keep, per row, the fewest largest entries whose cumulative mass reaches ``p``.
 
-    Entries are sorted in decreasing order; an entry is kept when the mass before it is below
-    ``p`` (so the entry that crosses ``p`` is kept too, as in nucleus sampling, Holtzman et al.
-    2020). ``p = 1`` keeps every non-zero entry. Cost O(n^2 log n).
+    Entries are sorted in decreasing order (equal entries by position, so the earliest of equal
+    keys comes first, whatever the row's length); an entry is kept when the mass before it is
+    below ``p`` (so the entry that crosses ``p`` is kept too, as in nucleus sampling, Holtzman
+    et al. 2020). ``p = 1`` keeps every non-zero entry. Cost O(n^2 log n).
 
     Examples
     --------
@@ -61,7 +73,7 @@ def top_p_mask(attention: Tensor, p: float) -> Tensor:
     """
     if not 0.0 < p <= 1.0:
         raise ShapeError(f"top_p: expected a cumulative mass in (0, 1], got {p!r}")
-    values, order = attention.sort(dim=-1, descending=True)
+    values, order = attention.sort(dim=-1, descending=True, stable=True)  # ties: earliest first
     mass_before = values.cumsum(-1) - values
     keep_sorted = (mass_before < p) & (values > 0)
     return torch.zeros_like(keep_sorted).scatter_(-1, order, keep_sorted)

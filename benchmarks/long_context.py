@@ -1,0 +1,230 @@
+"""Long context: sparse capture from 512 to 32k tokens on a CPU, its exactness, and its cost.
+
+A random-init Llama-like model (rotary positions, grouped-query attention: 4 layers, 8 query
+heads, 4 key/value heads, width 256) runs on seeded random tokens. Per length, in a fresh
+subprocess: the plain SDPA forward of the base model (no LM head; the strongest thing a user
+would run) and :func:`tgnn.capture_sparse_graphs` with ``top_k`` per row, their calls
+alternating (best of each), the resident-set growth of the capture over the plain forward's
+high-water mark, the edges kept and the mean kept mass. At 2k tokens the sparse graphs are
+compared with dense capture followed by the same sparsification, and the exact row facts with
+those of the dense weights. The position profiles (lost in the middle) are in
+:mod:`tgnn.benchmarks.long_profiles`.
+
+Run: ``python -m tgnn.benchmarks.long_context [--full]``.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from typing import Any
+
+import torch
+from tgnn.benchmarks.report import BenchConfig, ExperimentResult, md_table, save_figure
+from tgnn.benchmarks.timing import best_of_interleaved
+
+__all__ = ["llama_like", "exactness", "scale_row", "run"]
+
+NAME = "long_context"
+TITLE = "Long context: sparse capture at 2k-32k tokens"
+TOP_K = 8
+FULL_SIZES = (512, 2048, 8192, 16384, 32768)
+QUICK_SIZES = (512, 1024, 2048)
+SMOKE_SIZES = (128,)
+GOAL_TIME_RATIO = 3.0  # capture <= 3x the SDPA forward at 8k
+GOAL_SHORT_RATIO = 1.25  # and within the dense capture's goal at n >= 512
+GOAL_RSS_GIB = 4.0  # peak RSS growth at 32k
+
+
+def llama_like(n_ctx: int, seed: int = 0) -> Any:
+    """The seeded random Llama-like model (RoPE, GQA) of this benchmark, SDPA attention."""
+    from tgnn.models import random_config_model
+
+    model, _ = random_config_model("llama", seed=seed, n_layer=4, n_head=8, hidden=256,
+                                   n_ctx=max(n_ctx, 512), attn_implementation="sdpa")
+    return model
+
+
+def _ids(n: int, seed: int = 0) -> torch.Tensor:
+    return torch.randint(2, 97, (1, n), generator=torch.Generator().manual_seed(seed))
+
+
+def _scale_child(n: int, top_k: int, rounds: int) -> None:
+    """Subprocess entry: time and memory of one length, printed as one JSON line."""
+    import resource
+
+    from tgnn import capture_sparse_graphs
+
+    model = llama_like(n)
+    inputs = {"input_ids": _ids(n)}
+    base = model.base_model
+    graphs: list[Any] = []
+
+    def plain() -> None:
+        with torch.no_grad():
+            base(**inputs)
+
+    def capture() -> None:
+        graphs[:] = capture_sparse_graphs(model, inputs, top_k=top_k)
+
+    small = {"input_ids": _ids(64)}
+    with torch.no_grad():
+        base(**small)
+    capture_sparse_graphs(model, small, top_k=top_k)
+    plain()
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    capture()
+    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    ours, anchor = best_of_interleaved(capture, plain, repeats=rounds, warmup=0)
+    print(json.dumps({
+        "n": n, "capture_s": ours, "sdpa_s": anchor, "ratio": ours / anchor,
+        "rss_growth_gib": (after - before) / 2**20,
+        "edges_per_layer": sum(g.num_edges for g in graphs) / len(graphs),
+        "mean_kept_mass": float(torch.stack([g.kept_mass.mean() for g in graphs]).mean()),
+        "threads": torch.get_num_threads(),
+    }))
+
+
+def scale_row(n: int, top_k: int = TOP_K, rounds: int = 2) -> dict[str, Any]:
+    """Run :func:`_scale_child` in a fresh process (its own memory high-water mark)."""
+    code = (f"from tgnn.benchmarks.long_context import _scale_child; "
+            f"_scale_child({n}, {top_k}, {rounds})")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=False)
+    if out.returncode != 0:
+        tail = (out.stderr or out.stdout).strip().splitlines()[-1:] or ["no output"]
+        return {"n": n, "error": tail[0][:300]}
+    row: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return row
+
+
+def _weights(graph: Any) -> torch.Tensor:
+    return graph.edge_weight if graph.get("edge_weight") is not None else graph.edge_attr
+
+
+def exactness(n: int, options: dict[str, Any]) -> dict[str, Any]:
+    """Sparse capture against dense capture + the same sparsification, and exact row facts."""
+    from tgnn import capture_attention, capture_graphs, capture_sparse_graphs
+
+    model = llama_like(n)
+    inputs = {"input_ids": _ids(n, seed=1)}
+    dense = capture_graphs(model, inputs, **options)
+    sparse = capture_sparse_graphs(model, inputs, **options)
+    same_edges = all(torch.equal(d.edge_index, s.edge_index)
+                     for d, s in zip(dense, sparse, strict=True))
+    weight_diff = max(float((_weights(d) - _weights(s)).abs().max())
+                      for d, s in zip(dense, sparse, strict=True) if same_edges) \
+        if same_edges else float("nan")
+    fact_diff = 0.0
+    for item, graph in zip(capture_attention(model, inputs), sparse, strict=True):
+        full = item.weights[0].double()  # [H, n, n]
+        expected = {
+            "row_entropy": torch.special.entr(full).sum(-1).T,
+            "first_token_mass": full[:, :, 0].T,
+            "column_sum": full.sum(1).T,
+        }
+        for name, value in expected.items():  # relative to the value (entropy up to log n)
+            error = (graph[name].double() - value).abs() / value.abs().clamp(min=1.0)
+            fact_diff = max(fact_diff, float(error.max()))
+    label = ", ".join(f"{k}={v}" for k, v in options.items())
+    return {"n": n, "options": label, "same_edges": same_edges, "max_weight_diff": weight_diff,
+            "max_fact_diff": fact_diff,
+            "met": same_edges and weight_diff <= 1e-6 and fact_diff <= 1e-6}
+
+
+def _goal(row: dict[str, Any]) -> tuple[str, bool | None]:
+    n = row["n"]
+    if "error" in row:
+        return "ran", False
+    if n == 32768:
+        return f"RSS growth < {GOAL_RSS_GIB} GiB", row["rss_growth_gib"] < GOAL_RSS_GIB
+    if n == 8192:
+        return f"<= {GOAL_TIME_RATIO}x SDPA", row["ratio"] <= GOAL_TIME_RATIO
+    if 512 <= n <= 2048:
+        return f"<= {GOAL_SHORT_RATIO}x SDPA", row["ratio"] <= GOAL_SHORT_RATIO
+    return "context", None
+
+
+def _figure(rows: list[dict[str, Any]], config: BenchConfig) -> str:
+    from tgnn.benchmarks.common import pyplot
+
+    plt = pyplot()
+    good = [r for r in rows if "error" not in r]
+    sizes = [r["n"] for r in good]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
+    left.loglog(sizes, [r["sdpa_s"] for r in good], "o-", label="plain SDPA forward")
+    left.loglog(sizes, [r["capture_s"] for r in good], "s-", label=f"sparse capture, top_k={TOP_K}")
+    left.set_xlabel("tokens n")
+    left.set_ylabel("wall time (s)")
+    left.set_title("Time, 4 layers x 8 heads")
+    left.legend()
+    right.semilogx(sizes, [r["rss_growth_gib"] for r in good], "o-", color="C2")
+    right.axhline(GOAL_RSS_GIB, color="grey", linestyle="--", label=f"goal < {GOAL_RSS_GIB} GiB")
+    right.set_xlabel("tokens n")
+    right.set_ylabel("peak RSS growth over the forward (GiB)")
+    right.set_title("Memory (dense weights of one layer: 32 n^2 bytes)")
+    right.legend()
+    fig.tight_layout()
+    return save_figure(fig, config, NAME, "scale.png")
+
+
+def run(config: BenchConfig) -> ExperimentResult:
+    """Scale table, exactness at 2k (smoke: 128) and the figure."""
+    sizes = SMOKE_SIZES if config.smoke else QUICK_SIZES if config.quick else FULL_SIZES
+    rows = []
+    for n in sizes:
+        if config.progress:
+            print(f"[tgnn bench] long_context: n={n} ...", flush=True)
+        row = scale_row(n, rounds=1 if n > 8192 else 2)
+        row["goal"], row["met"] = _goal(row)
+        rows.append(row)
+    exact_n = 128 if config.smoke else 2048
+    checks = [exactness(exact_n, {"top_k": TOP_K}), exactness(exact_n, {"top_p": 0.9}),
+              exactness(exact_n, {"top_k": 4, "head_reduction": None})]
+    goals = [r for r in rows if r["met"] is not None] + checks
+    met = sum(bool(r["met"]) for r in goals)
+    text = (
+        f"{met} of {len(goals)} goals met. Random Llama-like model (RoPE, GQA 8/4 heads, "
+        f"4 layers, width 256), seeded random tokens, torch threads "
+        f"{rows[0].get('threads', 'n/a')}. `capture_s`: `tgnn.capture_sparse_graphs(model, "
+        f"inputs, top_k={TOP_K})`; `sdpa_s`: the base model's plain SDPA forward; best of "
+        "alternating calls. `rss_growth_gib`: resident-set high-water mark after the capture "
+        "minus after the plain forward (fresh process per length).\n\n"
+        + md_table(rows, ["n", "sdpa_s", "capture_s", "ratio", "rss_growth_gib",
+                          "edges_per_layer", "mean_kept_mass", "goal", "met"])
+        + f"\nExactness at n = {exact_n}: sparse capture against dense capture followed by the "
+        "same sparsification (edge sets equal, weights to 1e-6), and the row facts "
+        "(entropy, first-token mass, column sum) against the dense weights (to 1e-6, relative "
+        "to the value where it is above 1).\n\n"
+        + md_table(checks, ["n", "options", "same_edges", "max_weight_diff", "max_fact_diff",
+                            "met"], digits=2)
+    )
+    figures = [_figure(rows, config)] if any("error" not in r for r in rows) else []
+    notes = [f"n={r['n']} failed: {r['error']}" for r in rows if "error" in r]
+    return ExperimentResult(NAME, TITLE, {"scale": rows, "exactness": checks}, figures, text,
+                            notes)
+
+
+def main() -> None:
+    """Print the scale table (``--full``: 512 to 32k tokens) and the exactness checks."""
+    full = "--full" in sys.argv
+    for n in FULL_SIZES if full else QUICK_SIZES:
+        row = scale_row(n, rounds=1 if n > 8192 else 2)
+        goal, met = _goal(row)
+        if "error" in row:
+            print(f"n={n:>6}  failed: {row['error']}")
+            continue
+        print(f"n={n:>6}  sdpa {row['sdpa_s']:8.2f} s  capture {row['capture_s']:8.2f} s  "
+              f"ratio {row['ratio']:5.2f}  rss +{row['rss_growth_gib']:.2f} GiB  "
+              f"edges/layer {row['edges_per_layer']:.0f}  kept mass "
+              f"{row['mean_kept_mass']:.3f}  [{goal}: {met}]", flush=True)
+    for options in ({"top_k": TOP_K}, {"top_p": 0.9}, {"top_k": 4, "head_reduction": None}):
+        check = exactness(2048, options)
+        print(f"exact at n=2048 ({check['options']}): same edges {check['same_edges']}, "
+              f"weights {check['max_weight_diff']:.1e}, facts {check['max_fact_diff']:.1e}",
+              flush=True)
+
+
+if __name__ == "__main__":
+    main()

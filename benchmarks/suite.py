@@ -25,6 +25,8 @@ EXPERIMENTS: dict[str, str] = {
     "consensus": "Consensus and over-smoothing with depth",
     "sinks_pause": "Attention sinks and pause tokens",
     "rewiring": "Rewiring: graph measures and model effect",
+    "long_context": "Long context: sparse capture at 2k-32k tokens",
+    "long_profiles": "Lost in the middle: position profiles of long inputs",
     "speed": "Speed: performance ratios",
 }
 

@@ -148,3 +148,39 @@ def test_cli_bench_wiring(tmp_path: Path) -> None:
     assert "--quick" in help_text and "--ray" in help_text and "--out" in help_text
     bad = runner.invoke(app, ["bench", "no-such-experiment", "--out", str(tmp_path)])
     assert bad.exit_code != 0 and isinstance(bad.exception, KeyError)
+
+
+def test_long_context_exact_and_measured(config: BenchConfig) -> None:
+    from tgnn.benchmarks import long_context
+
+    result = long_context.run(config)
+    for check in result.numbers["exactness"]:
+        assert check["same_edges"] and check["met"]
+    for row in result.numbers["scale"]:
+        assert "error" not in row
+        assert row["capture_s"] > 0 and row["sdpa_s"] > 0
+        assert row["edges_per_layer"] <= row["n"] * long_context.TOP_K
+        assert 0 < row["mean_kept_mass"] <= 1 + 1e-6
+    _figures_exist(result, config)
+
+
+def test_long_profiles_uniform_closed_forms(config: BenchConfig) -> None:
+    from fractions import Fraction
+
+    from tgnn.benchmarks import long_profiles
+
+    n = 6
+    uniform = long_profiles.uniform_profiles(n, layers=2, rho=0.5)
+    a = [[Fraction(1, i + 1) if j <= i else Fraction(0) for j in range(n)] for i in range(n)]
+    row = [Fraction(int(j == n - 1)) for j in range(n)]
+    for _ in range(2):  # exact rollout of uniform causal attention, rational arithmetic
+        row = [row[j] / 2 + sum(row[i] * a[i][j] for i in range(n)) / 2 for j in range(n)]
+    assert np.allclose(uniform["rollout"], [float(v) for v in row], rtol=1e-12, atol=0)
+    received = [sum(a[i][s] for i in range(n)) / (n - s) for s in range(n)]
+    assert np.allclose(uniform["received"], [float(v) for v in received], rtol=1e-12, atol=0)
+    result = long_profiles.run(config)
+    for label, profile in result.numbers["profiles"].items():
+        rollout = np.asarray(profile["rollout"])
+        assert np.all(rollout >= 0) and rollout.sum() == pytest.approx(1.0), label
+        assert np.all(np.asarray(profile["first_token_mass"]) <= 1 + 1e-6)
+    _figures_exist(result, config)

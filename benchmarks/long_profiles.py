@@ -1,0 +1,186 @@
+r"""Lost in the middle: per-position profiles of long inputs, beside what uniform attention gives.
+
+One sparse capture per model (:func:`tgnn.capture_sparse_graphs`, ``top_k`` per row) gives, per
+position, with heads and layers averaged:
+
+- ``first_token_mass[i]``: how much query ``i`` reads the first token (the sink), exact;
+- ``received[s]``: how much key ``s`` is read on average by the queries that may read it,
+  ``column_sum[s] / (n - s)`` for causal attention (``/ n`` bidirectional), exact;
+- ``rollout[s]``: the rollout row of the last token, :math:`\Phi_L[n-1, s]` with
+  :math:`\rho = 1/2` (:func:`tgnn.theory.rollout_row` on the sparse layers), on the kept edges
+  with each row renormalised to one (the random walk restricted to the kept graph: without it
+  the row would only show how much mass ``top_k`` dropped);
+- ``resistance[s]``: effective resistance from the last token on the last layer's symmetrised
+  graph (:func:`tgnn.metrics.effective_resistance`, sparse one-source solve).
+
+Beside them, uniform causal attention :math:`A_{ij} = 1/(i+1)` gives the predictions
+``first_token_mass = 1/(i+1)``, ``received[s] = (H_n - H_s)/(n - s)`` (harmonic numbers) and its
+rollout row by the same recursion (O(L n), exact). Models: the random Llama-like model of
+:mod:`tgnn.benchmarks.long_context` at 8k tokens (quick: 2k) and the embedded models at their own
+lengths.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from tgnn.benchmarks.report import BenchConfig, ExperimentResult, md_table, save_figure
+
+__all__ = ["position_profiles", "uniform_profiles", "run"]
+
+NAME = "long_profiles"
+TITLE = "Lost in the middle: position profiles of long inputs"
+TOP_K = 16
+RHO = 0.5
+BINS = 64
+
+
+def uniform_profiles(n: int, layers: int, rho: float = RHO) -> dict[str, np.ndarray]:
+    """The profiles of uniform causal attention ``A[i, j] = 1/(i+1)`` (exact, O(L n)).
+
+    Examples
+    --------
+    >>> p = uniform_profiles(3, layers=1)
+    >>> p["rollout"].round(4).tolist()  # (1/2) A[2] + (1/2) e_2
+    [0.1667, 0.1667, 0.6667]
+    """
+    position = np.arange(n)
+    harmonic = np.concatenate([[0.0], np.cumsum(1.0 / np.arange(1, n + 1))])
+    row = np.zeros(n)
+    row[-1] = 1.0
+    for _ in range(layers):  # r A: (r A)_j = sum_{i >= j} r_i / (i + 1), a suffix sum
+        spread = np.cumsum((row / (position + 1))[::-1])[::-1]
+        row = (1.0 - rho) * row + rho * spread
+    return {"first_token_mass": 1.0 / (position + 1),
+            "received": (harmonic[n] - harmonic[position]) / (n - position), "rollout": row}
+
+
+def position_profiles(graphs: list[Any], causal: bool) -> dict[str, np.ndarray]:
+    """Measured profiles of one sequence's sparse layer graphs (see the module docstring)."""
+    from tgnn.theory import rollout_row
+
+    from tgnn.metrics import effective_resistance
+
+    n = int(graphs[0].num_nodes)
+    readers = np.arange(n, 0, -1) if causal else np.full(n, n)
+    mean = lambda name: np.mean(  # noqa: E731 - over layers, then heads
+        [g[name].double().reshape(n, -1).mean(1).numpy() for g in graphs], axis=0)
+    last = graphs[-1]
+    walks = [_renormalised(g) for g in graphs]
+    return {
+        "first_token_mass": mean("first_token_mass"),
+        "received": mean("column_sum") / readers,
+        "kept_mass": mean("kept_mass"),
+        "rollout": rollout_row(walks, target=-1, rho=RHO, causal=causal),
+        "resistance": np.asarray(effective_resistance(last, source=n - 1), dtype=float),
+    }
+
+
+def _renormalised(graph: Any) -> Any:
+    """A copy of a head-mean sparse graph whose kept weights sum to one per query."""
+    walk = graph.clone()
+    walk.edge_weight = graph.edge_weight / graph.kept_mass[graph.edge_index[1]]
+    return walk
+
+
+def _binned(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean of ``values`` over ``BINS`` equal position bins: (bin centres in [0, 1], means)."""
+    edges = np.linspace(0, len(values), min(BINS, len(values)) + 1).astype(int)
+    means = np.array([values[a:b].mean() for a, b in zip(edges[:-1], edges[1:], strict=True)])
+    return (edges[:-1] + edges[1:]) / 2 / len(values), means
+
+
+def _middle_share(row: np.ndarray) -> float:
+    """Share of a rollout row on the middle third of the positions."""
+    n = len(row)
+    return float(row[n // 3 : 2 * n // 3].sum() / row.sum())
+
+
+def _capture(name: str, n: int) -> tuple[list[Any], bool, int]:
+    """Sparse layer graphs of ``n`` tokens of one model (random Llama-like or embedded)."""
+    from tgnn.benchmarks.common import sample_ids
+
+    from tgnn import capture_sparse_graphs
+
+    if name == "llama-random":
+        from tgnn.benchmarks.long_context import _ids, llama_like
+
+        model, ids = llama_like(n), _ids(n, seed=2)
+    else:
+        from tgnn.models import load
+
+        model, tokenizer = load(name)
+        ids = sample_ids(tokenizer, n, seed=2)
+    causal = bool(getattr(model.config, "is_decoder", False)) or name != "minilm"
+    graphs = capture_sparse_graphs(model, {"input_ids": ids}, top_k=TOP_K)
+    return graphs, causal, int(ids.shape[1])
+
+
+def _figure(profiles: dict[str, dict[str, Any]], config: BenchConfig) -> str:
+    from tgnn.benchmarks.common import pyplot
+
+    plt = pyplot()
+    panels = [("first_token_mass", "mass on the first token (per query)"),
+              ("received", "attention received (per key)"),
+              ("rollout", "rollout row of the last token"),
+              ("resistance", "resistance from the last token")]
+    fig, axes = plt.subplots(len(profiles), len(panels), figsize=(15, 3.1 * len(profiles)),
+                             squeeze=False)
+    for row, (label, entry) in enumerate(profiles.items()):
+        for col, (key, title) in enumerate(panels):
+            ax = axes[row][col]
+            x, y = _binned(entry["measured"][key])
+            ax.plot(x, y, color="C0", label="measured")
+            if key in entry["uniform"]:
+                ux, uy = _binned(entry["uniform"][key])
+                ax.plot(ux, uy, color="C1", linestyle="--", label="uniform causal attention")
+            ax.set_yscale("log" if key != "resistance" else "linear")
+            ax.set_title(f"{label}: {title}", fontsize=9)
+            ax.set_xlabel("relative position s / n")
+            if row == 0 and col == 0:
+                ax.legend(fontsize=8)
+    fig.tight_layout()
+    return save_figure(fig, config, NAME, "profiles.png")
+
+
+def run(config: BenchConfig) -> ExperimentResult:
+    """Profiles of the random model at 8k (quick 2k, smoke 128) and of the embedded models."""
+    long_n = 128 if config.smoke else 2048 if config.quick else 8192
+    short_n = 64 if config.smoke else 256
+    models = [("llama-random", long_n), ("tgnn-gpt2-tiny", short_n), ("minilm", short_n)]
+    profiles: dict[str, dict[str, Any]] = {}
+    rows = []
+    for name, n in models:
+        if config.progress:
+            print(f"[tgnn bench] long_profiles: {name}, n={n} ...", flush=True)
+        graphs, causal, length = _capture(name, n)
+        measured = position_profiles(graphs, causal)
+        uniform = uniform_profiles(length, len(graphs)) if causal else {}
+        label = f"{name} n={length}"
+        profiles[label] = {"measured": measured, "uniform": uniform}
+        rows.append({
+            "model": label, "causal": causal,
+            "mean_kept_mass": float(measured["kept_mass"].mean()),
+            "first_token_mass_mid": float(measured["first_token_mass"][length // 2]),
+            "uniform_first_token_mass_mid": 1.0 / (length // 2 + 1) if causal else None,
+            "rollout_first": float(measured["rollout"][0]),
+            "uniform_rollout_first": float(uniform["rollout"][0]) if causal else None,
+            "rollout_middle_share": _middle_share(measured["rollout"]),
+            "uniform_rollout_middle_share": _middle_share(uniform["rollout"]) if causal else None,
+        })
+    text = (
+        f"Per-position profiles from one sparse capture per model (`top_k={TOP_K}`; heads and "
+        "layers averaged), beside uniform causal attention (dashed). `*_mid`: at the middle "
+        "position; `rollout_first`: the last token's rollout mass on the first token; "
+        "`rollout_middle_share`: its share on the middle third of the positions. The rollout "
+        "walks the kept edges, each row renormalised to one. "
+        "MiniLM is bidirectional: no causal prediction.\n\n"
+        + md_table(rows, ["model", "mean_kept_mass", "first_token_mass_mid",
+                          "uniform_first_token_mass_mid", "rollout_first",
+                          "uniform_rollout_first", "rollout_middle_share",
+                          "uniform_rollout_middle_share"])
+    )
+    numbers = {"rows": rows, "profiles": {label: {k: v.tolist() for k, v in e["measured"].items()}
+                                          for label, e in profiles.items()}}
+    return ExperimentResult(NAME, TITLE, numbers, [_figure(profiles, config)], text)

@@ -4,6 +4,7 @@ Graph metrics take a PyG ``Data`` or ``edge_index, edge_weight, num_nodes``; und
 symmetrise a directed graph by ``(W + W^T) / 2`` unless told otherwise (``symmetrize=``).
 """
 
+from tgnn.metrics._limits import DENSE_MAX_NODES, FACTOR_MAX
 from tgnn.metrics.attention import (
     attention_entropy,
     attention_flow,
@@ -38,6 +39,8 @@ from tgnn.metrics.sensitivity import jacobian_sensitivity, surrogate_sensitivity
 from tgnn.metrics.spectral import cheeger_bounds, laplacian, spectral_gap
 
 __all__ = [
+    "DENSE_MAX_NODES",
+    "FACTOR_MAX",
     "laplacian",
     "spectral_gap",
     "cheeger_bounds",

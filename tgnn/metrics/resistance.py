@@ -17,11 +17,13 @@ import numpy as np
 import scipy.linalg as sla
 import scipy.sparse as sp
 import scipy.sparse.csgraph as csg
+import scipy.sparse.linalg as spla
 import torch
 from torch import Tensor
 
-from tgnn.errors import GraphError, ShapeError
+from tgnn.errors import GraphError, ShapeError, SizeLimitError
 from tgnn.metrics._graph import GraphInput, Symmetrize, _as_numpy, spd_factor, to_adjacency
+from tgnn.metrics._limits import check_dense, check_factor
 from tgnn.metrics._selinv import inverse_diagonal
 
 __all__ = [
@@ -63,6 +65,8 @@ def _resistance_block(M: np.ndarray) -> np.ndarray:
 
 def _all_pairs(W: sp.csr_array) -> np.ndarray:
     n = W.shape[0]
+    check_dense(n, "effective resistance of all pairs", "effective_resistance(..., source=s) "
+                "(one source to all, sparse) or pairs= (selected pairs)")
     k, labels = csg.connected_components(W, directed=False)
     L = _lap(W)
     if k == 1:
@@ -75,29 +79,54 @@ def _all_pairs(W: sp.csr_array) -> np.ndarray:
 
 
 class _Grounded:
-    """One sparse LDL^T of the Laplacian with the first node of each component removed."""
+    """The Laplacian with the first node of each component removed, ready to solve with: one
+    sparse LDL^T, or, where that factor would fill in past ``factor_max`` (expander-like
+    graphs, which are well conditioned), Jacobi-preconditioned conjugate gradients."""
 
-    def __init__(self, W: sp.csr_array) -> None:
+    def __init__(self, W: sp.csr_array, factor_max: int | None = None) -> None:
         n = W.shape[0]
         _, self.labels = csg.connected_components(W, directed=False)
         first = np.unique(self.labels, return_index=True)[1]
         self.keep = np.setdiff1d(np.arange(n), first)
-        self.where = np.full(n, -1)
-        self.where[self.keep] = np.arange(len(self.keep))
         Lg = _lap(W)[self.keep][:, self.keep]
-        self.lu = spd_factor(Lg) if len(self.keep) else None
+        self.lu: spla.SuperLU | None = None
+        self.matrix = sp.csr_array(Lg)
+        if len(self.keep):
+            try:
+                check_factor(Lg, "a grounded solve", "", factor_max)
+                self.lu = spd_factor(Lg)
+            except SizeLimitError:
+                pass  # conjugate gradients below
 
     def solve(self, rhs: np.ndarray) -> np.ndarray:
         """``L_g^{-1} rhs`` for rows indexed by all nodes; grounded rows are ignored and 0."""
         out = np.zeros_like(rhs)
         if self.lu is not None:
             out[self.keep] = self.lu.solve(np.ascontiguousarray(rhs[self.keep]))
+        elif len(self.keep):
+            out[self.keep] = _cg_columns(self.matrix, rhs[self.keep])
         return out
 
 
-def _pair_values(W: sp.csr_array, a: np.ndarray, b: np.ndarray, block: int = 256) -> np.ndarray:
+def _cg_columns(matrix: sp.csr_array, rhs: np.ndarray) -> np.ndarray:
+    """``matrix^{-1} rhs`` column by column by Jacobi-preconditioned CG (relative residual
+    1e-12), for SPD grounded Laplacians whose factor would fill in."""
+    jacobi = sp.diags_array(1.0 / matrix.diagonal())
+    columns = rhs.reshape(len(rhs), -1)
+    out = np.empty_like(columns)
+    for c in range(columns.shape[1]):
+        out[:, c], info = spla.cg(matrix, columns[:, c], rtol=1e-12, atol=0.0, M=jacobi,
+                                  maxiter=max(1000, 10 * len(rhs)))
+        if info:
+            raise GraphError(f"conjugate gradients did not converge in {info} iterations")
+    return out.reshape(rhs.shape)
+
+
+def _pair_values(
+    W: sp.csr_array, a: np.ndarray, b: np.ndarray, factor_max: int | None, block: int = 256
+) -> np.ndarray:
     n = W.shape[0]
-    g = _Grounded(W)
+    g = _Grounded(W, factor_max)
     out = np.where(g.labels[a] == g.labels[b], 0.0, np.inf)
     todo = np.flatnonzero((g.labels[a] == g.labels[b]) & (a != b))
     for start in range(0, len(todo), block):
@@ -110,7 +139,7 @@ def _pair_values(W: sp.csr_array, a: np.ndarray, b: np.ndarray, block: int = 256
     return out
 
 
-def _source_values(W: sp.csr_array, s: int) -> np.ndarray:
+def _source_values(W: sp.csr_array, s: int, factor_max: int | None) -> np.ndarray:
     n = W.shape[0]
     _, labels = csg.connected_components(W, directed=False)
     out = np.full(n, np.inf)
@@ -118,7 +147,14 @@ def _source_values(W: sp.csr_array, s: int) -> np.ndarray:
     idx = np.flatnonzero(labels == labels[s])
     rest = idx[idx != s]
     if len(rest):
-        out[rest] = np.maximum(inverse_diagonal(_lap(W)[rest][:, rest]), 0.0)
+        grounded = _lap(W)[rest][:, rest]
+        check_factor(
+            grounded, "effective_resistance(source=...)",
+            "for the targets you need pass pairs=[[s, ...], [t, ...]] instead (conjugate "
+            "gradients on such graphs, one solve a pair), or raise factor_max= if the memory "
+            "and time are affordable", factor_max,
+        )
+        out[rest] = np.maximum(inverse_diagonal(grounded), 0.0)
     return out
 
 
@@ -141,6 +177,7 @@ def effective_resistance(
     pairs: Any = None,
     symmetrize: Symmetrize = "mean",
     dense_max: int = 3000,
+    factor_max: int | None = None,
 ) -> Tensor:
     r"""Effective resistance ``R(u, v) = (e_u - e_v)^T L^+ (e_u - e_v)`` (float64 tensor).
 
@@ -154,9 +191,18 @@ def effective_resistance(
       the factorisation; exact, and fast where the factor stays sparse (grids, meshes, banded
       attention); on expander-like graphs the factor fills in.
     - ``pairs`` (``[2, P]`` integer): ``[P]``; all pairs and gather when ``n <= dense_max``,
-      else one sparse factorisation of the grounded Laplacian and ``P`` sparse solves.
+      else one sparse factorisation of the grounded Laplacian and ``P`` sparse solves, or, where
+      that factor would pass ``factor_max``, ``P`` conjugate-gradient solves (Jacobi
+      preconditioner, relative residual 1e-12; fast on the expander-like graphs that fill in).
 
     Pairs in different components get ``inf``. Weights are conductances.
+
+    Size guards (:class:`~tgnn.errors.SizeLimitError`, never a silent n x n array or a nearly
+    dense factor): all pairs refuse above ``DENSE_MAX_NODES = 20000`` nodes; ``source=``
+    refuses when a symbolic factorisation predicts more than ``factor_max`` factor entries
+    (default ``FACTOR_MAX = 5e7``, about 1.5 GB) or more than 1000 flops per allowed entry.
+    A causal attention graph of local heads plus sinks stays far below (``n = 50000`` with a
+    64-token window: about 4e6 entries, about a second); random long-range edges fill in.
 
     Reference: D. J. Klein, M. Randic, *Resistance distance*, J. Math. Chem. 12 (1993);
     Takahashi, Fagan, Chen (1973) for the selected inversion.
@@ -173,22 +219,25 @@ def effective_resistance(
     [0.0, 1.0, 2.0]
     """
     W = to_adjacency(graph, edge_weight, num_nodes, symmetrize=symmetrize)
-    return torch.from_numpy(_resistance(W, source, pairs, dense_max))
+    return torch.from_numpy(_resistance(W, source, pairs, dense_max, factor_max))
 
 
-def _resistance(W: sp.csr_array, source: int | None, pairs: Any, dense_max: int) -> np.ndarray:
+def _resistance(
+    W: sp.csr_array, source: int | None, pairs: Any, dense_max: int,
+    factor_max: int | None = None,
+) -> np.ndarray:
     n = W.shape[0]
     if source is not None and pairs is not None:
         raise GraphError("source, pairs: expected at most one of them, got both")
     if source is not None:
         if not 0 <= int(source) < n:
             raise GraphError(f"source: expected a node id in [0, {n}), got {source}")
-        return _source_values(W, int(source))
+        return _source_values(W, int(source), factor_max)
     if pairs is not None:
         a, b = _pairs_array(pairs, n)
         if n <= dense_max:
             return _all_pairs(W)[a, b]
-        return _pair_values(W, a, b)
+        return _pair_values(W, a, b, factor_max)
     return _all_pairs(W)
 
 
@@ -314,13 +363,16 @@ def total_effective_resistance(
     *,
     symmetrize: Symmetrize = "mean",
     dense_max: int = 3000,
+    factor_max: int | None = None,
 ) -> float:
     r"""Total effective resistance (Kirchhoff index) ``Kf = sum_{u < v} R(u, v) = n tr(L^+)``.
 
     ``inf`` for a disconnected graph with ``n >= 2``; 0 for one node. Dense for
     ``n <= dense_max`` (``O(n^3)``); otherwise, grounded at node 0,
     ``Kf = n tr(L_0^{-1}) - 1^T L_0^{-1} 1`` with the diagonal by selected inversion and one
-    sparse solve (cost of the sparse factorisation).
+    sparse solve (cost of the sparse factorisation), refused with
+    :class:`~tgnn.errors.SizeLimitError` where the factor would pass ``factor_max`` entries
+    (see :func:`effective_resistance`).
 
     Reference: D. J. Klein, M. Randic, *Resistance distance* (1993); Ellens et al., *Effective
     graph resistance*, Linear Algebra Appl. 435 (2011).
@@ -339,9 +391,12 @@ def total_effective_resistance(
     if csg.connected_components(W, directed=False)[0] > 1:
         return math.inf
     if n <= dense_max:
+        check_dense(n, "total_effective_resistance with n <= dense_max", "a smaller dense_max")
         M = _dense_pinv_plus(_lap(W).toarray())
         return float(n * (np.trace(M) - 1.0))
     Lg = _lap(W)[1:, 1:]
+    check_factor(Lg, "total_effective_resistance", "raise factor_max= if the memory and time "
+                 "are affordable (no exact path without the factor)", factor_max)
     diag = inverse_diagonal(Lg)
     ones = spd_factor(Lg).solve(np.ones(n - 1))
     return float(n * diag.sum() - ones.sum())

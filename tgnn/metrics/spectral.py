@@ -17,8 +17,9 @@ import scipy.sparse as sp
 import scipy.sparse.csgraph as csg
 import scipy.sparse.linalg as spla
 
-from tgnn.errors import DisconnectedGraphError, GraphError
+from tgnn.errors import DisconnectedGraphError, GraphError, SizeLimitError
 from tgnn.metrics._graph import GraphInput, Symmetrize, spd_factor, to_adjacency
+from tgnn.metrics._limits import check_dense, check_factor
 
 __all__ = ["laplacian", "spectral_gap", "cheeger_bounds"]
 
@@ -103,6 +104,7 @@ def spectral_gap(
     on_disconnected: Literal["warn", "raise"] = "warn",
     method: Literal["auto", "dense", "sparse"] = "auto",
     dense_max: int = 2000,
+    factor_max: int | None = None,
 ) -> float:
     r"""Second smallest eigenvalue ``lambda_2`` of a graph Laplacian (algebraic connectivity).
 
@@ -114,9 +116,16 @@ def spectral_gap(
     (``"raise"``). A one-node graph has no ``lambda_2`` and raises
     :class:`~tgnn.errors.GraphError`.
 
-    Complexity: dense ``O(n^3)`` (``method="dense"``, the default for ``n <= dense_max``);
+    Complexity: dense ``O(n^3)`` (``method="dense"``, the default for ``n <= dense_max``;
+    refused above ``DENSE_MAX_NODES = 20000`` nodes with :class:`~tgnn.errors.SizeLimitError`);
     sparse (``method="sparse"``): inverse Lanczos (ARPACK) on the Laplacian with its known null
-    vector projected out, one sparse LU (minimum-degree ordering) plus a few dozen solves.
+    vector projected out, one sparse LU (minimum-degree ordering) plus a few dozen solves. Where
+    a symbolic factorisation predicts that the factor would pass ``factor_max`` entries
+    (default ``FACTOR_MAX = 5e7``; expander-like graphs, e.g. attention with random long-range
+    keys), plain Lanczos on ``c I - L`` (``c`` = 2 for the normalised Laplacian, ``2 d_max``
+    otherwise) with the null vector projected out: only sparse products, ``O(E)`` memory,
+    fast because such graphs have a large gap; a run that does not converge raises
+    :class:`~tgnn.errors.SizeLimitError`. No n x n array on either sparse path.
 
     Reference: M. Fiedler, *Algebraic connectivity of graphs*, Czech. Math. J. 23 (1973);
     F. Chung, *Spectral Graph Theory* (1997).
@@ -138,13 +147,43 @@ def spectral_gap(
         normalization = "sym"  # same spectrum, symmetric matrix
     L = _laplacian_of(W, normalization)
     if method == "dense" or (method == "auto" and n <= dense_max):
+        check_dense(n, "spectral_gap(method='dense')", "spectral_gap(..., method='sparse')")
         vals = sla.eigh(L.toarray(), eigvals_only=True, subset_by_index=[0, 1])
         return float(max(vals[1], 0.0))
     if method not in ("auto", "sparse"):
         raise GraphError(f"method: expected 'auto', 'dense' or 'sparse', got {method!r}")
     d = np.asarray(W.sum(axis=1)).ravel()
     null = np.sqrt(d) if normalization == "sym" else np.ones(n)
-    return _sparse_gap(L, null / np.linalg.norm(null), float(d.max()))
+    null /= np.linalg.norm(null)
+    try:
+        check_factor(L, "spectral_gap(method='sparse')", "", factor_max)
+    except SizeLimitError:
+        upper = 2.0 if normalization == "sym" else 2.0 * float(d.max())
+        return _lanczos_gap(L, null, upper)
+    return _sparse_gap(L, null, float(d.max()))
+
+
+def _lanczos_gap(L: sp.csr_array, null: np.ndarray, upper: float) -> float:
+    """lambda_2 by Lanczos on ``upper I - L`` (no factor), the null vector projected out."""
+    n = L.shape[0]
+
+    def apply(x: np.ndarray) -> np.ndarray:
+        x = x.ravel() - null * (null @ x.ravel())
+        y = upper * x - L @ x
+        return y - null * (null @ y)
+
+    op = spla.LinearOperator((n, n), matvec=apply, dtype=np.float64)
+    v0 = np.random.default_rng(0).standard_normal(n)
+    try:
+        mu = spla.eigsh(op, k=1, which="LA", v0=v0, tol=1e-12, ncv=min(n - 1, 48),
+                        maxiter=20_000, return_eigenvectors=False)
+    except spla.ArpackNoConvergence as error:
+        raise SizeLimitError(
+            f"factor_max: spectral_gap without a factor (the factor of this {n}-node graph "
+            f"would pass factor_max) did not converge ({error}): lambda_2 is tiny next to the "
+            f"spectrum; raise factor_max= to factorise"
+        ) from error
+    return float(max(upper - mu[0], 0.0))
 
 
 def _sparse_gap(L: sp.csr_array, null: np.ndarray, scale: float) -> float:

@@ -1,0 +1,355 @@
+"""Corpus sweep: documents x models -> per-layer metrics and per-position profiles, one table.
+
+Each (model, document) pair is one point of :func:`tgnn.benchmarks.runner.run_sweep`: the
+point loads the model (once per worker process), tokenises the document, runs
+:func:`~tgnn.convert.capture_sparse_graphs` once (never ``H x n x n`` in memory) and turns each
+layer's graph into rows. Points run in this process, in spawned local processes
+(``workers > 1``) or on Ray (``ray_address``), and give the same rows in the same order.
+
+The table is a list of flat dicts with the keys :data:`COLUMNS` (``None`` where a column does
+not apply): ``pandas.DataFrame(rows)`` or ``pandas.read_csv`` of :func:`write_rows`'s file
+loads it as it is.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import json
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from tgnn.errors import DisconnectedGraphError, EmptyInputError, ShapeError, SizeLimitError
+
+__all__ = ["COLUMNS", "corpus_sweep", "check_model", "write_rows"]
+
+#: The columns of every row, in order. ``kind`` is ``"layer"`` (one row per model, document and
+#: layer: means over the positions) or ``"position"`` (one row per token: that query's values).
+COLUMNS = (
+    "model",             # model name as given
+    "doc",               # document id
+    "layer",             # layer index
+    "kind",              # "layer" or "position"
+    "pos",               # token position (position rows; None on layer rows)
+    "token",             # token id at pos (position rows, where known)
+    "n",                 # tokens captured (after max_tokens and the context check)
+    "heads",             # query heads of the layer
+    "edges",             # kept edges: of the layer's graph, or into this query (its kept keys)
+    "kept_mass",         # attention mass of the kept edges (head mean; 1 = nothing dropped)
+    "entropy",           # row entropy in nats (mean over heads), from the full rows
+    "first_token_mass",  # A[i, 0], mass on the first token (mean over heads), full rows
+    "column_sum",        # sum_i A[i, pos]: attention the token receives (position rows only)
+    "spectral_gap",      # lambda_2 of the symmetrised head-mean graph (layer rows only)
+)
+
+RANDOM_KINDS = ("gpt2", "llama", "bert")
+_OVERFLOWS = ("error", "keep_first", "keep_last")
+
+
+def check_model(name: str) -> str:
+    """Check that ``name`` is a model :func:`corpus_sweep` can load without the network.
+
+    Accepted: an embedded model (``"tgnn-gpt2-tiny"``, ``"tgnn-gpt2-tiny-nobos"``,
+    ``"minilm"``), ``"random:gpt2"``, ``"random:llama"`` or ``"random:bert"`` (a seeded
+    random-init model of :func:`tgnn.models.random_config_model`), a ``.safetensors`` file
+    written by ``tgnn train-tiny`` or a Hugging Face checkpoint folder. Hub names are refused:
+    every worker would download the model; pass the downloaded folder (on a cluster, a path
+    that every node sees).
+
+    Examples
+    --------
+    >>> check_model("random:llama")
+    'random:llama'
+    >>> check_model("no-such-model")
+    Traceback (most recent call last):
+    ...
+    tgnn.errors.ShapeError: model: expected ...checkpoint folder, got 'no-such-model'
+    """
+    from tgnn.models import EMBEDDED
+
+    if not isinstance(name, str):
+        raise ShapeError(f"model: expected a model name (str), got {type(name).__name__}")
+    if name in EMBEDDED or name in {f"random:{kind}" for kind in RANDOM_KINDS}:
+        return name
+    path = Path(name)
+    if (path.is_dir() and (path / "config.json").is_file()) or (
+        path.suffix == ".safetensors" and path.is_file()
+    ):
+        return name
+    kinds = ", ".join(f"'random:{kind}'" for kind in RANDOM_KINDS)
+    raise ShapeError(
+        f"model: expected one of {', '.join(map(repr, EMBEDDED))}, {kinds}, a .safetensors file "
+        f"or a Hugging Face checkpoint folder, got {name!r}"
+    )
+
+
+@functools.lru_cache(maxsize=4)
+def _model(name: str) -> tuple[Any, Any]:
+    """``(model, tokenizer)``, loaded once per process (each worker keeps its own)."""
+    from tgnn.models import load, random_config_model
+
+    if name.startswith("random:"):
+        return random_config_model(name.removeprefix("random:"), seed=0)
+    return load(name)
+
+
+def _tokenize(tokenizer: Any, text: str) -> dict[str, Any]:
+    """``tokenizer(text)`` without transformers' "longer than the maximum" warning (we check)."""
+    from transformers.utils import logging as hf_logging
+
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        return dict(tokenizer(text, return_tensors="pt"))
+    finally:
+        hf_logging.set_verbosity(verbosity)
+
+
+def _gap(graph: Any, max_nodes: int) -> float | None:
+    """Spectral gap of the symmetrised graph; 0 if disconnected; None if skipped or too large."""
+    from tgnn.metrics import spectral_gap
+
+    if graph.num_nodes < 2 or graph.num_nodes > max_nodes:
+        return None
+    try:
+        return spectral_gap(graph, on_disconnected="raise")
+    except DisconnectedGraphError:
+        return 0.0
+    except SizeLimitError:
+        return None
+
+
+def _rows(graph: Any, point: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The layer row and (with ``point["profiles"]``) the position rows of one layer graph."""
+    import torch
+
+    n = int(graph.num_nodes)
+    keep = torch.ones(n, dtype=torch.bool)
+    if getattr(graph, "is_learned_sink", None) is not None:  # gpt-oss style: drop the sink node
+        keep = ~graph.is_learned_sink.bool().reshape(-1)[:n]
+
+    def mean_heads(name: str) -> torch.Tensor:
+        value = getattr(graph, name).float()
+        value = value.mean(1) if value.dim() == 2 else value
+        return value[keep] if value.shape[0] == n else value[-int(keep.sum()):]
+
+    kept, entropy = mean_heads("kept_mass"), mean_heads("row_entropy")
+    first, column = mean_heads("first_token_mass"), mean_heads("column_sum")
+    edges = torch.bincount(graph.edge_index[1], minlength=n)[keep]
+    heads = int(graph.row_entropy.shape[-1])
+    base = {"model": point["model"], "doc": point["doc"], "layer": int(graph.layer),
+            "n": int(keep.sum()), "heads": heads}
+    rows = [dict.fromkeys(COLUMNS) | base | {
+        "kind": "layer", "edges": int(graph.num_edges), "kept_mass": float(kept.mean()),
+        "entropy": float(entropy.mean()), "first_token_mass": float(first.mean()),
+        "spectral_gap": _gap(graph, point["gap_max_nodes"]),
+    }]
+    if point["profiles"]:
+        pos, tokens = graph.pos[keep].tolist(), getattr(graph, "token", None)
+        token = tokens[keep].tolist() if tokens is not None else [None] * len(pos)
+        columns = zip(pos, token, edges.tolist(), kept.tolist(), entropy.tolist(),
+                      first.tolist(), column.tolist(), strict=True)
+        rows += [dict.fromkeys(COLUMNS) | base | {
+            "kind": "position", "pos": p, "token": t, "edges": e, "kept_mass": k, "entropy": h,
+            "first_token_mass": f, "column_sum": c} for p, t, e, k, h, f, c in columns]
+    return rows
+
+
+def sweep_point(point: Mapping[str, Any]) -> dict[str, Any]:
+    """Rows of one (model, document) point; the unit of work that :func:`corpus_sweep` sends.
+
+    A module-level function so that spawned processes and Ray workers can import it.
+    """
+    from tgnn.convert import Overflow, capture_sparse_graphs
+    from tgnn.convert.context import context_windows
+
+    model, tokenizer = _model(point["model"])
+    inputs = _tokenize(tokenizer, point["text"])
+    ids = inputs["input_ids"][0].tolist()
+    special = set(getattr(tokenizer, "all_special_ids", None) or [])
+    ends = [int(len(ids) > 1 and ids[end] in special) for end in (0, -1)]
+    if point["max_tokens"] is not None:
+        cut = Overflow("keep_first", keep_prefix=ends[0], keep_suffix=ends[1])
+        inputs = context_windows(inputs, point["max_tokens"], cut)[0].inputs
+    policy = Overflow(point["overflow"], keep_prefix=ends[0], keep_suffix=ends[1])
+    graphs = capture_sparse_graphs(model, inputs, layers=point["layers"], top_k=point["top_k"],
+                                   overflow=policy)
+    return {"rows": [row for graph in graphs for row in _rows(graph, point)]}
+
+
+def _documents(documents: Mapping[str, str] | Sequence[str]) -> dict[str, str]:
+    if isinstance(documents, str):
+        raise ShapeError("documents: expected a list of texts or a {id: text} mapping, got a str")
+    docs = (dict(documents) if isinstance(documents, Mapping)
+            else {str(k): text for k, text in enumerate(documents)})
+    if not docs:
+        raise EmptyInputError("documents: expected at least one document, got none")
+    for doc, text in docs.items():
+        if not isinstance(text, str) or not text:
+            raise EmptyInputError(f"documents: expected a non-empty text for {doc!r}, got "
+                                  f"{text!r}" if isinstance(text, str) else
+                                  f"documents: expected a str for {doc!r}, got "
+                                  f"{type(text).__name__}")
+    return docs
+
+
+def _positive(name: str, value: Any, minimum: int = 1) -> None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                              or value < minimum):
+        raise ShapeError(f"{name}: expected an integer >= {minimum} or None, got {value!r}")
+
+
+def corpus_sweep(
+    documents: Mapping[str, str] | Sequence[str],
+    models: Sequence[str],
+    *,
+    layers: Sequence[int] | None = None,
+    top_k: int | None = 8,
+    max_tokens: int | None = None,
+    overflow: str = "keep_first",
+    profiles: bool = True,
+    gap_max_nodes: int = 1024,
+    workers: int = 1,
+    ray_address: str | None = None,
+    progress: bool = False,
+) -> list[dict[str, Any]]:
+    """Per-layer metrics and per-position profiles of many documents in many models, as rows.
+
+    For each model and document (models outer, documents inner) the text is tokenised,
+    truncated to ``max_tokens`` and to the model's context, and
+    :func:`~tgnn.convert.capture_sparse_graphs` runs once with ``top_k`` edges per query (head
+    mean). Every layer gives one ``kind="layer"`` row, then (``profiles=True``) one
+    ``kind="position"`` row per token, with the keys :data:`COLUMNS`. Entropy, first-token
+    mass and column sums are exact (from the full softmax rows), whatever ``top_k`` keeps.
+
+    Parameters
+    ----------
+    documents
+        Texts (ids ``"0"``, ``"1"``, ...) or a mapping ``{id: text}``.
+    models
+        Model names, each checked by :func:`check_model` before anything runs: embedded models,
+        ``"random:gpt2"`` / ``"random:llama"`` / ``"random:bert"``, a ``.safetensors`` file or
+        a checkpoint folder. Each worker process loads a model once and keeps it.
+    layers
+        Layer indices to capture (default: all).
+    top_k
+        Edges kept per query in the graph (``None``: every edge; the spectral gap then costs
+        more); edges, kept mass and the spectral gap depend on it.
+    max_tokens
+        Keep at most this many first tokens of each document (special tokens that the tokenizer
+        put first or last are kept). None: the whole text.
+    overflow
+        A document longer than the model's context: ``"keep_first"`` (default) or
+        ``"keep_last"`` tokens (special tokens kept), or ``"error"``
+        (:class:`~tgnn.errors.ContextLengthError`).
+    profiles
+        Add the per-position rows (``False``: layer rows only, one per model, document, layer).
+    gap_max_nodes
+        Compute the spectral gap (dense eigensolver, ``O(n^3)``) only up to this many tokens;
+        ``None`` in the column above it (0: never).
+    workers
+        Local processes (``spawn``; 1: in this process).
+    ray_address
+        Run the points as Ray tasks instead: ``"local"`` starts a local Ray with the cores this
+        process may use, ``"auto"`` joins the cluster of this machine (``ray start``),
+        ``"ray://host:10001"`` or ``"host:6379"`` joins that one. Needs ``pip install 'tgnn[ray]'``.
+    progress
+        Show a progress bar over the points.
+
+    Returns
+    -------
+    list of dict
+        The rows, the same (values and order) for every backend: ``model``, ``doc``,
+        ``layer``, ``kind``, ``pos``, ``token``, ``n``, ``heads``, ``edges``, ``kept_mass``,
+        ``entropy``, ``first_token_mass``, ``column_sum``, ``spectral_gap``.
+
+    Notes
+    -----
+    Per point: one forward pass (time ``O(L H n^2 d)``, memory ``O(budget + n k)``) and, per
+    layer, the spectral gap (``O(n^3)`` up to ``gap_max_nodes``). Rows: ``L (n + 1)`` per point.
+
+    Examples
+    --------
+    >>> rows = corpus_sweep(["abc", "hello"], ["random:gpt2"], top_k=2)
+    >>> [(r["doc"], r["layer"], r["kind"], r["n"]) for r in rows][:5]
+    [('0', 0, 'layer', 4), ('0', 0, 'position', 4), ('0', 0, 'position', 4), \
+('0', 0, 'position', 4), ('0', 0, 'position', 4)]
+    >>> layer = rows[0]
+    >>> layer["kept_mass"] <= 1.0, layer["column_sum"] is None, layer["spectral_gap"] > 0
+    (True, True, True)
+    """
+    from tgnn.benchmarks.runner import grid, run_sweep
+
+    docs = _documents(documents)
+    if isinstance(models, str) or not models:
+        raise ShapeError(f"models: expected a non-empty list of model names, got {models!r}")
+    names = [check_model(name) for name in models]
+    if layers is not None:
+        layers = list(layers)
+        for layer in layers:
+            _positive("layers", layer, 0)
+    _positive("top_k", top_k)
+    _positive("max_tokens", max_tokens)
+    _positive("gap_max_nodes", gap_max_nodes, 0)
+    _positive("workers", workers)
+    mode = str(overflow).replace("-", "_")
+    if mode not in _OVERFLOWS:
+        raise ShapeError(f"overflow: expected one of {_OVERFLOWS}, got {overflow!r}")
+    common = {"layers": layers, "top_k": top_k, "max_tokens": max_tokens, "overflow": mode,
+              "profiles": bool(profiles), "gap_max_nodes": gap_max_nodes, "seed": 0}
+    points = [point | {"text": docs[point["doc"]]} | common
+              for point in grid(model=names, doc=list(docs))]
+    results = run_sweep(sweep_point, points, workers=workers, ray_address=ray_address,
+                        desc="corpus sweep", progress=progress)
+    return [row for result in results for row in result["rows"]]
+
+
+def write_rows(rows: Sequence[Mapping[str, Any]], path: str | Path, *,
+               force: bool = False) -> Path:
+    """Write rows to ``path``: CSV (``.csv``) or JSON lines (``.jsonl``), columns in order.
+
+    CSV leaves ``None`` empty (pandas reads it as NaN); JSON lines write ``null``. Columns are
+    :data:`COLUMNS` first, then any other key in order of first appearance.
+
+    Raises
+    ------
+    FileExistsError
+        ``path`` exists and ``force`` is False (nothing is written).
+    ShapeError
+        The suffix is neither ``.csv`` nor ``.jsonl``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> out = write_rows([{"model": "m", "n": 3}], Path(tempfile.mkdtemp()) / "rows.csv")
+    >>> out.read_text().splitlines()[1]
+    'm,,,,,,3,,,,,,,'
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".csv", ".jsonl"):
+        raise ShapeError(f"path: expected a .csv or .jsonl file, got {str(path)!r}")
+    columns = list(COLUMNS) + [key for key in dict.fromkeys(k for row in rows for k in row)
+                               if key not in COLUMNS]
+    try:
+        handle = path.open("w" if force else "x", encoding="utf-8", newline="")
+    except FileExistsError:
+        raise FileExistsError(
+            f"path: {str(path)!r} exists; expected a new file (pass force=True to overwrite)"
+        ) from None
+    with handle:
+        if suffix == ".csv":
+            writer = csv.DictWriter(handle, columns, lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(rows)
+        else:
+            for row in rows:
+                handle.write(json.dumps({c: _plain(row.get(c)) for c in columns}) + "\n")
+    return path
+
+
+def _plain(value: Any) -> Any:
+    """JSON has no NaN: non-finite floats become null."""
+    return None if isinstance(value, float) and not math.isfinite(value) else value

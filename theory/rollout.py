@@ -23,7 +23,7 @@ from ._inputs import (
     resolve_token,
     row_blocks,
 )
-from ._sparse import is_sparse_input, sparse_attention
+from ._sparse import check_dense_size, is_sparse_input, sparse_attention
 
 __all__ = [
     "rollout_matrix",
@@ -34,16 +34,17 @@ __all__ = [
 ]
 
 
+_ROW_PATH = "rollout_row or rollout_resistance(target=...) on sparse layers"
+
+
 def _layers(attentions: Any) -> tuple[list[Any], int]:
     layers = layer_list(attentions)
     return layers, matrix_size(layers[0], "attentions[0]")
 
 
 def _layer(raw: Any, index: int, n: int, causal: bool) -> np.ndarray:
-    a = as_matrix(
-        raw, f"attentions[{index}]", causal=causal, what="rollout_matrix (all pairs)",
-        alternative="rollout_row or rollout_resistance(target=...) on sparse layers",
-    )
+    a = as_matrix(raw, f"attentions[{index}]", causal=causal,
+                  what="rollout_matrix (all pairs)", alternative=_ROW_PATH)
     if a.shape != (n, n):
         raise ShapeError(f"attentions[{index}]: expected [{n}, {n}] like layer 0, got {a.shape}")
     return a
@@ -82,6 +83,7 @@ def rollout_matrix(attentions: Any, rho: RhoLike = 0.5, *, causal: bool = True) 
     11.0
     """
     layers, n = _layers(attentions)
+    check_dense_size(n, "attentions", "rollout_matrix (all pairs)", _ROW_PATH)
     shares = residual_shares(rho, len(layers), n)
     phi = np.eye(n)
     for index, raw in enumerate(layers):

@@ -32,7 +32,7 @@ COLUMNS = (
     "doc",               # document id
     "layer",             # layer index
     "kind",              # "layer" or "position"
-    "pos",               # token position (position rows; None on layer rows)
+    "pos",               # token position in the document (position rows; None on layer rows)
     "token",             # token id at pos (position rows, where known)
     "n",                 # tokens captured (after max_tokens and the context check)
     "heads",             # query heads of the layer

@@ -3,9 +3,13 @@ local processes and on a local Ray instance."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
+from tgnn.benchmarks import runner
 from tgnn.benchmarks.init_collapse import init_point
-from tgnn.benchmarks.runner import grid, run_point, run_sweep
+from tgnn.benchmarks.runner import available_cpus, grid, run_point, run_sweep
 
 POINTS = grid(beta=[0.5, 4.0], alpha=[0.0, 0.9], n=[6], depth=[2], seed=[0, 1])
 
@@ -40,3 +44,39 @@ def test_spawned_processes_and_local_ray_match_in_process() -> None:
         assert run_sweep(init_point, points, ray_address="local", progress=False) == local
     finally:
         ray.shutdown()
+
+
+def test_available_cpus_follows_the_cgroup_quota(tmp_path: Path) -> None:
+    cores = len(os.sched_getaffinity(0))
+    assert available_cpus(tmp_path) == cores  # no cgroup files: the affinity mask
+    (tmp_path / "cpu.max").write_text("max 100000\n")
+    assert available_cpus(tmp_path) == cores
+    (tmp_path / "cpu.max").write_text("150000 100000\n")
+    assert available_cpus(tmp_path) == 1  # 1.5 cores: one whole core
+    v1 = tmp_path / "v1" / "cpu"
+    v1.mkdir(parents=True)
+    (v1 / "cpu.cfs_quota_us").write_text("-1\n")
+    (v1 / "cpu.cfs_period_us").write_text("100000\n")
+    assert available_cpus(tmp_path / "v1") == cores
+    (v1 / "cpu.cfs_quota_us").write_text("50000\n")
+    assert available_cpus(tmp_path / "v1") == 1  # never 0
+
+
+def test_local_ray_gets_the_available_cpus(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``ray_address="local"`` starts Ray on the cores this process may use, not a constant."""
+    ray = pytest.importorskip("ray")
+    calls: list[dict[str, object]] = []
+
+    def init(**kwargs: object) -> None:
+        calls.append(kwargs)
+        raise RuntimeError("stop here")
+
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(ray, "init", init)
+    monkeypatch.setattr(runner, "available_cpus", lambda: 7)
+    with pytest.raises(RuntimeError, match="stop here"):
+        run_sweep(init_point, POINTS[:1], ray_address="local", progress=False)
+    with pytest.raises(RuntimeError, match="stop here"):
+        run_sweep(init_point, POINTS[:1], ray_address="auto", progress=False)
+    assert calls[0]["num_cpus"] == 7 and "address" not in calls[0]
+    assert calls[1]["address"] == "auto" and "num_cpus" not in calls[1]

@@ -34,6 +34,7 @@ PACKAGES = (
     "tgnn.models",
     "tgnn.theory",
     "tgnn.explorer",
+    "tgnn.sweep",
     "tgnn",
 )
 MIRROR = Path("build") / "docs-src"

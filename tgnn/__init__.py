@@ -20,6 +20,7 @@ from tgnn.convert import (
     stream_attention,
     to_dense_attention,
 )
+from tgnn.sweep import corpus_sweep, write_rows
 
 __all__ = [
     "LayerAttention",
@@ -29,10 +30,12 @@ __all__ = [
     "capture_attention",
     "capture_graphs",
     "capture_sparse_graphs",
+    "corpus_sweep",
     "errors",
     "fit_context",
     "graph_to_attention_mask",
     "max_positions",
     "stream_attention",
     "to_dense_attention",
+    "write_rows",
 ]

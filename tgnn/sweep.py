@@ -1,14 +1,31 @@
 """Corpus sweep: documents x models -> per-layer metrics and per-position profiles, one table.
 
-Each (model, document) pair is one point of :func:`tgnn.benchmarks.runner.run_sweep`: the
-point loads the model (once per worker process), tokenises the document, runs
-:func:`~tgnn.convert.capture_sparse_graphs` once (never ``H x n x n`` in memory) and turns each
-layer's graph into rows. Points run in this process, in spawned local processes
-(``workers > 1``) or on Ray (``ray_address``), and give the same rows in the same order.
+Each (model, document) pair is one point of the benchmarks' sweep runner
+(``tgnn.benchmarks.runner.run_sweep``): the point loads the model (once per worker process),
+tokenises the document, runs :func:`~tgnn.convert.capture_sparse_graphs` once (never
+``H x n x n`` in memory) and turns each layer's graph into rows. Points run in this process,
+in spawned local processes (``workers > 1``) or as Ray tasks (``ray_address``), and give the
+same rows in the same order.
 
-The table is a list of flat dicts with the keys :data:`COLUMNS` (``None`` where a column does
-not apply): ``pandas.DataFrame(rows)`` or ``pandas.read_csv`` of :func:`write_rows`'s file
-loads it as it is.
+The table is a list of flat dicts with the keys :data:`COLUMNS`, in this order (``None`` where
+a column does not apply); ``pandas.DataFrame(rows)``, or ``pandas.read_csv`` /
+``pandas.read_json(path, lines=True)`` of :func:`write_rows`'s file, loads it as it is.
+
+| column | layer row (``kind="layer"``) | position row (``kind="position"``) |
+|---|---|---|
+| ``model``, ``doc``, ``layer`` | model name, document id, layer index | the same |
+| ``pos``, ``token`` | ``None`` | position in the document, token id |
+| ``n``, ``heads`` | tokens captured, query heads | the same |
+| ``edges`` | edges of the layer's graph | kept keys of this query |
+| ``kept_mass`` | mean over tokens | mass of this query's kept edges |
+| ``entropy`` | mean over tokens | row entropy (nats), mean over heads |
+| ``first_token_mass`` | mean over tokens | ``A[i, 0]``, mean over heads |
+| ``column_sum`` | ``None`` | ``sum_i A[i, pos]``, mean over heads |
+| ``spectral_gap`` | ``lambda_2`` of the symmetrised graph | ``None`` |
+
+Entropy, first-token mass and column sums come from the full softmax rows (exact whatever
+``top_k`` keeps); edges, kept mass and the spectral gap are those of the head-mean graph with
+``top_k`` edges per query.
 """
 
 from __future__ import annotations
@@ -25,24 +42,9 @@ from tgnn.errors import DisconnectedGraphError, EmptyInputError, ShapeError, Siz
 
 __all__ = ["COLUMNS", "corpus_sweep", "check_model", "write_rows"]
 
-#: The columns of every row, in order. ``kind`` is ``"layer"`` (one row per model, document and
-#: layer: means over the positions) or ``"position"`` (one row per token: that query's values).
-COLUMNS = (
-    "model",             # model name as given
-    "doc",               # document id
-    "layer",             # layer index
-    "kind",              # "layer" or "position"
-    "pos",               # token position in the document (position rows; None on layer rows)
-    "token",             # token id at pos (position rows, where known)
-    "n",                 # tokens captured (after max_tokens and the context check)
-    "heads",             # query heads of the layer
-    "edges",             # kept edges: of the layer's graph, or into this query (its kept keys)
-    "kept_mass",         # attention mass of the kept edges (head mean; 1 = nothing dropped)
-    "entropy",           # row entropy in nats (mean over heads), from the full rows
-    "first_token_mass",  # A[i, 0], mass on the first token (mean over heads), full rows
-    "column_sum",        # sum_i A[i, pos]: attention the token receives (position rows only)
-    "spectral_gap",      # lambda_2 of the symmetrised head-mean graph (layer rows only)
-)
+COLUMNS = ("model", "doc", "layer", "kind", "pos", "token", "n", "heads", "edges", "kept_mass",
+           "entropy", "first_token_mass", "column_sum", "spectral_gap")
+"""The columns of every row, in order (see the table of :mod:`tgnn.sweep`)."""
 
 RANDOM_KINDS = ("gpt2", "llama", "bert")
 _OVERFLOWS = ("error", "keep_first", "keep_last")

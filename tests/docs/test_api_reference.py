@@ -29,6 +29,7 @@ PUBLIC = (
     "tgnn.models",
     "tgnn.theory",
     "tgnn.explorer",
+    "tgnn.sweep",
 )
 
 

@@ -83,6 +83,32 @@ def test_long_documents_are_truncated_or_refused() -> None:
         corpus_sweep([LONG], ["tgnn-gpt2-tiny"], overflow="error")
 
 
+def test_a_learned_sink_node_gets_no_position_row() -> None:
+    """gpt-oss style sinks: node 0 of each graph is the sink; the rows are the real tokens."""
+    import torch
+    from transformers import GptOssConfig, GptOssForCausalLM
+
+    from tgnn.convert import capture_sparse_graphs
+    from tgnn.sweep import _rows
+
+    config = GptOssConfig(
+        vocab_size=50, hidden_size=32, intermediate_size=32, num_hidden_layers=1,
+        num_attention_heads=4, num_key_value_heads=2, head_dim=8, num_local_experts=4,
+        num_experts_per_tok=2, sliding_window=4, max_position_embeddings=64,
+        rope_parameters={"rope_type": "default", "rope_theta": 10000.0},
+    )
+    torch.manual_seed(0)
+    model = GptOssForCausalLM(config).eval()
+    (graph,) = capture_sparse_graphs(model, {"input_ids": torch.arange(3, 9)[None]}, top_k=2)
+    assert graph.num_nodes == 7  # the sink and 6 tokens
+    point = {"model": "oss", "doc": "d", "profiles": True, "gap_max_nodes": 100}
+    layer_row, *positions = _rows(graph, point)
+    assert layer_row["n"] == 6 and layer_row["spectral_gap"] is not None
+    assert [r["pos"] for r in positions] == list(range(6))
+    assert [r["token"] for r in positions] == list(range(3, 9))
+    assert all(float(r["kept_mass"]) <= 1.0 + 1e-6 for r in positions)  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize(("call", "error", "match"), [
     (lambda: corpus_sweep(["a"], ["gpt2"]), ShapeError, "model: expected .*'random:gpt2'"),
     (lambda: corpus_sweep(["a"], "random:gpt2"), ShapeError, "models: expected a non-empty"),

@@ -129,13 +129,12 @@ def _rows(graph: Any, point: Mapping[str, Any]) -> list[dict[str, Any]]:
 
     n = int(graph.num_nodes)
     keep = torch.ones(n, dtype=torch.bool)
-    if getattr(graph, "is_learned_sink", None) is not None:  # gpt-oss style: drop the sink node
-        keep = ~graph.is_learned_sink.bool().reshape(-1)[:n]
+    if getattr(graph, "is_learned_sink", None) is not None:  # gpt-oss: node 0 is the sink
+        keep = ~graph.is_learned_sink.bool()
 
     def mean_heads(name: str) -> torch.Tensor:
         value = getattr(graph, name).float()
-        value = value.mean(1) if value.dim() == 2 else value
-        return value[keep] if value.shape[0] == n else value[-int(keep.sum()):]
+        return (value.mean(1) if value.dim() == 2 else value)[keep]
 
     kept, entropy = mean_heads("kept_mass"), mean_heads("row_entropy")
     first, column = mean_heads("first_token_mass"), mean_heads("column_sum")

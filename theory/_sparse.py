@@ -148,6 +148,12 @@ def _from_scipy(value: Any, name: str) -> tuple[sp.csr_array, torch.dtype]:
 def sparse_size(value: Any, name: str = "attention") -> int:
     """Number of tokens of one sparse layer (shape check only)."""
     if _is_data(value):
+        graphs = getattr(value, "num_graphs", 1)
+        if isinstance(graphs, int) and graphs > 1:
+            raise ShapeError(
+                f"{name}: expected one sequence (a Data), got a Batch of {graphs} graphs; "
+                f"select one sequence first (batch[k] or batch.get_example(k))"
+            )
         if getattr(value, "num_nodes", None) is None:
             raise GraphError(f"{name}.num_nodes: expected the number of tokens, got None")
         return int(value.num_nodes)

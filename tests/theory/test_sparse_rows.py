@@ -25,7 +25,7 @@ from tgnn.theory import (
     rollout_row,
     ysl_resistance,
 )
-from torch_geometric.data import Data
+from torch_geometric.data import Batch, Data
 
 from tgnn.errors import (
     GraphError,
@@ -232,6 +232,14 @@ def test_bad_sparse_input_names_the_argument() -> None:
     with pytest.raises(GraphError, match=r"edge_index: expected node ids in \[0, 4\)"):
         rollout_row(Data(edge_index=torch.tensor([[0, 4], [1, 1]]),
                          edge_weight=torch.tensor([0.5, 0.5]), num_nodes=4))
+
+
+def test_a_batch_of_sequences_is_refused() -> None:
+    a = top_k(random_causal(5, 0), 2, True)
+    batch = Batch.from_data_list([to_data(a), to_data(a)])
+    with pytest.raises(ShapeError, match="expected one sequence .* a Batch of 2 graphs"):
+        absorbing_resistance(batch, target=-1)
+    assert close(rollout_row(batch.get_example(1), -1), rollout_row([a], -1))
 
 
 def test_float32_and_bfloat16_weights_use_their_tolerance() -> None:

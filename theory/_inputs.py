@@ -27,6 +27,8 @@ from tgnn.errors import (
 from ._sparse import check_dense_size, is_sparse_input, sparse_attention, sparse_size
 
 ArrayLike: TypeAlias = np.ndarray | torch.Tensor
+
+_ONE_ROW = "a one-row function on sparse input (rollout_row, absorbing_resistance(target=...))"
 RhoLike: TypeAlias = float | Sequence[float] | np.ndarray | torch.Tensor
 
 __all__ = [
@@ -130,8 +132,7 @@ def as_matrix(
     stochastic: bool = True,
     rows: int = 64,
     what: str = "this function",
-    alternative: str = "a one-row function on sparse input (rollout_row, absorbing_resistance "
-    "with target=)",
+    alternative: str = _ONE_ROW,
 ) -> np.ndarray:
     """Validate ``value`` ([n, n], [H, n, n] or [1, H, n, n]) and return a new float64 [n, n].
 

@@ -25,6 +25,14 @@ __all__ = ["RowBlock", "BYTES_PER_ENTRY", "block_rows", "blockwise_attention"]
 BYTES_PER_ENTRY = 16
 """Bytes alive per ``(head, row, key)`` entry of a block: scores, weights and temporaries."""
 
+CACHE_ENTRIES = 2**21
+"""Entries per block when the budget allows more: a block's scores then stay in the CPU caches
+across the passes over them (measured on 2 cores: 8 MiB float32 blocks beat 128 MiB ones 1.5x)."""
+
+MIN_ROWS = 16
+"""Fewest query rows per block the cache target may choose (fewer make the per-block overhead
+of some 40 tensor operations dominate); the memory budget can still ask for fewer."""
+
 
 @dataclass(frozen=True)
 class RowBlock:
@@ -59,14 +67,19 @@ class RowBlock:
 
 
 def block_rows(heads: int, keys: int, budget: int, bytes_per_entry: int = BYTES_PER_ENTRY) -> int:
-    """Query rows per block so that ``heads x rows x keys`` entries fit in ``budget`` bytes.
+    """Query rows per block: about :data:`CACHE_ENTRIES` entries (``heads x rows x keys``), at
+    least :data:`MIN_ROWS` rows, and never more than ``budget`` bytes hold.
 
     Examples
     --------
-    >>> block_rows(heads=8, keys=32768, budget=256 * 2**20)
-    64
+    >>> block_rows(heads=8, keys=8192, budget=256 * 2**20)
+    32
+    >>> block_rows(heads=8, keys=32768, budget=256 * 2**20), block_rows(8, 32768, 2**20)
+    (16, 1)
     """
-    return max(1, budget // (bytes_per_entry * heads * max(keys, 1)))
+    entries = heads * max(keys, 1)
+    fits = max(1, budget // (bytes_per_entry * entries))
+    return min(fits, max(MIN_ROWS, CACHE_ENTRIES // entries))
 
 
 def _ranges(allowed: Tensor) -> tuple[int, int, int, int]:

@@ -17,7 +17,7 @@ import torch
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 BLOCK = re.compile(r"(<!-- skip-test[^>]*-->\s*)?```python\n(.*?)```", re.DOTALL)
-PAGES = ["quickstart.md", "guides/gnn.md", "guides/transformers.md"]
+PAGES = ["quickstart.md", "guides/gnn.md", "guides/transformers.md", "guides/long_context.md"]
 
 
 def python_blocks(markdown: str) -> list[tuple[bool, str]]:

@@ -17,12 +17,12 @@ import numpy as np
 import scipy.linalg as sla
 import scipy.sparse as sp
 import scipy.sparse.csgraph as csg
-import scipy.sparse.linalg as spla
 import torch
 from torch import Tensor
 
-from tgnn.errors import GraphError, ShapeError, SizeLimitError
+from tgnn.errors import GraphError, ShapeError
 from tgnn.metrics._graph import GraphInput, Symmetrize, _as_numpy, spd_factor, to_adjacency
+from tgnn.metrics._grounded import Grounded, laplacian_of
 from tgnn.metrics._limits import check_dense, check_factor
 from tgnn.metrics._selinv import inverse_diagonal
 
@@ -32,10 +32,6 @@ __all__ = [
     "commute_time",
     "total_effective_resistance",
 ]
-
-
-def _lap(W: sp.csr_array) -> sp.csr_array:
-    return sp.csr_array(sp.diags_array(np.asarray(W.sum(axis=1)).ravel()) - W)
 
 
 def _dense_pinv_plus(L: np.ndarray) -> np.ndarray:
@@ -68,7 +64,7 @@ def _all_pairs(W: sp.csr_array) -> np.ndarray:
     check_dense(n, "effective resistance of all pairs", "effective_resistance(..., source=s) "
                 "(one source to all, sparse) or pairs= (selected pairs)")
     k, labels = csg.connected_components(W, directed=False)
-    L = _lap(W)
+    L = laplacian_of(W)
     if k == 1:
         return _resistance_block(_dense_pinv_plus(L.toarray()))
     R = np.full((n, n), np.inf)
@@ -78,55 +74,11 @@ def _all_pairs(W: sp.csr_array) -> np.ndarray:
     return R
 
 
-class _Grounded:
-    """The Laplacian with the first node of each component removed, ready to solve with: one
-    sparse LDL^T, or, where that factor would fill in past ``factor_max`` (expander-like
-    graphs, which are well conditioned), Jacobi-preconditioned conjugate gradients."""
-
-    def __init__(self, W: sp.csr_array, factor_max: int | None = None) -> None:
-        n = W.shape[0]
-        _, self.labels = csg.connected_components(W, directed=False)
-        first = np.unique(self.labels, return_index=True)[1]
-        self.keep = np.setdiff1d(np.arange(n), first)
-        Lg = _lap(W)[self.keep][:, self.keep]
-        self.lu: spla.SuperLU | None = None
-        self.matrix = sp.csr_array(Lg)
-        if len(self.keep):
-            try:
-                check_factor(Lg, "a grounded solve", "", factor_max)
-                self.lu = spd_factor(Lg)
-            except SizeLimitError:
-                pass  # conjugate gradients below
-
-    def solve(self, rhs: np.ndarray) -> np.ndarray:
-        """``L_g^{-1} rhs`` for rows indexed by all nodes; grounded rows are ignored and 0."""
-        out = np.zeros_like(rhs)
-        if self.lu is not None:
-            out[self.keep] = self.lu.solve(np.ascontiguousarray(rhs[self.keep]))
-        elif len(self.keep):
-            out[self.keep] = _cg_columns(self.matrix, rhs[self.keep])
-        return out
-
-
-def _cg_columns(matrix: sp.csr_array, rhs: np.ndarray) -> np.ndarray:
-    """``matrix^{-1} rhs`` column by column by Jacobi-preconditioned CG (relative residual
-    1e-12), for SPD grounded Laplacians whose factor would fill in."""
-    jacobi = sp.diags_array(1.0 / matrix.diagonal())
-    columns = rhs.reshape(len(rhs), -1)
-    out = np.empty_like(columns)
-    for c in range(columns.shape[1]):
-        out[:, c], info = spla.cg(matrix, columns[:, c], rtol=1e-12, atol=0.0, M=jacobi,
-                                  maxiter=max(1000, 10 * len(rhs)))
-        if info:
-            raise GraphError(f"conjugate gradients did not converge in {info} iterations")
-    return out.reshape(rhs.shape)
-
-
 def _pair_values(
     W: sp.csr_array, a: np.ndarray, b: np.ndarray, factor_max: int | None, block: int = 256
 ) -> np.ndarray:
     n = W.shape[0]
-    g = _Grounded(W, factor_max)
+    g = Grounded(W, factor_max)
     out = np.where(g.labels[a] == g.labels[b], 0.0, np.inf)
     todo = np.flatnonzero((g.labels[a] == g.labels[b]) & (a != b))
     for start in range(0, len(todo), block):
@@ -147,7 +99,7 @@ def _source_values(W: sp.csr_array, s: int, factor_max: int | None) -> np.ndarra
     idx = np.flatnonzero(labels == labels[s])
     rest = idx[idx != s]
     if len(rest):
-        grounded = _lap(W)[rest][:, rest]
+        grounded = laplacian_of(W)[rest][:, rest]
         check_factor(
             grounded, "effective_resistance(source=...)",
             "for the targets you need pass pairs=[[s, ...], [t, ...]] instead (conjugate "
@@ -217,6 +169,9 @@ def effective_resistance(
             [2., 1., 0.]], dtype=torch.float64)
     >>> effective_resistance(path, num_nodes=3, source=0).tolist()
     [0.0, 1.0, 2.0]
+    >>> pairs = torch.tensor([[0, 0], [1, 2]])   # conjugate gradients where a factor would fill
+    >>> effective_resistance(path, num_nodes=3, pairs=pairs, dense_max=0, factor_max=1).tolist()
+    [1.0, 2.0]
     """
     W = to_adjacency(graph, edge_weight, num_nodes, symmetrize=symmetrize)
     return torch.from_numpy(_resistance(W, source, pairs, dense_max, factor_max))
@@ -257,7 +212,7 @@ def _approx_edges(
          (np.concatenate([U.row, U.col]), np.tile(np.arange(m), 2))),
         shape=(n, m),
     )
-    g = _Grounded(W)
+    g = Grounded(W)
     rng = np.random.default_rng(seed)
     acc = np.zeros(len(a))
     for start in range(0, k, 64):
@@ -392,9 +347,9 @@ def total_effective_resistance(
         return math.inf
     if n <= dense_max:
         check_dense(n, "total_effective_resistance with n <= dense_max", "a smaller dense_max")
-        M = _dense_pinv_plus(_lap(W).toarray())
+        M = _dense_pinv_plus(laplacian_of(W).toarray())
         return float(n * (np.trace(M) - 1.0))
-    Lg = _lap(W)[1:, 1:]
+    Lg = laplacian_of(W)[1:, 1:]
     check_factor(Lg, "total_effective_resistance", "raise factor_max= if the memory and time "
                  "are affordable (no exact path without the factor)", factor_max)
     diag = inverse_diagonal(Lg)

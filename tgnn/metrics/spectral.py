@@ -136,6 +136,8 @@ def spectral_gap(
     >>> ring = torch.tensor([[0, 1, 2, 3], [1, 2, 3, 0]])
     >>> round(spectral_gap(ring, num_nodes=4), 12)   # C_4: 1 - cos(2 pi / 4)
     1.0
+    >>> round(spectral_gap(ring, num_nodes=4, method="sparse", factor_max=1), 12)  # no factor
+    1.0
     """
     W = to_adjacency(graph, edge_weight, num_nodes, symmetrize=symmetrize)
     n = W.shape[0]

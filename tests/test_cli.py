@@ -92,3 +92,26 @@ def test_convert_and_view_windows(tmp_path: Path) -> None:
                                  "windows", "--no-sensitivity", "--top-k", "2"])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "view-0.html").is_file() and (tmp_path / "view-1.html").is_file()
+
+
+def test_convert_sparse_equals_dense_and_carries_row_facts(tmp_path: Path) -> None:
+    saved = {}
+    for mode in ("--no-sparse", "--sparse"):
+        out = tmp_path / f"{mode}.pt"
+        args = ["convert", "tgnn-gpt2-tiny", "--text", "the cat sat", "--top-k", "3", mode,
+                "--out", str(out)]
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0, result.output
+        saved[mode] = torch.load(out, weights_only=False)
+    for dense, sparse in zip(saved["--no-sparse"], saved["--sparse"], strict=True):
+        assert torch.equal(dense.edge_index, sparse.edge_index)
+        torch.testing.assert_close(dense.edge_weight, sparse.edge_weight, rtol=0, atol=1e-6)
+        assert sparse.row_entropy.shape == (dense.num_nodes, 4)
+
+
+def test_convert_sparse_refuses_hidden_states_in_one_line(tmp_path: Path) -> None:
+    args = ["convert", "tgnn-gpt2-tiny", "--text", "x", "--sparse", "--hidden-states",
+            "--out", str(tmp_path / "g.pt")]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2 and "--sparse" in result.output
+    assert len(result.output.strip().splitlines()) == 1

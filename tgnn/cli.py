@@ -139,6 +139,13 @@ def convert(
         OverflowOption, typer.Option(help=_OVERFLOW_HELP)
     ] = OverflowOption.error,
     overlap: Annotated[int, typer.Option(help="Tokens shared by consecutive windows.")] = 0,
+    sparse: Annotated[
+        bool, typer.Option(help="Blockwise capture for long texts: never n x n per head, "
+                           "exact row facts as node attributes (see tgnn.capture_sparse_graphs).")
+    ] = False,
+    memory_mb: Annotated[
+        int, typer.Option(help="With --sparse: MiB of scores alive at once inside a layer.")
+    ] = 256,
 ) -> None:
     """Capture a model's attention on TEXT and save one PyG graph per layer to OUT.
 
@@ -153,19 +160,22 @@ def convert(
     from tgnn.convert import capture_graphs
     from tgnn.models import load
 
+    if sparse and hidden_states:
+        typer.echo("tgnn convert: --hidden-states is not available with --sparse; drop one",
+                   err=True)
+        raise typer.Exit(2)
     network, tokenizer = load(model)
     inputs = _tokenize(tokenizer, text)
     policy, count = _fit("convert", model, network, tokenizer, inputs, overflow, overlap)
-    graphs = capture_graphs(
-        network,
-        inputs,
-        head_reduction=None if head_reduction == "none" else head_reduction,
-        top_k=top_k,
-        top_p=top_p,
-        threshold=threshold,
-        hidden_states=hidden_states,
-        overflow=policy,
-    )
+    options = {"head_reduction": None if head_reduction == "none" else head_reduction,
+               "top_k": top_k, "top_p": top_p, "threshold": threshold, "overflow": policy}
+    if sparse:
+        from tgnn.convert import capture_sparse_graphs
+
+        graphs = capture_sparse_graphs(network, inputs, memory_budget=memory_mb * 2**20,
+                                       **options)
+    else:
+        graphs = capture_graphs(network, inputs, hidden_states=hidden_states, **options)
     torch.save(graphs, out)
     edges = sum(g.num_edges for g in graphs)
     pieces = f" in {count} windows" if policy.mode == "windows" else ""

@@ -232,3 +232,18 @@ def test_context_window_is_checked_and_windows_cover_the_text() -> None:
     assert torch.equal(graphs[2].edge_index, direct[0].edge_index)
     last = capture_sparse_graphs(model, {"input_ids": ids}, top_k=2, overflow="keep_last")
     assert last[0].pos.tolist() == list(range(24, 40))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_sparse_capture_on_cuda_equals_cpu() -> None:
+    model = make_model("llama")
+    inputs = padded_inputs(n=40)
+    expected = capture_sparse_graphs(model, inputs, top_k=3, memory_budget=TINY_BUDGET)
+    cuda_inputs = {name: value.cuda() for name, value in inputs.items()}
+    got = capture_sparse_graphs(model.cuda(), cuda_inputs, top_k=3, memory_budget=TINY_BUDGET)
+    for cpu_graph, cuda_graph in zip(expected, got, strict=True):
+        assert cuda_graph.edge_index.device.type == "cuda"
+        for a, b in zip(members(cpu_graph), members(cuda_graph.cpu()), strict=True):
+            assert torch.equal(a.edge_index, b.edge_index)
+            torch.testing.assert_close(a.edge_weight, b.edge_weight, rtol=1e-5, atol=1e-5)
+            torch.testing.assert_close(a.row_entropy, b.row_entropy, rtol=1e-5, atol=1e-5)

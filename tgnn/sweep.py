@@ -30,6 +30,7 @@ Entropy, first-token mass and column sums come from the full softmax rows (exact
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import functools
 import json
@@ -115,8 +116,15 @@ def _gap(graph: Any, max_nodes: int) -> float | None:
 
     if graph.num_nodes < 2 or graph.num_nodes > max_nodes:
         return None
+    try:  # one BLAS thread: the eigensolver's last digits depend on the thread count, and Ray
+        from threadpoolctl import threadpool_limits  # workers have one (OMP_NUM_THREADS=1)
+
+        one_thread: Any = threadpool_limits(1)
+    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+        one_thread = contextlib.nullcontext()
     try:
-        return spectral_gap(graph, on_disconnected="raise")
+        with one_thread:
+            return spectral_gap(graph, on_disconnected="raise")
     except DisconnectedGraphError:
         return 0.0
     except SizeLimitError:

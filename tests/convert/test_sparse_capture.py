@@ -247,3 +247,33 @@ def test_sparse_capture_on_cuda_equals_cpu() -> None:
             assert torch.equal(a.edge_index, b.edge_index)
             torch.testing.assert_close(a.edge_weight, b.edge_weight, rtol=1e-5, atol=1e-5)
             torch.testing.assert_close(a.row_entropy, b.row_entropy, rtol=1e-5, atol=1e-5)
+
+
+def test_layers_out_of_range_are_named() -> None:
+    with pytest.raises(ShapeError, match=r"layers: expected indices in 0 \.\. 2.*\[7\]"):
+        capture_sparse_graphs(make_model("gpt2"), padded_inputs(), layers=[0, 7])
+
+
+def test_half_precision_model_equals_dense_capture() -> None:
+    model = make_model("llama").to(torch.bfloat16)
+    inputs = padded_inputs(n=12)
+    dense = capture_graphs(model, inputs, top_k=3)
+    sparse, _ = sparse_attention_forward(model, inputs, top_k=3, memory_budget=TINY_BUDGET)
+    assert_same_graphs(dense, sparse)
+
+
+def test_cross_attention_is_not_mistaken_for_self_attention() -> None:
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    torch.manual_seed(0)
+    config = GPT2Config(n_layer=2, n_head=2, n_embd=8, vocab_size=10, add_cross_attention=True,
+                        bos_token_id=0, eos_token_id=0)
+    model = GPT2LMHeadModel(config).eval()
+    ids, encoded = torch.arange(6)[None], torch.randn(1, 6, 8)
+    with torch.no_grad():
+        reference = model(input_ids=ids, encoder_hidden_states=encoded).logits
+    graphs, output = sparse_attention_forward(
+        model, {"input_ids": ids}, top_k=2, encoder_hidden_states=encoded
+    )
+    assert [g.layer for g in graphs] == [0, 1] and all(g.is_causal for g in graphs)
+    torch.testing.assert_close(output.logits, reference, rtol=1e-5, atol=1e-5)

@@ -86,10 +86,17 @@ def _sparse_forward(
             f"model: attention {SPARSE_IMPLEMENTATION!r} runs only inside "
             "tgnn.capture_sparse_graphs; switch the model back with set_attn_implementation"
         )
+    cross = bool(getattr(module, "is_cross_attention", False))  # GPT-2 style: same layer_idx
     layer = session.layer_of(module)
-    wanted = session.layers is None or layer in session.layers
+    wanted = not cross and (session.layers is None or layer in session.layers)
     sink_logits = kwargs.get("s_aux")
     builder = None
+    if wanted and key.shape[2] != query.shape[2]:
+        raise AttentionUnavailableError(
+            f"model: layer {layer} attends {query.shape[2]} queries to {key.shape[2]} keys "
+            "(cross-attention or a key/value cache); the sparse capture builds graphs of "
+            "self-attention over the input tokens only: pass layers= without it, no cache"
+        )
     if wanted:
         builder = RowGraphBuilder(
             session.spec, session.padding, query.shape[1], key.shape[2], sink_logits is not None
@@ -163,6 +170,15 @@ def sparse_attention_forward(
         raise ShapeError(
             f"memory_budget: expected a positive number of bytes, got {memory_budget!r}"
         )
+    depth = _num_layers(model)
+    if layers is not None:
+        wrong = [layer for layer in layers
+                 if isinstance(layer, bool) or not isinstance(layer, int) or not 0 <= layer < depth]
+        if wrong:
+            raise ShapeError(
+                f"layers: expected indices in 0 .. {depth - 1} (the model has {depth} layers), "
+                f"got {wrong}"
+            )
     inputs = fitted_inputs(inputs, model, overflow, "sparse_attention_forward")
     padding = _padding_mask(inputs)
     session = _Session(spec, padding, inputs.get("input_ids"), layers, memory_budget, positions)
@@ -174,7 +190,7 @@ def sparse_attention_forward(
             output = model(**inputs, **forward_kwargs)
     finally:
         _SESSION.reset(token)
-    wanted = sorted(set(range(_num_layers(model)) if layers is None else layers))
+    wanted = sorted(set(range(depth) if layers is None else layers))
     missing = [layer for layer in wanted if layer not in session.graphs]
     if missing:
         raise AttentionUnavailableError(

@@ -167,8 +167,10 @@ def convert(
     network, tokenizer = load(model)
     inputs = _tokenize(tokenizer, text)
     policy, count = _fit("convert", model, network, tokenizer, inputs, overflow, overlap)
-    options = {"head_reduction": None if head_reduction == "none" else head_reduction,
-               "top_k": top_k, "top_p": top_p, "threshold": threshold, "overflow": policy}
+    options: dict[str, Any] = {
+        "head_reduction": None if head_reduction == "none" else head_reduction,
+        "top_k": top_k, "top_p": top_p, "threshold": threshold, "overflow": policy,
+    }
     if sparse:
         from tgnn.convert import capture_sparse_graphs
 

@@ -52,6 +52,17 @@ def test_factor_size_is_the_symbolic_factor_of_the_reversed_order(seed: int) -> 
     assert factor_size(a, budget=10**6)[0] == _true_fill(a, np.arange(39, -1, -1))
 
 
+def test_nested_dissection_fits_a_mesh_where_banded_orderings_do_not() -> None:
+    a = _pattern(nx.grid_2d_graph(40, 40))
+    banded = factor_size(a, budget=10**6)[0]  # the reversed order: bandwidth 40
+    assert banded > 55_000
+    entries = factor_size(a, budget=40_000)[0]
+    assert entries <= 40_000  # nested dissection: O(n log n)
+    ei, w, n = undirected(nx.convert_node_labels_to_integers(nx.grid_2d_graph(40, 40)))
+    got = effective_resistance(ei, w, n, source=0, factor_max=40_000)
+    assert torch.allclose(got, effective_resistance(ei, w, n, source=0), rtol=1e-12)
+
+
 def test_factor_size_stops_at_the_budget() -> None:
     a = _pattern(nx.complete_graph(60))
     assert factor_size(a, budget=100) == (101, np.inf)

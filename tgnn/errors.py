@@ -21,6 +21,9 @@ __all__ = [
     "DisconnectedGraphError",
     "NotReachableError",
     "ContextLengthError",
+    "OutputExistsError",
+    "ProtectedPathError",
+    "SerializationError",
 ]
 
 
@@ -86,3 +89,18 @@ class NotReachableError(GraphError):
 
 class SizeLimitError(TgnnError):
     """An input is too large for a dense (n x n) path; the message names the sparse alternative."""
+
+
+class OutputExistsError(TgnnError, FileExistsError):
+    """An output file exists and the call did not ask to overwrite it (nothing was written).
+
+    Also a :class:`FileExistsError`, so ``except FileExistsError`` catches it.
+    """
+
+
+class ProtectedPathError(TgnnError):
+    """An output path lies inside the installed tgnn package (its code and shipped weights)."""
+
+
+class SerializationError(TgnnError):
+    """A graph attribute cannot be stored without pickle, or a file is not a tgnn graphs file."""

@@ -14,6 +14,7 @@ from tgnn.convert.context import (
     max_positions,
 )
 from tgnn.convert.from_model import capture_graphs
+from tgnn.convert.io import load_graphs, save_graphs
 from tgnn.convert.sparse_capture import (
     DEFAULT_MEMORY_BUDGET,
     capture_sparse_graphs,
@@ -47,8 +48,10 @@ __all__ = [
     "context_windows",
     "fit_context",
     "graph_to_attention_mask",
+    "load_graphs",
     "max_positions",
     "row_sum_tolerance",
+    "save_graphs",
     "sparse_attention_forward",
     "sparsify_mask",
     "stream_attention",

@@ -146,8 +146,11 @@ class RowGraphBuilder:
         upper = allowed[:, first - lo :] & (key[None, :] > query[real_rows][:, None])
         upper &= seq.real[first : lo + keys]
         if bool(upper.any()):
-            above = weights[:, :, block.sink + first - lo :].amax(0)
-            seq.acausal = bool((above[upper] > 0).any())
+            above = weights[:, :, block.sink + first - lo :]
+            # one head usually settles it (bidirectional models read ahead everywhere)
+            seq.acausal = bool((above[0][upper] > 0).any()) or bool(
+                (above.amax(0)[upper] > 0).any()
+            )
 
     def _edges(
         self, seq: _Sequence, block: RowBlock, weights: Tensor, nodes: Tensor, real_rows: Tensor

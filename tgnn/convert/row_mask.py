@@ -12,13 +12,17 @@ the offsets) and materialises rows ``[start, stop)`` on request by calling trans
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 from torch import Tensor
 
-__all__ = ["RowMask", "row_mask_interface", "rows_of"]
+__all__ = ["RowMask", "row_mask_interface", "rows_of", "ROW_CACHE_BYTES"]
+
+ROW_CACHE_BYTES = 64 * 2**20
+"""Bytes of built rows a :class:`RowMask` keeps for the next layers (every layer of a forward
+pass shares its mask): below about 8k tokens the whole mask is built once per forward."""
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,8 @@ class RowMask:
         Whether the mask function needs ``torch.vmap`` (custom patterns).
     device
         Where the rows are built.
+    built
+        Rows already built, by ``(start, stop)``, up to :data:`ROW_CACHE_BYTES` in all.
     """
 
     batch_size: int
@@ -49,9 +55,19 @@ class RowMask:
     padding: Tensor | None
     use_vmap: bool
     device: torch.device | str
+    built: dict[tuple[int, int], Tensor] = field(default_factory=dict, repr=False, compare=False)
 
     def rows(self, start: int, stop: int) -> Tensor:
         """Boolean ``[B, stop - start, kv_length]``: True where query row may read the key."""
+        cached = self.built.get((start, stop))
+        if cached is not None:
+            return cached
+        rows = self._build(start, stop)
+        if sum(t.numel() for t in self.built.values()) + rows.numel() <= ROW_CACHE_BYTES:
+            self.built[(start, stop)] = rows
+        return rows
+
+    def _build(self, start: int, stop: int) -> Tensor:
         from transformers.masking_utils import sdpa_mask
 
         block = sdpa_mask(
@@ -68,7 +84,7 @@ class RowMask:
             device=self.device,
         )
         assert block is not None  # both skips are off
-        return block[:, 0].expand(self.batch_size, stop - start, self.kv_length)
+        return block[:, 0].expand(self.batch_size, stop - start, self.kv_length).contiguous()
 
 
 def row_mask_interface(

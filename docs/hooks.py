@@ -203,6 +203,7 @@ def _explorer_files(config: Any) -> list[Any]:
         return [_generated(config, "explorer/index.md", text)]
     out = Path(config.site_dir).parent / MIRROR / "explorer-sample.html"
     out.parent.mkdir(parents=True, exist_ok=True)
+    out.unlink(missing_ok=True)  # the last build's page: writers refuse to overwrite a file
     writer(out)
     text = (
         "---\nhide:\n  - toc\n---\n\n"  # the sample page gets the full content width

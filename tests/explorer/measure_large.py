@@ -39,7 +39,8 @@ def main(path: str) -> None:
     attn = synthetic_attention(n, layers, heads)
     tokens = [f"t{i}" for i in range(n)]
     start = time.perf_counter()
-    out = write_html(path, attentions=attn, tokens=tokens, title="512 x 12 x 12 synthetic")
+    out = write_html(path, attentions=attn, tokens=tokens, title="512 x 12 x 12 synthetic",
+                     overwrite=True)
     print(f"build {time.perf_counter() - start:.1f} s, page {out.stat().st_size / 2**20:.2f} MiB")
     if chromium_path() is None:
         print("no Chromium: browser timings skipped")

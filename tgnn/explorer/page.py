@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from tgnn._output import atomic_output, check_output
 from tgnn.errors import ShapeError
 from tgnn.explorer.payload import build_payload
 
@@ -161,8 +162,18 @@ def render_html(
     return html_from_payload(payload)
 
 
-def write_html(path: str | Path, *args: Any, **kwargs: Any) -> Path:
+def write_html(path: str | Path, *args: Any, overwrite: bool = False, **kwargs: Any) -> Path:
     """Write :func:`render_html` (same arguments after ``path``) to ``path``; return the path.
+
+    An existing file is replaced only with ``overwrite=True``, and only once the page is
+    complete (a failed call leaves it as it was); ``path`` is checked before the model runs.
+
+    Raises
+    ------
+    OutputExistsError
+        ``path`` exists and ``overwrite`` is False.
+    ProtectedPathError
+        ``path`` is inside the installed tgnn package.
 
     Examples
     --------
@@ -171,10 +182,12 @@ def write_html(path: str | Path, *args: Any, **kwargs: Any) -> Path:
     >>> out = write_html(tempfile.mkdtemp() + "/p.html", attentions=[u[None]], tokens=["a", "b"])
     >>> out.stat().st_size > 1000
     True
+    >>> _ = write_html(out, attentions=[u[None]], tokens=["a", "b"], overwrite=True)
     """
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(render_html(*args, **kwargs), encoding="utf-8")
+    out = check_output(path, overwrite=overwrite)
+    html = render_html(*args, **kwargs)
+    with atomic_output(out, overwrite=overwrite) as temporary:
+        temporary.write_text(html, encoding="utf-8")
     return out
 
 
@@ -196,9 +209,17 @@ def notebook_html(html: str, height: int = 760) -> str:
             f'srcdoc="{escaped}"></iframe>')
 
 
-def sample_page(path: str | Path = "docs/explorer/sample.html", text: str = SAMPLE_TEXT) -> Path:
-    """Write the docs' sample page: the embedded causal model ``tgnn-gpt2-tiny`` on ``text``."""
+def sample_page(
+    path: str | Path = "docs/explorer/sample.html", text: str = SAMPLE_TEXT, *,
+    overwrite: bool = False,
+) -> Path:
+    """Write the docs' sample page: the embedded causal model ``tgnn-gpt2-tiny`` on ``text``.
+
+    ``overwrite`` as in :func:`write_html`.
+    """
     from tgnn.models import load
 
+    check_output(path, overwrite=overwrite)
     model, tokenizer = load("tgnn-gpt2-tiny")
-    return write_html(path, model, tokenizer, text, title=f"tgnn-gpt2-tiny: {text}")
+    return write_html(path, model, tokenizer, text, title=f"tgnn-gpt2-tiny: {text}",
+                      overwrite=overwrite)

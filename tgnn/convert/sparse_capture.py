@@ -90,17 +90,15 @@ def _sparse_forward(
     layer = session.layer_of(module)
     wanted = not cross and (session.layers is None or layer in session.layers)
     sink_logits = kwargs.get("s_aux")
-    builder = None
     if wanted and key.shape[2] != query.shape[2]:
         raise AttentionUnavailableError(
             f"model: layer {layer} attends {query.shape[2]} queries to {key.shape[2]} keys "
             "(cross-attention or a key/value cache); the sparse capture builds graphs of "
             "self-attention over the input tokens only: pass layers= without it, no cache"
         )
-    if wanted:
-        builder = RowGraphBuilder(
-            session.spec, session.padding, query.shape[1], key.shape[2], sink_logits is not None
-        )
+    builder = RowGraphBuilder(
+        session.spec, session.padding, query.shape[1], key.shape[2], sink_logits is not None
+    ) if wanted else None
     sorting = _SORT_BYTES if wanted and session.spec.top_p is not None else 0
     output = blockwise_attention(
         module, query, key, value, attention_mask,

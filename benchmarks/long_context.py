@@ -50,12 +50,13 @@ def _ids(n: int, seed: int = 0) -> torch.Tensor:
     return torch.randint(2, 97, (1, n), generator=torch.Generator().manual_seed(seed))
 
 
-def _scale_child(n: int, top_k: int, rounds: int) -> None:
+def _scale_child(n: int, top_k: int, rounds: int, threads: int) -> None:
     """Subprocess entry: time and memory of one length, printed as one JSON line."""
     import resource
 
     from tgnn import capture_sparse_graphs
 
+    torch.set_num_threads(threads)
     model = llama_like(n)
     inputs = {"input_ids": _ids(n)}
     base = model.base_model
@@ -87,9 +88,11 @@ def _scale_child(n: int, top_k: int, rounds: int) -> None:
 
 
 def scale_row(n: int, top_k: int = TOP_K, rounds: int = 2) -> dict[str, Any]:
-    """Run :func:`_scale_child` in a fresh process (its own memory high-water mark)."""
+    """Run :func:`_scale_child` in a fresh process (its own memory high-water mark), with this
+    process's number of torch threads (``tgnn bench --quick`` sets one: steadier on shared
+    CPUs)."""
     code = (f"from tgnn.benchmarks.long_context import _scale_child; "
-            f"_scale_child({n}, {top_k}, {rounds})")
+            f"_scale_child({n}, {top_k}, {rounds}, {torch.get_num_threads()})")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=False)
     if out.returncode != 0:

@@ -191,16 +191,15 @@ def sweep_point(point: Mapping[str, Any]) -> dict[str, Any]:
 def _documents(documents: Mapping[str, str] | Sequence[str]) -> dict[str, str]:
     if isinstance(documents, str):
         raise ShapeError("documents: expected a list of texts or a {id: text} mapping, got a str")
-    docs = (dict(documents) if isinstance(documents, Mapping)
-            else {str(k): text for k, text in enumerate(documents)})
+    items = documents.items() if isinstance(documents, Mapping) else enumerate(documents)
+    docs = {str(doc): text for doc, text in items}
     if not docs:
         raise EmptyInputError("documents: expected at least one document, got none")
     for doc, text in docs.items():
-        if not isinstance(text, str) or not text:
-            raise EmptyInputError(f"documents: expected a non-empty text for {doc!r}, got "
-                                  f"{text!r}" if isinstance(text, str) else
-                                  f"documents: expected a str for {doc!r}, got "
-                                  f"{type(text).__name__}")
+        if not isinstance(text, str):
+            raise ShapeError(f"documents: expected a str for {doc!r}, got {type(text).__name__}")
+        if not text:
+            raise EmptyInputError(f"documents: expected a non-empty text for {doc!r}, got ''")
     return docs
 
 
@@ -277,7 +276,10 @@ def corpus_sweep(
     Notes
     -----
     Per point: one forward pass (time ``O(L H n^2 d)``, memory ``O(budget + n k)``) and, per
-    layer, the spectral gap (``O(n^3)`` up to ``gap_max_nodes``). Rows: ``L (n + 1)`` per point.
+    layer, the spectral gap (``O(n^3)`` up to ``gap_max_nodes``, on one BLAS thread so that its
+    last digits do not depend on the backend). Rows: ``L (n + 1)`` per point. Local processes
+    and Ray workers each import torch and transformers and load each model once (seconds):
+    they pay off on corpora whose points take longer than that.
 
     Examples
     --------

@@ -6,6 +6,8 @@ import networkx as nx
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tgnn.errors import EmptyInputError, NonFiniteError, ShapeError
 from tgnn.metrics import (
@@ -81,3 +83,17 @@ def test_profile_and_bad_inputs() -> None:
         mean_cosine(torch.ones(1, 3))
     with pytest.raises(ShapeError, match="rows"):
         dirichlet_energy(X, ei, w, 8)
+
+
+@settings(max_examples=40, deadline=None)
+@given(exponent=st.integers(-300, 300))
+def test_scale_invariant_metrics_hold_at_every_weight_scale(exponent: int) -> None:
+    """mu, mean cosine, effective rank and the residual ratio do not depend on the scale of X,
+    even where squares of the entries overflow (1e200) or underflow (1e-200)."""
+    scale = 10.0**exponent
+    for metric in (mu, mean_cosine, effective_rank):
+        expected = float(metric(X))
+        assert float(metric(scale * X)) == pytest.approx(expected, rel=1e-12), metric.__name__
+    ratios = residual_ratio([scale * X, 0.5 * scale * X])
+    assert ratios.tolist() == pytest.approx([1.0, 0.5], rel=1e-12)
+    assert float(effective_rank(scale * torch.eye(3, dtype=torch.float64))) == pytest.approx(3.0)

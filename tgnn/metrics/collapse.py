@@ -43,6 +43,16 @@ def _check(X: Tensor, name: str = "X") -> Tensor:
     return X.to(torch.float64)
 
 
+def _unit_scale(X: Tensor, dims: tuple[int, ...] = (-2, -1)) -> Tensor:
+    """``X / max |X|`` over ``dims`` (unchanged where that maximum is 0).
+
+    The scale-invariant metrics below (mu, cosines, effective rank, norm ratios) are computed
+    on this copy, so neither squares nor sums of entries overflow (``1e200 * X``) or underflow.
+    """
+    peak = X.abs().amax(dim=dims, keepdim=True)
+    return X / torch.where(peak > 0, peak, 1.0)
+
+
 def _layers(hidden_states: HiddenStates) -> list[Tensor]:
     if isinstance(hidden_states, Tensor):
         if hidden_states.dim() != 3:
@@ -85,7 +95,7 @@ def mu(X: Tensor) -> Tensor:
     >>> float(mu(torch.tensor([[1.0, 0.0], [-1.0, 0.0]])))
     1.0
     """
-    X = _check(X)
+    X = _unit_scale(_check(X))
     num = torch.linalg.matrix_norm(residual(X))
     den = torch.linalg.matrix_norm(X)
     return torch.where(den > 0, num / torch.where(den > 0, den, 1.0), 0.0)
@@ -106,7 +116,8 @@ def residual_ratio(hidden_states: HiddenStates) -> Tensor:
     tensor([1.0000, 0.5000, 1.0000], dtype=torch.float64)
     """
     layers = _layers(hidden_states)
-    norms = torch.stack([torch.linalg.matrix_norm(residual(x)) for x in layers])
+    peak = max(float(x.abs().max()) for x in layers) or 1.0  # one scale for every layer
+    norms = torch.stack([torch.linalg.matrix_norm(residual(x / peak)) for x in layers])
     return norms / norms[0]
 
 
@@ -123,7 +134,7 @@ def mean_cosine(X: Tensor) -> Tensor:
     >>> float(mean_cosine(torch.tensor([[1.0, 0.0], [0.0, 2.0], [3.0, 0.0]])))
     0.333...
     """
-    X = _check(X)
+    X = _unit_scale(_check(X))
     n = X.shape[-2]
     if n < 2:
         raise EmptyInputError(f"X: mean_cosine needs at least 2 rows, got {n}")
@@ -148,7 +159,7 @@ def effective_rank(X: Tensor) -> Tensor:
     >>> float(effective_rank(torch.eye(3)))
     3.0...
     """
-    X = _check(X)
+    X = _unit_scale(_check(X))
     s = torch.linalg.svdvals(X)
     total = s.sum(dim=-1, keepdim=True)
     p = s / torch.where(total > 0, total, 1.0)

@@ -238,3 +238,53 @@ def test_ollivier_batches_within_the_memory_budget_give_the_same_values(monkeypa
     for x, ref in zip((None, w), whole, strict=True):
         torch.testing.assert_close(ollivier_ricci_curvature(ei, x, 60, symmetrize="sum"), ref,
                                    atol=1e-12, rtol=0)
+
+
+def _orc_by_linear_program(lengths: dict[tuple[int, int], float], n: int, alpha: float
+                           ) -> dict[tuple[int, int], float]:
+    """Ollivier-Ricci curvature from first principles: masses in exact rationals of exp(-w^2)
+    ratios (mpmath), distances by networkx, transport by scipy's linear program."""
+    import mpmath
+    from scipy.optimize import linprog
+
+    graph = nx.Graph()
+    graph.add_weighted_edges_from((a, b, w) for (a, b), w in lengths.items())
+    dist = dict(nx.all_pairs_dijkstra_path_length(graph))
+
+    def measure(x: int) -> dict[int, float]:
+        raw = {z: mpmath.exp(-mpmath.mpf(graph[x][z]["weight"]) ** 2) for z in graph[x]}
+        total = sum(raw.values())
+        return {x: alpha, **{z: float((1 - alpha) * v / total) for z, v in raw.items()}}
+
+    out = {}
+    for a, b in lengths:
+        mx, my = measure(a), measure(b)
+        xs, ys = list(mx), list(my)
+        cost = np.array([[dist[u][v] for v in ys] for u in xs]).ravel()
+        rows = np.kron(np.eye(len(xs)), np.ones(len(ys)))
+        cols = np.kron(np.ones(len(xs)), np.eye(len(ys)))
+        rhs = np.concatenate([[mx[u] for u in xs], [my[v] for v in ys]])
+        plan = linprog(cost, A_eq=np.vstack([rows, cols]), b_eq=rhs, bounds=(0, None))
+        out[(a, b)] = 1.0 - plan.fun / dist[a][b]
+    return out
+
+
+def test_ollivier_ricci_with_long_edges_whose_masses_underflow() -> None:
+    """Lengths of 27-40: exp(-w^2) underflows in float64, the log-space masses do not."""
+    lengths = {(0, 1): 27.0, (1, 2): 28.5, (0, 2): 31.0, (2, 3): 40.0, (1, 3): 33.0}
+    ei = torch.tensor(list(lengths)).T
+    w = torch.tensor(list(lengths.values()), dtype=torch.float64)
+    got = ollivier_ricci_curvature(ei, w, 4, alpha=0.5).numpy()
+    expected = _orc_by_linear_program(lengths, 4, alpha=0.5)
+    np.testing.assert_allclose(got, [expected[e] for e in lengths], rtol=0, atol=1e-7)
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("exp_power", float("nan")), ("exp_power", -1.0), ("base", 0.0), ("base", float("inf")),
+     ("chunk", 0), ("alpha", float("nan"))],
+)
+def test_ollivier_ricci_names_a_bad_option(option: str, value: float) -> None:
+    ei = torch.tensor([[0, 1], [1, 2]])
+    with pytest.raises(GraphError, match=option):
+        ollivier_ricci_curvature(ei, num_nodes=3, **{option: value})

@@ -23,11 +23,34 @@ __all__ = ["ollivier_ricci_curvature"]
 
 
 def _measures(W: sp.csr_array, alpha: float, exp_power: float, base: float) -> np.ndarray:
-    """Neighbour masses ``(1 - alpha) base^(-w^p) / sum`` in CSR order of ``W``."""
-    mass = np.power(base, -np.power(W.data, exp_power))
-    rows = np.repeat(np.arange(W.shape[0]), np.diff(W.indptr))
+    """Neighbour masses ``(1 - alpha) base^(-w^p) / sum`` in CSR order of ``W``.
+
+    Computed in log space, shifted by each row's largest log-mass (a softmax), so lengths whose
+    ``base^(-w^p)`` underflows (``w`` near 27 and beyond with the defaults) keep their exact
+    proportions instead of dividing zero by zero.
+    """
+    logits = -np.power(W.data, exp_power) * math.log(base)
+    counts = np.diff(W.indptr)
+    rows = np.repeat(np.arange(W.shape[0]), counts)
+    filled = counts > 0
+    peak = np.zeros(W.shape[0])
+    if W.nnz:
+        peak[filled] = np.maximum.reduceat(logits, W.indptr[:-1][filled])
+    mass = np.exp(logits - peak[rows])
     total = np.bincount(rows, weights=mass, minlength=W.shape[0])
     return (1.0 - alpha) * mass / total[rows]
+
+
+def _check_options(alpha: float, exp_power: float, base: float, chunk: int) -> None:
+    """Named errors for the walk's parameters (before any work)."""
+    if not 0.0 <= alpha <= 1.0:
+        raise GraphError(f"alpha: expected a value in [0, 1], got {alpha!r}")
+    if not (math.isfinite(exp_power) and exp_power >= 0.0):
+        raise GraphError(f"exp_power: expected a finite power >= 0, got {exp_power!r}")
+    if not (math.isfinite(base) and base > 0.0):
+        raise GraphError(f"base: expected a finite base > 0, got {base!r}")
+    if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
+        raise GraphError(f"chunk: expected a positive number of edges, got {chunk!r}")
 
 
 def _supports(
@@ -179,8 +202,7 @@ def ollivier_ricci_curvature(
     >>> [round(v, 6) for v in ollivier_ricci_curvature(k4, num_nodes=4).tolist()]
     [0.666667, 0.666667, 0.666667, 0.666667, 0.666667, 0.666667]
     """
-    if not 0.0 <= alpha <= 1.0:
-        raise GraphError(f"alpha: expected a value in [0, 1], got {alpha}")
+    _check_options(alpha, exp_power, base, chunk)
     W = to_adjacency(graph, edge_weight, num_nodes, symmetrize=symmetrize)
     n = W.shape[0]
     i, j = upper_edges(W)

@@ -270,8 +270,9 @@ def _orc_by_linear_program(lengths: dict[tuple[int, int], float], n: int, alpha:
 
 
 def test_ollivier_ricci_with_long_edges_whose_masses_underflow() -> None:
-    """Lengths of 27-40: exp(-w^2) underflows in float64, the log-space masses do not."""
-    lengths = {(0, 1): 27.0, (1, 2): 28.5, (0, 2): 31.0, (2, 3): 40.0, (1, 3): 33.0}
+    """Lengths near 28: every exp(-w^2) underflows to 0 in float64 (0 / 0 before); their
+    ratios exp(w_a^2 - w_b^2) are of order one, so the masses are far from degenerate."""
+    lengths = {(0, 1): 28.0, (1, 2): 28.01, (0, 2): 28.03, (2, 3): 28.02, (1, 3): 28.05}
     ei = torch.tensor(list(lengths)).T
     w = torch.tensor(list(lengths.values()), dtype=torch.float64)
     got = ollivier_ricci_curvature(ei, w, 4, alpha=0.5).numpy()

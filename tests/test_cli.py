@@ -8,6 +8,7 @@ import torch
 from typer.testing import CliRunner
 
 from tgnn.cli import app
+from tgnn.convert import load_graphs
 
 runner = CliRunner()
 
@@ -28,13 +29,13 @@ def test_demo_prints_one_row_per_minilm_layer() -> None:
 
 
 def test_convert_saves_per_layer_graphs(tmp_path: Path) -> None:
-    out = tmp_path / "graphs.pt"
+    out = tmp_path / "graphs.safetensors"
     result = runner.invoke(
         app,
         ["convert", "minilm", "--text", "a b c", "--text", "a", "--out", str(out), "--top-k", "2"],
     )
     assert result.exit_code == 0, result.output
-    graphs = torch.load(out, weights_only=False)
+    graphs = load_graphs(out)
     assert len(graphs) == 6
     first, second = graphs[0].to_data_list()
     assert first.num_nodes == 5 and second.num_nodes == 3  # [CLS] a b c [SEP] / [CLS] a [SEP]
@@ -46,7 +47,7 @@ LONG_TEXT = "the cat sat on the mat. " * 12 + "end"  # 291 characters: 292 token
 
 def test_too_long_text_says_so_in_one_line_and_exits_2(tmp_path: Path) -> None:
     for command in ("convert", "view"):
-        out = tmp_path / f"{command}.out"
+        out = tmp_path / (f"{command}.safetensors" if command == "convert" else "view.html")
         arguments = ["convert", "tgnn-gpt2-tiny"] if command == "convert" else ["view"]
         result = runner.invoke(app, [*arguments, "--text", LONG_TEXT, "--out", str(out)])
         assert result.exit_code == 2, result.output
@@ -67,23 +68,23 @@ def test_minilm_too_long_is_refused_before_running() -> None:
 
 
 def test_convert_keep_last_keeps_bos_and_original_positions(tmp_path: Path) -> None:
-    out = tmp_path / "graphs.pt"
+    out = tmp_path / "graphs.safetensors"
     result = runner.invoke(app, ["convert", "tgnn-gpt2-tiny", "--text", LONG_TEXT, "--out",
                                  str(out), "--top-k", "2", "--overflow", "keep-last"])
     assert result.exit_code == 0, result.output
-    graphs = torch.load(out, weights_only=False)
+    graphs = load_graphs(out)
     assert len(graphs) == 4 and all(g.num_nodes == 256 for g in graphs)
     assert graphs[0].token[0] == 1  # <bos> kept in front
     assert graphs[0].pos.tolist() == [0, *range(292 - 255, 292)]
 
 
 def test_convert_and_view_windows(tmp_path: Path) -> None:
-    out = tmp_path / "graphs.pt"
+    out = tmp_path / "graphs.safetensors"
     result = runner.invoke(app, ["convert", "tgnn-gpt2-tiny", "--text", LONG_TEXT, "--out",
                                  str(out), "--top-k", "2", "--overflow", "windows"])
     assert result.exit_code == 0, result.output
     assert "in 2 windows" in result.output
-    graphs = torch.load(out, weights_only=False)
+    graphs = load_graphs(out)
     assert [(g.window, g.layer) for g in graphs] == [(w, la) for w in (0, 1) for la in range(4)]
     covered = sorted({int(p) for g in graphs for p in g.pos})
     assert covered == list(range(292)) and all(int(g.pos[0]) == 0 for g in graphs)  # BOS each
@@ -97,12 +98,12 @@ def test_convert_and_view_windows(tmp_path: Path) -> None:
 def test_convert_sparse_equals_dense_and_carries_row_facts(tmp_path: Path) -> None:
     saved = {}
     for mode in ("--no-sparse", "--sparse"):
-        out = tmp_path / f"{mode}.pt"
+        out = tmp_path / f"{mode}.safetensors"
         args = ["convert", "tgnn-gpt2-tiny", "--text", "the cat sat", "--top-k", "3", mode,
                 "--out", str(out)]
         result = runner.invoke(app, args)
         assert result.exit_code == 0, result.output
-        saved[mode] = torch.load(out, weights_only=False)
+        saved[mode] = load_graphs(out)
     for dense, sparse in zip(saved["--no-sparse"], saved["--sparse"], strict=True):
         assert torch.equal(dense.edge_index, sparse.edge_index)
         torch.testing.assert_close(dense.edge_weight, sparse.edge_weight, rtol=0, atol=1e-6)
@@ -111,7 +112,7 @@ def test_convert_sparse_equals_dense_and_carries_row_facts(tmp_path: Path) -> No
 
 def test_convert_sparse_refuses_hidden_states_in_one_line(tmp_path: Path) -> None:
     args = ["convert", "tgnn-gpt2-tiny", "--text", "x", "--sparse", "--hidden-states",
-            "--out", str(tmp_path / "g.pt")]
+            "--out", str(tmp_path / "g.safetensors")]
     result = runner.invoke(app, args)
     assert result.exit_code == 2 and "--sparse" in result.output
     assert len(result.output.strip().splitlines()) == 1

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from tgnn.errors import OutputExistsError, ProtectedPathError
 
-__all__ = ["package_folders", "check_output", "atomic_output"]
+__all__ = ["package_folders", "outside_package", "check_output", "atomic_output"]
 
 
 def package_folders() -> list[Path]:
@@ -35,6 +35,32 @@ def package_folders() -> list[Path]:
         for location in (spec.submodule_search_locations or []) if spec else []:
             folders.append(Path(location).resolve())
     return folders
+
+
+def outside_package(path: str | Path, *, argument: str = "path") -> Path:
+    """``path`` as a :class:`~pathlib.Path` unless it lies inside :func:`package_folders`.
+
+    Raises
+    ------
+    ProtectedPathError
+        ``path`` (symbolic links resolved) is a package folder or inside one.
+
+    Examples
+    --------
+    >>> import tgnn
+    >>> outside_package(Path(tgnn.__file__).parent / "models" / "weights", argument="--out")
+    Traceback (most recent call last):
+    ...
+    tgnn.errors.ProtectedPathError: --out: '...weights' is inside the installed tgnn package ...
+    """
+    out = Path(path)
+    target = out.resolve()
+    for folder in package_folders():
+        if target == folder or folder in target.parents:
+            raise ProtectedPathError(
+                f"{argument}: {str(out)!r} is inside the installed tgnn package ({folder}); "
+                "expected a path outside it, e.g. in the current folder")
+    return out
 
 
 def check_output(
@@ -64,13 +90,7 @@ def check_output(
     ...
     tgnn.errors.OutputExistsError: path: ... is a folder; expected a file name
     """
-    out = Path(path)
-    target = out.resolve()
-    for folder in package_folders():
-        if target == folder or folder in target.parents:
-            raise ProtectedPathError(
-                f"{argument}: {str(out)!r} is inside the installed tgnn package ({folder}); "
-                "expected a path outside it, e.g. in the current folder")
+    out = outside_package(path, argument=argument)
     if out.is_dir():
         raise OutputExistsError(f"{argument}: {str(out)!r} is a folder; expected a file name")
     if out.exists() and not overwrite:

@@ -4,7 +4,9 @@ Seeded initialisation and a seeded stream of random training windows, AdamW with
 and a cosine schedule, gradient clipping, no dropout. The last 10% of the corpus is held out;
 the held-out loss is the mean next-character cross-entropy (nats) over its non-overlapping
 windows. Writes ``<name>.safetensors``, ``<name>.config.json``, ``<name>.tokenizer.json`` and
-``<name>.meta.json`` (held-out loss, steps, seed, per-layer BOS mass, train time).
+``<name>.meta.json`` (held-out loss, steps, seed, per-layer BOS mass, train time) to the folder
+``out`` (the current folder by default): never into the installed package (the shipped weights
+in :data:`WEIGHTS_DIR` are read-only to it), never over existing files unless asked.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import json
 import math
 import platform
 import time
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +24,8 @@ from safetensors.torch import load_model, save_model
 from tqdm.auto import tqdm
 from transformers import GPT2LMHeadModel
 
-from tgnn.errors import ShapeError
+from tgnn._output import atomic_output, check_output
+from tgnn.errors import OutputExistsError, ShapeError
 from tgnn.models.tiny import (
     N_CTX,
     corpus_text,
@@ -32,9 +36,12 @@ from tgnn.models.tiny import (
 )
 from tgnn.models.tokenizer import CharTokenizer
 
-__all__ = ["train_tiny", "windows", "held_out_loss", "WEIGHTS_DIR"]
+__all__ = ["train_tiny", "output_files", "windows", "held_out_loss", "WEIGHTS_DIR"]
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
+"""The shipped weights (read by :func:`tgnn.models.load`; :func:`train_tiny` never writes here)."""
+
+_SUFFIXES = ("safetensors", "config.json", "tokenizer.json", "meta.json")
 
 
 def windows(ids: torch.Tensor, starts: torch.Tensor, bos: bool, n_ctx: int = N_CTX) -> torch.Tensor:
@@ -104,13 +111,41 @@ def _sink_report(model: GPT2LMHeadModel, ids: torch.Tensor, bos: bool) -> dict[s
     }
 
 
+def output_files(
+    out: str | Path = ".", bos: bool = True, *, overwrite: bool = False, argument: str = "out",
+    option: str = "overwrite=True",
+) -> list[Path]:
+    """The four files :func:`train_tiny` writes to the folder ``out``, checked to be writable.
+
+    Raises
+    ------
+    ProtectedPathError
+        ``out`` is inside the installed tgnn package.
+    OutputExistsError
+        One of the files exists and ``overwrite`` is False, or ``out`` is a file.
+
+    Examples
+    --------
+    >>> [p.name for p in output_files("run", bos=False)]  # doctest: +NORMALIZE_WHITESPACE
+    ['tgnn-gpt2-tiny-nobos.safetensors', 'tgnn-gpt2-tiny-nobos.config.json',
+     'tgnn-gpt2-tiny-nobos.tokenizer.json', 'tgnn-gpt2-tiny-nobos.meta.json']
+    """
+    folder = Path(out)
+    if folder.exists() and not folder.is_dir():
+        raise OutputExistsError(f"{argument}: {str(folder)!r} is a file; expected a folder")
+    name = "tgnn-gpt2-tiny" if bos else "tgnn-gpt2-tiny-nobos"
+    return [check_output(folder / f"{name}.{suffix}", overwrite=overwrite, argument=argument,
+                         option=option) for suffix in _SUFFIXES]
+
+
 def train_tiny(
-    steps: int = 3000, bos: bool = True, out: str | Path | None = None, seed: int = 0,
+    steps: int = 3000, bos: bool = True, out: str | Path = ".", seed: int = 0,
     batch: int = 16, lr: float = 2e-3, threads: int = 1, max_minutes: float | None = None,
     weight_decay: float = 0.1, init: str | Path | None = None, stop_after: int | None = None,
     progress: bool = True, eval_windows: int | None = None, window: int = N_CTX,
+    overwrite: bool = False,
 ) -> dict[str, Any]:
-    """Train the tiny character GPT-2 and write its files; return the metadata written.
+    """Train the tiny character GPT-2 and write its files to ``out``; return the metadata.
 
     Cost: ``steps * batch * N_CTX`` tokens through a 0.8M-parameter model (about 1 s a step
     of 32 x 256 on one CPU thread). ``max_minutes`` stops early (recorded as ``steps_done``);
@@ -120,7 +155,13 @@ def train_tiny(
     many steps of the ``steps``-step schedule (reproduces a run cut short by ``max_minutes``).
     ``window`` is the length of the training windows (``2 <= window <= N_CTX``); the held-out
     loss and the sink report always use full ``N_CTX`` windows.
+
+    The files (:func:`output_files`) go to the folder ``out`` (default: the current folder),
+    which must lie outside the installed package; existing ones are replaced only with
+    ``overwrite=True``. Both are checked before training, and the files are written through
+    temporary files at the end, so a failed or interrupted run leaves existing files as they were.
     """
+    output_files(out, bos, overwrite=overwrite)
     if steps < 1 or batch < 1:
         raise ShapeError(f"steps, batch: expected positive, got {steps}, {batch}")
     if not 2 <= window <= N_CTX:
@@ -173,14 +214,18 @@ def train_tiny(
         "torch": torch.__version__,
     }
     meta.update(_sink_report(model, held_ids, bos))
-    _write(model, tok, meta, Path(out) if out is not None else WEIGHTS_DIR)
+    _write(model, tok, meta, output_files(out, bos, overwrite=overwrite), overwrite)
     return meta
 
 
-def _write(model: GPT2LMHeadModel, tok: CharTokenizer, meta: dict[str, Any], out: Path) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    name = meta["name"]
-    save_model(model, str(out / f"{name}.safetensors"))
-    model.config.to_json_file(str(out / f"{name}.config.json"))
-    tok.save(out / f"{name}.tokenizer.json")
-    (out / f"{name}.meta.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
+def _write(model: GPT2LMHeadModel, tok: CharTokenizer, meta: dict[str, Any], files: list[Path],
+           overwrite: bool) -> None:
+    """Write all four files to temporary files; they replace ``files`` only if all succeed."""
+    with ExitStack() as stack:
+        weights, config, vocabulary, metadata = (
+            stack.enter_context(atomic_output(path, overwrite=overwrite, argument="out"))
+            for path in files)
+        save_model(model, str(weights))
+        model.config.to_json_file(str(config))
+        tok.save(vocabulary)
+        metadata.write_text(json.dumps(meta, indent=1), encoding="utf-8")

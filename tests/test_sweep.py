@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tgnn.cli import app
-from tgnn.errors import ContextLengthError, EmptyInputError, ShapeError
+from tgnn.errors import ContextLengthError, EmptyInputError, OutputExistsError, ShapeError
 from tgnn.sweep import COLUMNS, corpus_sweep, write_rows
 
 DOCS = {"cat": "The cat sat on the mat.", "graph": "Graphs explain attention!"}
@@ -138,8 +138,9 @@ def test_csv_and_json_lines_round_trip(rows: list[dict[str, object]], tmp_path: 
 def test_writer_refuses_to_overwrite_without_force(tmp_path: Path) -> None:
     out = tmp_path / "rows.csv"
     out.write_text("keep me")
-    with pytest.raises(FileExistsError, match="force=True"):
+    with pytest.raises(OutputExistsError, match="path: .* exists; pass force=True"):
         write_rows([{"model": "m"}], out)
+    assert issubclass(OutputExistsError, FileExistsError)
     assert out.read_text() == "keep me"
     write_rows([{"model": "m"}], out, force=True)
     assert out.read_text().splitlines()[1].startswith("m,")
@@ -215,7 +216,7 @@ def test_cli_refuses_to_overwrite_without_force(tmp_path: Path) -> None:
     out.write_text("keep me")
     code, output = _sweep("--text", "ab", "--model", "random:gpt2", "--out", out)
     assert code == 2
-    assert output.strip() == f"tgnn sweep: '{out}' exists; pass --force to overwrite it"
+    assert output.strip() == f"tgnn sweep: --out: '{out}' exists; pass --force to overwrite it"
     assert out.read_text() == "keep me"
     code, output = _sweep("--text", "ab", "--model", "random:gpt2", "--out", out, "--force")
     assert code == 0, output

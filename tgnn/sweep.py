@@ -324,10 +324,16 @@ def write_rows(rows: Sequence[Mapping[str, Any]], path: str | Path, *,
     CSV leaves ``None`` empty (pandas reads it as NaN); JSON lines write ``null``. Columns are
     :data:`COLUMNS` first, then any other key in order of first appearance.
 
+    The file is written beside ``path`` and moved there once complete (a failed write leaves
+    an existing file as it was).
+
     Raises
     ------
-    FileExistsError
-        ``path`` exists and ``force`` is False (nothing is written).
+    OutputExistsError
+        ``path`` exists and ``force`` is False (nothing is written); also a
+        :class:`FileExistsError`.
+    ProtectedPathError
+        ``path`` lies inside the installed tgnn package.
     ShapeError
         The suffix is neither ``.csv`` nor ``.jsonl``.
 
@@ -338,19 +344,16 @@ def write_rows(rows: Sequence[Mapping[str, Any]], path: str | Path, *,
     >>> out.read_text().splitlines()[1]
     'm,,,,,,3,,,,,,,'
     """
+    from tgnn._output import atomic_output
+
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in (".csv", ".jsonl"):
         raise ShapeError(f"path: expected a .csv or .jsonl file, got {str(path)!r}")
     columns = list(COLUMNS) + [key for key in dict.fromkeys(k for row in rows for k in row)
                                if key not in COLUMNS]
-    try:
-        handle = path.open("w" if force else "x", encoding="utf-8", newline="")
-    except FileExistsError:
-        raise FileExistsError(
-            f"path: {str(path)!r} exists; expected a new file (pass force=True to overwrite)"
-        ) from None
-    with handle:
+    with atomic_output(path, overwrite=force, option="force=True") as temporary, \
+            temporary.open("w", encoding="utf-8", newline="") as handle:
         if suffix == ".csv":
             writer = csv.DictWriter(handle, columns, lineterminator="\n")
             writer.writeheader()

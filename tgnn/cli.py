@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -78,6 +80,26 @@ def _fit(
         raise typer.Exit(2) from None
 
 
+@contextmanager
+def _one_line(command: str) -> Iterator[None]:
+    """A tgnn error in the block: ``tgnn COMMAND: message`` on stderr, exit code 2."""
+    from tgnn.errors import TgnnError
+
+    try:
+        yield
+    except TgnnError as error:
+        typer.echo(f"tgnn {command}: {str(error).splitlines()[0]}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _writable(command: str, path: Path | str, force: bool) -> None:
+    """Exit 2 unless ``--out PATH`` is outside the package and new (or ``--force``)."""
+    from tgnn._output import check_output
+
+    with _one_line(command):
+        check_output(path, overwrite=force, argument="--out", option="--force")
+
+
 @app.command()
 def demo(
     text: Annotated[str, typer.Option(help="Sentence to run through MiniLM.")] = DEMO_TEXT,
@@ -124,8 +146,10 @@ def convert(
     model: Annotated[str, typer.Argument(help="'minilm', 'tgnn-gpt2-tiny', or a local HF path.")],
     text: Annotated[list[str], typer.Option("--text", help="Input text (repeat for a batch).")],
     out: Annotated[
-        Path, typer.Option(help="Where to save the per-layer graphs (torch.save).")
-    ] = Path("graphs.pt"),
+        Path, typer.Option(help="Where to save the per-layer graphs: a .safetensors file "
+                           "(tgnn.save_graphs; load it with tgnn.load_graphs).")
+    ] = Path("graphs.safetensors"),
+    force: Annotated[bool, typer.Option("--force", help="Overwrite OUT if it exists.")] = False,
     head_reduction: Annotated[
         str, typer.Option(help="'mean', 'max', 'sum' or 'none' (per-head edge_attr).")
     ] = "mean",
@@ -149,21 +173,25 @@ def convert(
 ) -> None:
     """Capture a model's attention on TEXT and save one PyG graph per layer to OUT.
 
-    Load the result with ``torch.load(OUT, weights_only=False)``: a list of ``Data`` (one per
-    layer; a ``Batch`` per layer when several texts are given). With ``--overflow windows``
+    Load the result with ``tgnn.load_graphs(OUT)`` (safetensors and JSON, no pickle): a list
+    of ``Data`` (one per layer; a ``Batch`` per layer when several texts are given). An
+    existing OUT is replaced only with ``--force``. With ``--overflow windows``
     the list holds the layer graphs of window 0, then of window 1, ..., each graph with its
     ``window`` number and ``pos`` the token positions in the whole text (see
     ``tgnn.capture_graphs``).
     """
-    import torch
-
-    from tgnn.convert import capture_graphs
+    from tgnn.convert import capture_graphs, save_graphs
     from tgnn.models import load
 
     if sparse and hidden_states:
         typer.echo("tgnn convert: --hidden-states is not available with --sparse; drop one",
                    err=True)
         raise typer.Exit(2)
+    if out.suffix != ".safetensors":
+        typer.echo(f"tgnn convert: --out: expected a file name ending in .safetensors, got "
+                   f"{str(out)!r}", err=True)
+        raise typer.Exit(2)
+    _writable("convert", out, force)
     network, tokenizer = load(model)
     inputs = _tokenize(tokenizer, text)
     policy, count = _fit("convert", model, network, tokenizer, inputs, overflow, overlap)
@@ -178,7 +206,8 @@ def convert(
                                        **options)
     else:
         graphs = capture_graphs(network, inputs, hidden_states=hidden_states, **options)
-    torch.save(graphs, out)
+    with _one_line("convert"):
+        save_graphs(out, graphs, overwrite=force)
     edges = sum(g.num_edges for g in graphs)
     pieces = f" in {count} windows" if policy.mode == "windows" else ""
     typer.echo(f"saved {len(graphs)} layer graphs{pieces} ({edges} edges) to {out}")
@@ -188,7 +217,11 @@ def convert(
 def train_tiny_cmd(
     steps: Annotated[int, typer.Option(help="Optimizer steps.")] = 2500,
     no_bos: Annotated[bool, typer.Option("--no-bos", help="Train the twin without BOS.")] = False,
-    out: Annotated[Path | None, typer.Option(help="Output folder (default: the package).")] = None,
+    out: Annotated[Path, typer.Option(
+        help="Output folder (default: the current folder; never inside the installed "
+             "package, whose shipped weights stay as they are).")] = Path("."),
+    force: Annotated[bool, typer.Option(
+        "--force", help="Overwrite existing output files.")] = False,
     seed: Annotated[int, typer.Option(help="Seed of init and data order.")] = 0,
     batch: Annotated[int, typer.Option(help="Training windows per step.")] = 16,
     window: Annotated[int, typer.Option(help="Tokens per training window (<= 256).")] = 256,
@@ -199,14 +232,21 @@ def train_tiny_cmd(
     weight_decay: Annotated[float, typer.Option(help="AdamW weight decay.")] = 0.1,
     init: Annotated[Path | None, typer.Option(help="Continue from these weights.")] = None,
 ) -> None:
-    """Train the embedded character GPT-2 (tgnn-gpt2-tiny) deterministically on pydoc topics."""
+    """Train the embedded character GPT-2 (tgnn-gpt2-tiny) deterministically on pydoc topics.
+
+    Writes tgnn-gpt2-tiny.safetensors, .config.json, .tokenizer.json and .meta.json (with
+    --no-bos tgnn-gpt2-tiny-nobos.*) to OUT; load the model with tgnn.models.load(path of the
+    .safetensors file). Existing files are replaced only with --force, after a successful run.
+    """
     import json
 
-    from tgnn.models.train import train_tiny
+    from tgnn.models.train import output_files, train_tiny
 
+    with _one_line("train-tiny"):
+        output_files(out, not no_bos, overwrite=force, argument="--out", option="--force")
     meta = train_tiny(steps=steps, bos=not no_bos, out=out, seed=seed, batch=batch,
                       threads=threads, max_minutes=max_minutes, stop_after=stop_after, lr=lr,
-                      weight_decay=weight_decay, init=init, window=window)
+                      weight_decay=weight_decay, init=init, window=window, overwrite=force)
     typer.echo(json.dumps(meta, indent=1))
 
 
@@ -221,8 +261,16 @@ def bench(
     ray: str = typer.Option(None, "--ray", help="Ray address for sweeps ('local' starts one)."),
     threads: int = typer.Option(0, "--threads", help="Torch threads (0: 1 with --quick)."),
 ) -> None:
-    """Run the benchmark suite and write OUT/report.md, OUT/results.json and the plots."""
+    """Run the benchmark suite and write OUT/report.md, OUT/results.json and the plots.
+
+    OUT is the report folder: a run updates the files of the experiments it runs there and
+    rewrites report.md from all results in it. It must lie outside the installed package.
+    """
+    from tgnn._output import outside_package
     from tgnn.benchmarks.suite import run_suite
+
+    with _one_line("bench"):
+        outside_package(out, argument="--out")
 
     _, report = run_suite(names or None, quick=quick, model=model, out=out, seed=seed,
                           workers=workers, ray_address=ray, threads=threads or None)
@@ -349,6 +397,7 @@ def view(
     text: str = typer.Option("The cat sat on the mat because it was warm.", "--text",
                              help="The input to explore."),
     out: str = typer.Option("tgnn-view.html", "--out", help="HTML file to write."),
+    force: bool = typer.Option(False, "--force", help="Overwrite OUT if it exists."),
     top_k: int = typer.Option(8, "--top-k", help="Edges kept per query, layer and head."),
     rho: float = typer.Option(0.5, "--rho", help="Residual share of rollout and paths."),
     sensitivity: bool = typer.Option(None, "--sensitivity/--no-sensitivity",
@@ -361,22 +410,27 @@ def view(
     """Write an offline HTML explorer of MODEL's attention graph on TEXT (no server, no CDN).
 
     With ``--overflow windows`` one page per window: OUT with ``-0``, ``-1``, ... before its
-    suffix.
+    suffix. An existing page is replaced only with ``--force``.
     """
     from tgnn.explorer import write_html
     from tgnn.models import load
 
+    if overflow != OverflowOption.windows:
+        _writable("view", out, force)
     loaded, tokenizer = load(model)
     policy, count = _fit("view", model, loaded, tokenizer, _tokenize(tokenizer, text), overflow,
                          overlap)
-    for window in range(count):
-        target = Path(out)
-        if policy.mode == "windows":
-            target = target.with_name(f"{target.stem}-{window}{target.suffix}")
+    targets = [Path(out)]
+    if policy.mode == "windows":
+        targets = [Path(out).with_name(f"{Path(out).stem}-{w}{Path(out).suffix}")
+                   for w in range(count)]
+    for target in targets:
+        _writable("view", target, force)
+    for window, target in enumerate(targets):
         part = f" (window {window + 1} of {count})" if policy.mode == "windows" else ""
         path = write_html(target, loaded, tokenizer, text, top_k=top_k, rho=rho,
                           sensitivity=sensitivity, title=f"{model}: {text[:60]}{part}",
-                          overflow=policy, window=window)
+                          overflow=policy, window=window, overwrite=force)
         typer.echo(f"wrote {path} ({path.stat().st_size / 1024:.0f} KiB)")
 
 

@@ -16,10 +16,12 @@ reproduced by five runs of the script::
     tgnn train-tiny --steps 1800 --batch 16 --lr 1.5e-3 --weight-decay 1.5 \
         --init stage3/tgnn-gpt2-tiny.safetensors --out stage4
     tgnn train-tiny --steps 1200 --batch 16 --lr 5e-4 --weight-decay 1.5 \
-        --init stage4/tgnn-gpt2-tiny.safetensors
+        --init stage4/tgnn-gpt2-tiny.safetensors --out final
 
 (the first three were cut short by ``--max-minutes`` on a shared 2-core CPU; ``--stop-after``
-repeats the cut; ``weights/*.stage*.meta.json`` keep the records of the earlier stages).
+repeats the cut; ``weights/*.stage*.meta.json`` keep the records of the earlier stages). The
+command never writes into the installed package: to ship a new model, copy ``final/*`` into
+``tgnn/models/weights/`` of a source checkout.
 Held-out loss 1.40 nats per character (twin: see ``weights_meta("tgnn-gpt2-tiny-nobos")``).
 The strong weight decay of the last two stages grew a sink on BOS, as Gu et al. report for
 weight decay: layer 0 puts 3.1x the uniform mass on position 0 on average over its heads (its

@@ -130,12 +130,13 @@ def test_speed_rows_and_suite_report(config: BenchConfig) -> None:
     _, report = run_suite(["speed", "init_collapse"], out=config.out, smoke=True,
                           progress=False)
     text = report.read_text()
-    assert "## 4. Rank vs entropy collapse" in text and "## 8. Speed" in text
+    speed = list(EXPERIMENTS).index("speed") + 1  # sections keep the registry's numbers
+    assert "## 4. Rank vs entropy collapse" in text and f"## {speed}. Speed" in text
     assert "](init_collapse/phase_diagram.png)" in text
     assert (Path(config.out) / "init_collapse" / "results.json").exists()
     with pytest.raises(KeyError):
         run_suite(["nope"], out=config.out, progress=False)
-    assert len(EXPERIMENTS) == 8
+    assert len(EXPERIMENTS) == 10
 
 
 def test_cli_bench_wiring(tmp_path: Path) -> None:

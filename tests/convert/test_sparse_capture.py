@@ -277,3 +277,19 @@ def test_cross_attention_is_not_mistaken_for_self_attention() -> None:
     )
     assert [g.layer for g in graphs] == [0, 1] and all(g.is_causal for g in graphs)
     torch.testing.assert_close(output.logits, reference, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("capture", [capture_graphs, capture_sparse_graphs])
+def test_bad_model_calls_are_named_before_the_model_runs(capture: Any) -> None:
+    model = make_model("gpt2")
+    ids = padded_inputs()["input_ids"]
+    with pytest.raises(ShapeError, match="inputs: .* expected a mapping"):
+        capture(model, ids)
+    with pytest.raises(ShapeError, match=r"token ids in 0 \.\. 97"):
+        capture(model, {"input_ids": ids + 500})
+    with pytest.raises(ShapeError, match="integer tensor"):
+        capture(model, {"input_ids": ids.float()})
+    with pytest.raises(ShapeError, match=r"layers: expected indices in 0 \.\. 2"):
+        capture(model, {"input_ids": ids}, layers=[99])
+    with pytest.raises(AttentionUnavailableError, match="PreTrainedModel"):
+        capture(torch.nn.Linear(2, 2), {"input_ids": ids})

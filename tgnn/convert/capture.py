@@ -26,6 +26,7 @@ from torch import Tensor
 
 from tgnn._attention_switch import switched_attention
 from tgnn.convert.context import Overflow, fitted_inputs
+from tgnn.convert.model_call import check_model_call, num_layers
 from tgnn.errors import AttentionUnavailableError, EmptyInputError
 
 __all__ = ["LayerAttention", "CAPTURE_IMPLEMENTATION", "stream_attention", "capture_attention"]
@@ -138,11 +139,6 @@ def _padding_mask(inputs: Mapping[str, Any]) -> Tensor:
     return mask.bool()
 
 
-def _num_layers(model: Any) -> int:
-    config = model.config.get_text_config() if hasattr(model.config, "get_text_config") else None
-    return int((config or model.config).num_hidden_layers)
-
-
 def stream_attention(
     model: Any,
     inputs: Mapping[str, Any],
@@ -188,6 +184,7 @@ def stream_attention(
     AttentionUnavailableError
         The model cannot switch attention implementation, or fewer layers than asked came back.
     """
+    check_model_call(model, inputs, layers, "stream_attention")
     inputs = fitted_inputs(inputs, model, overflow, "stream_attention")
     padding = _padding_mask(inputs)
     session = _Session(consume=consume, padding_mask=padding, layers=layers)
@@ -200,7 +197,7 @@ def stream_attention(
             output = model(**inputs, **forward_kwargs)
     finally:
         _SESSION.reset(token)
-    wanted = set(range(_num_layers(model)) if layers is None else layers)
+    wanted = set(range(num_layers(model)) if layers is None else layers)
     missing = sorted(wanted - set(session.seen))
     if missing:
         raise AttentionUnavailableError(
@@ -244,6 +241,7 @@ def capture_attention(
     tgnn.errors.ContextLengthError: inputs: 5 tokens exceed the context of GPT2LMHeadModel \
 (n_positions = 4); pass overflow='keep_last', 'keep_first' or 'windows'
     """
+    check_model_call(model, inputs, layers, "capture_attention")
     inputs = fitted_inputs(inputs, model, overflow, "capture_attention")
     return _capture(model, inputs, layers, forward_kwargs)
 

@@ -10,6 +10,7 @@ from torch_geometric.data import Batch, Data
 
 from tgnn.convert.capture import LayerAttention, capture_attention, stream_attention
 from tgnn.convert.context import ContextWindow, Overflow, as_overflow, context_windows
+from tgnn.convert.model_call import check_model_call
 from tgnn.convert.to_graph import attention_to_data
 from tgnn.errors import ShapeError
 
@@ -72,6 +73,7 @@ def capture_graphs(
     >>> [(g.window, g.layer, g.pos.tolist()) for g in graphs]
     [(0, 0, [0, 1, 2]), (0, 1, [0, 1, 2]), (1, 0, [3]), (1, 1, [3])]
     """
+    check_model_call(model, inputs, layers, "capture_graphs")
     windows = context_windows(inputs, model, overflow)
     width = windows[0].positions.shape[1]
     if len(windows) == 1 and width == _width(inputs):  # fits: no window, positions as given

@@ -23,8 +23,9 @@ from torch_geometric.data import Batch, Data
 
 from tgnn._attention_switch import switched_attention
 from tgnn.convert.blockwise import BYTES_PER_ENTRY, blockwise_attention
-from tgnn.convert.capture import _num_layers, _padding_mask
+from tgnn.convert.capture import _padding_mask
 from tgnn.convert.context import Overflow, as_overflow, context_windows, fitted_inputs
+from tgnn.convert.model_call import check_model_call, num_layers
 from tgnn.convert.row_graph import RowGraphBuilder, SparseSpec
 from tgnn.convert.row_mask import row_mask_interface
 from tgnn.convert.to_graph import HeadReduction
@@ -125,9 +126,13 @@ def _register() -> None:
 
 def _spec(
     head_reduction: HeadReduction, threshold: float | None, top_k: int | None,
-    top_p: float | None, self_loops: bool,
+    top_p: float | None, self_loops: bool, memory_budget: int,
 ) -> SparseSpec:
     """Validate the options up front (before the model runs) and bundle them."""
+    if isinstance(memory_budget, bool) or not isinstance(memory_budget, int) or memory_budget < 1:
+        raise ShapeError(
+            f"memory_budget: expected a positive number of bytes, got {memory_budget!r}"
+        )
     if head_reduction not in ("mean", "max", "sum", None):
         raise ShapeError(
             f"head_reduction: expected 'mean', 'max', 'sum' or None, got {head_reduction!r}"
@@ -163,20 +168,9 @@ def sparse_attention_forward(
     ``"windows"`` is refused), and its output is returned beside the graphs. ``positions``
     ``[B, n]`` sets the graphs' ``pos`` (default: the column index).
     """
-    spec = _spec(head_reduction, threshold, top_k, top_p, self_loops)
-    if isinstance(memory_budget, bool) or not isinstance(memory_budget, int) or memory_budget < 1:
-        raise ShapeError(
-            f"memory_budget: expected a positive number of bytes, got {memory_budget!r}"
-        )
-    depth = _num_layers(model)
-    if layers is not None:
-        wrong = [layer for layer in layers
-                 if isinstance(layer, bool) or not isinstance(layer, int) or not 0 <= layer < depth]
-        if wrong:
-            raise ShapeError(
-                f"layers: expected indices in 0 .. {depth - 1} (the model has {depth} layers), "
-                f"got {wrong}"
-            )
+    spec = _spec(head_reduction, threshold, top_k, top_p, self_loops, memory_budget)
+    check_model_call(model, inputs, layers, "sparse_attention_forward")
+    depth = num_layers(model)
     inputs = fitted_inputs(inputs, model, overflow, "sparse_attention_forward")
     padding = _padding_mask(inputs)
     session = _Session(spec, padding, inputs.get("input_ids"), layers, memory_budget, positions)
@@ -282,7 +276,8 @@ def capture_sparse_graphs(
     options = {"layers": layers, "head_reduction": head_reduction, "threshold": threshold,
                "top_k": top_k, "top_p": top_p, "self_loops": self_loops,
                "memory_budget": memory_budget, **forward_kwargs}
-    _spec(head_reduction, threshold, top_k, top_p, self_loops)  # bad options: before anything
+    _spec(head_reduction, threshold, top_k, top_p, self_loops, memory_budget)  # before anything
+    check_model_call(model, inputs, layers, "capture_sparse_graphs")
     base = getattr(model, "base_model", model)
     windowed = as_overflow(overflow).mode == "windows"
     graphs: list[Data | Batch] = []

@@ -24,7 +24,7 @@ from safetensors.torch import load_model, save_model
 from tqdm.auto import tqdm
 from transformers import GPT2LMHeadModel
 
-from tgnn._output import atomic_output, check_output
+from tgnn._output import atomic_output, check_output, outside_package
 from tgnn.errors import OutputExistsError, ShapeError
 from tgnn.models.tiny import (
     N_CTX,
@@ -130,7 +130,7 @@ def output_files(
     ['tgnn-gpt2-tiny-nobos.safetensors', 'tgnn-gpt2-tiny-nobos.config.json',
      'tgnn-gpt2-tiny-nobos.tokenizer.json', 'tgnn-gpt2-tiny-nobos.meta.json']
     """
-    folder = Path(out)
+    folder = outside_package(out, argument=argument)
     if folder.exists() and not folder.is_dir():
         raise OutputExistsError(f"{argument}: {str(folder)!r} is a file; expected a folder")
     name = "tgnn-gpt2-tiny" if bos else "tgnn-gpt2-tiny-nobos"

@@ -26,7 +26,7 @@ from torch import Tensor
 
 from tgnn._attention_switch import switched_attention
 from tgnn.convert.context import Overflow, fitted_inputs
-from tgnn.convert.model_call import check_model_call, num_layers
+from tgnn.convert.model_call import LayerCounter, check_model_call, num_layers
 from tgnn.errors import AttentionUnavailableError, EmptyInputError
 
 __all__ = ["LayerAttention", "CAPTURE_IMPLEMENTATION", "stream_attention", "capture_attention"]
@@ -60,14 +60,8 @@ class _Session:
     consume: Callable[[LayerAttention], None]
     padding_mask: Tensor
     layers: Collection[int] | None
-    calls: int = 0
     seen: list[int] = field(default_factory=list)
-
-    def layer_of(self, module: torch.nn.Module) -> int:
-        index = getattr(module, "layer_idx", None)
-        layer = index if isinstance(index, int) else self.calls
-        self.calls += 1
-        return layer
+    counter: LayerCounter = field(default_factory=LayerCounter)
 
 
 _SESSION: contextvars.ContextVar[_Session | None] = contextvars.ContextVar(
@@ -89,7 +83,7 @@ def _capture_forward(
     from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
     session = _SESSION.get()
-    layer = session.layer_of(module) if session is not None else -1
+    layer = session.counter.layer_of(module) if session is not None else -1
     if session is None or (session.layers is not None and layer not in session.layers):
         output, _ = sdpa_attention_forward(
             module, query, key, value, attention_mask, scaling=scaling, dropout=dropout, **kwargs

@@ -9,13 +9,28 @@ an error that blames the attention interface after the whole forward pass has ru
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from torch import Tensor
 
 from tgnn.errors import AttentionUnavailableError, ShapeError
 
-__all__ = ["check_model_call", "num_layers"]
+__all__ = ["LayerCounter", "check_model_call", "num_layers"]
+
+
+@dataclass
+class LayerCounter:
+    """Which layer an attention call belongs to, during one forward pass of a capture."""
+
+    calls: int = 0
+
+    def layer_of(self, module: Any) -> int:
+        """The module's ``layer_idx`` where it has one, else the number of calls before."""
+        index = getattr(module, "layer_idx", None)
+        layer = index if isinstance(index, int) else self.calls
+        self.calls += 1
+        return layer
 
 
 def _text_config(model: Any) -> Any:

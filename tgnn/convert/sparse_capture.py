@@ -25,7 +25,7 @@ from tgnn._attention_switch import switched_attention
 from tgnn.convert.blockwise import BYTES_PER_ENTRY, blockwise_attention
 from tgnn.convert.capture import _padding_mask
 from tgnn.convert.context import Overflow, as_overflow, context_windows, fitted_inputs
-from tgnn.convert.model_call import check_model_call, num_layers
+from tgnn.convert.model_call import LayerCounter, check_model_call, num_layers
 from tgnn.convert.row_graph import RowGraphBuilder, SparseSpec
 from tgnn.convert.row_mask import row_mask_interface
 from tgnn.convert.to_graph import HeadReduction
@@ -56,13 +56,7 @@ class _Session:
     budget: int
     positions: Tensor | None = None
     graphs: dict[int, list[Data]] = field(default_factory=dict)
-    calls: int = 0
-
-    def layer_of(self, module: torch.nn.Module) -> int:
-        index = getattr(module, "layer_idx", None)
-        layer = index if isinstance(index, int) else self.calls
-        self.calls += 1
-        return layer
+    counter: LayerCounter = field(default_factory=LayerCounter)
 
 
 _SESSION: contextvars.ContextVar[_Session | None] = contextvars.ContextVar(
@@ -88,7 +82,7 @@ def _sparse_forward(
             "tgnn.capture_sparse_graphs; switch the model back with set_attn_implementation"
         )
     cross = bool(getattr(module, "is_cross_attention", False))  # GPT-2 style: same layer_idx
-    layer = session.layer_of(module)
+    layer = session.counter.layer_of(module)
     wanted = not cross and (session.layers is None or layer in session.layers)
     sink_logits = kwargs.get("s_aux")
     if wanted and key.shape[2] != query.shape[2]:

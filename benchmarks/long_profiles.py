@@ -4,6 +4,7 @@ One sparse capture per model (:func:`tgnn.capture_sparse_graphs`, ``top_k`` per 
 position, with heads and layers averaged:
 
 - ``first_token_mass[i]``: how much query ``i`` reads the first token (the sink), exact;
+- ``kept_mass[i]``: how much of query ``i``'s row the kept edges carry, exact;
 - ``received[s]``: how much key ``s`` is read on average by the queries that may read it,
   ``column_sum[s] / (n - s)`` for causal attention (``/ n`` bidirectional), exact;
 - ``rollout[s]``: the rollout row of the last token, :math:`\Phi_L[n-1, s]` with
@@ -14,7 +15,8 @@ position, with heads and layers averaged:
   graph (:func:`tgnn.metrics.effective_resistance`, sparse one-source solve).
 
 Beside them, uniform causal attention :math:`A_{ij} = 1/(i+1)` gives the predictions
-``first_token_mass = 1/(i+1)``, ``received[s] = (H_n - H_s)/(n - s)`` (harmonic numbers) and its
+``first_token_mass = 1/(i+1)``, ``kept_mass = min(k, i+1)/(i+1)``,
+``received[s] = (H_n - H_s)/(n - s)`` (harmonic numbers) and its
 rollout row by the same recursion (O(L n), exact). Models: the random Llama-like model of
 :mod:`tgnn.benchmarks.long_context` at 8k tokens (quick: 2k) and the embedded models at their own
 lengths.
@@ -36,8 +38,10 @@ RHO = 0.5
 BINS = 64
 
 
-def uniform_profiles(n: int, layers: int, rho: float = RHO) -> dict[str, np.ndarray]:
-    """The profiles of uniform causal attention ``A[i, j] = 1/(i+1)`` (exact, O(L n)).
+def uniform_profiles(n: int, layers: int, rho: float = RHO, top_k: int = TOP_K
+                     ) -> dict[str, np.ndarray]:
+    """The profiles of uniform causal attention ``A[i, j] = 1/(i+1)`` (exact, O(L n)); its
+    ``kept_mass`` under ``top_k`` is ``min(k, i+1) / (i+1)``.
 
     Examples
     --------
@@ -53,7 +57,8 @@ def uniform_profiles(n: int, layers: int, rho: float = RHO) -> dict[str, np.ndar
         spread = np.cumsum((row / (position + 1))[::-1])[::-1]
         row = (1.0 - rho) * row + rho * spread
     return {"first_token_mass": 1.0 / (position + 1),
-            "received": (harmonic[n] - harmonic[position]) / (n - position), "rollout": row}
+            "received": (harmonic[n] - harmonic[position]) / (n - position), "rollout": row,
+            "kept_mass": np.minimum(top_k, position + 1) / (position + 1)}
 
 
 def position_profiles(graphs: list[Any], causal: bool) -> dict[str, np.ndarray]:
@@ -122,10 +127,11 @@ def _figure(profiles: dict[str, dict[str, Any]], config: BenchConfig) -> str:
 
     plt = pyplot()
     panels = [("first_token_mass", "mass on the first token (per query)"),
+              ("kept_mass", f"mass kept by top_k={TOP_K} (per query)"),
               ("received", "attention received (per key)"),
               ("rollout", "rollout row of the last token"),
               ("resistance", "resistance from the last token")]
-    fig, axes = plt.subplots(len(profiles), len(panels), figsize=(15, 3.1 * len(profiles)),
+    fig, axes = plt.subplots(len(profiles), len(panels), figsize=(18, 3.1 * len(profiles)),
                              squeeze=False)
     for row, (label, entry) in enumerate(profiles.items()):
         for col, (key, title) in enumerate(panels):

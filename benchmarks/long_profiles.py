@@ -126,12 +126,12 @@ def _figure(profiles: dict[str, dict[str, Any]], config: BenchConfig) -> str:
     from tgnn.benchmarks.common import pyplot
 
     plt = pyplot()
-    panels = [("first_token_mass", "mass on the first token (per query)"),
-              ("kept_mass", f"mass kept by top_k={TOP_K} (per query)"),
-              ("received", "attention received (per key)"),
-              ("rollout", "rollout row of the last token"),
-              ("resistance", "resistance from the last token")]
-    fig, axes = plt.subplots(len(profiles), len(panels), figsize=(18, 3.1 * len(profiles)),
+    panels = [("first_token_mass", "mass on the first token\n(per query)"),
+              ("kept_mass", f"mass kept by top_k={TOP_K}\n(per query)"),
+              ("received", "attention received\n(per key)"),
+              ("rollout", "rollout row of the last token\n(per key)"),
+              ("resistance", "resistance from the last token\n(per token)")]
+    fig, axes = plt.subplots(len(profiles), len(panels), figsize=(18, 3.2 * len(profiles)),
                              squeeze=False)
     for row, (label, entry) in enumerate(profiles.items()):
         for col, (key, title) in enumerate(panels):
@@ -142,10 +142,13 @@ def _figure(profiles: dict[str, dict[str, Any]], config: BenchConfig) -> str:
                 ux, uy = _binned(entry["uniform"][key])
                 ax.plot(ux, uy, color="C1", linestyle="--", label="uniform causal attention")
             ax.set_yscale("log" if key != "resistance" else "linear")
-            ax.set_title(f"{label}: {title}", fontsize=9)
-            ax.set_xlabel("relative position s / n")
-            if row == 0 and col == 0:
-                ax.legend(fontsize=8)
+            if row == 0:
+                ax.set_title(title, fontsize=10)
+            if col == 0:
+                ax.set_ylabel(label, fontsize=10)
+            if row == len(profiles) - 1:
+                ax.set_xlabel("relative position s / n")
+    axes[0][0].legend(fontsize=8)
     fig.tight_layout()
     return save_figure(fig, config, NAME, "profiles.png")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import Enum
@@ -203,7 +204,7 @@ def convert(
         from tgnn.convert import capture_sparse_graphs
 
         graphs = capture_sparse_graphs(network, inputs, memory_budget=memory_mb * 2**20,
-                                       **options)
+                                       progress=sys.stderr.isatty(), **options)
     else:
         graphs = capture_graphs(network, inputs, hidden_states=hidden_states, **options)
     with _one_line("convert"):

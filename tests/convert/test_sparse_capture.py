@@ -293,3 +293,10 @@ def test_bad_model_calls_are_named_before_the_model_runs(capture: Any) -> None:
         capture(model, {"input_ids": ids}, layers=[99])
     with pytest.raises(AttentionUnavailableError, match="PreTrainedModel"):
         capture(torch.nn.Linear(2, 2), {"input_ids": ids})
+
+
+def test_progress_bar_counts_the_layers(capsys: pytest.CaptureFixture[str]) -> None:
+    capture_sparse_graphs(make_model("gpt2"), padded_inputs(batch=1), top_k=2, progress=True)
+    assert "3/3" in capsys.readouterr().err
+    capture_sparse_graphs(make_model("gpt2"), padded_inputs(batch=1), top_k=2)
+    assert capsys.readouterr().err == ""

@@ -13,6 +13,7 @@ exact per-row facts (:mod:`tgnn.convert.row_graph`). Peak memory is
 from __future__ import annotations
 
 import contextvars
+import sys
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +21,7 @@ from typing import Any
 import torch
 from torch import Tensor
 from torch_geometric.data import Batch, Data
+from tqdm.auto import tqdm
 
 from tgnn._attention_switch import switched_attention
 from tgnn.convert.blockwise import BYTES_PER_ENTRY, blockwise_attention
@@ -55,6 +57,7 @@ class _Session:
     layers: Collection[int] | None
     budget: int
     positions: Tensor | None = None
+    progress: Any = None  # a tqdm bar advanced once per attention call, or None
     graphs: dict[int, list[Data]] = field(default_factory=dict)
     counter: LayerCounter = field(default_factory=LayerCounter)
 
@@ -107,6 +110,8 @@ def _sparse_forward(
     )
     if builder is not None:
         session.graphs[layer] = builder.graphs(session.token, layer, session.positions)
+    if session.progress is not None:
+        session.progress.update(1)
     return output, None
 
 
@@ -153,6 +158,7 @@ def sparse_attention_forward(
     memory_budget: int = DEFAULT_MEMORY_BUDGET,
     overflow: str | Overflow = "error",
     positions: Tensor | None = None,
+    progress: bool = False,
     **forward_kwargs: Any,
 ) -> tuple[list[Data | Batch], Any]:
     """Run ``model(**inputs)`` with blockwise attention; return its sparse graphs and its output.
@@ -160,14 +166,18 @@ def sparse_attention_forward(
     The same as :func:`capture_sparse_graphs`, but the model runs as given (with its head, so
     a causal LM computes its ``[B, n, vocab]`` logits), in one forward pass (``overflow``
     ``"windows"`` is refused), and its output is returned beside the graphs. ``positions``
-    ``[B, n]`` sets the graphs' ``pos`` (default: the column index).
+    ``[B, n]`` sets the graphs' ``pos`` (default: the column index); ``progress`` shows a bar
+    of the layers on stderr.
     """
     spec = _spec(head_reduction, threshold, top_k, top_p, self_loops, memory_budget)
     check_model_call(model, inputs, layers, "sparse_attention_forward")
     depth = num_layers(model)
     inputs = fitted_inputs(inputs, model, overflow, "sparse_attention_forward")
     padding = _padding_mask(inputs)
-    session = _Session(spec, padding, inputs.get("input_ids"), layers, memory_budget, positions)
+    bar = tqdm(total=depth, desc="tgnn sparse capture", unit="layer", file=sys.stderr,
+               disable=not progress)
+    session = _Session(spec, padding, inputs.get("input_ids"), layers, memory_budget, positions,
+                       bar if progress else None)
     token = _SESSION.set(session)
     try:
         _register()
@@ -176,6 +186,7 @@ def sparse_attention_forward(
             output = model(**inputs, **forward_kwargs)
     finally:
         _SESSION.reset(token)
+        bar.close()
     wanted = sorted(set(range(depth) if layers is None else layers))
     missing = [layer for layer in wanted if layer not in session.graphs]
     if missing:
@@ -199,6 +210,7 @@ def capture_sparse_graphs(
     self_loops: bool = True,
     memory_budget: int = DEFAULT_MEMORY_BUDGET,
     overflow: str | Overflow = "error",
+    progress: bool = False,
     **forward_kwargs: Any,
 ) -> list[Data | Batch]:
     r"""Sparse attention graphs of every layer, for long inputs (never ``H x n x n`` in memory).
@@ -236,6 +248,8 @@ def capture_sparse_graphs(
         runs): ``"error"`` (default, :class:`~tgnn.errors.ContextLengthError`), ``"keep_last"``,
         ``"keep_first"`` or ``"windows"``, as in :func:`~tgnn.convert.capture_graphs` (windows:
         a flat window-major list, each graph with ``window``, ``row`` and the original ``pos``).
+    progress
+        Show a bar of the layers (of each window) on stderr: a 32k-token capture takes a minute.
     **forward_kwargs
         Passed to the model's forward.
 
@@ -269,7 +283,7 @@ def capture_sparse_graphs(
 
     options = {"layers": layers, "head_reduction": head_reduction, "threshold": threshold,
                "top_k": top_k, "top_p": top_p, "self_loops": self_loops,
-               "memory_budget": memory_budget, **forward_kwargs}
+               "memory_budget": memory_budget, "progress": progress, **forward_kwargs}
     _spec(head_reduction, threshold, top_k, top_p, self_loops, memory_budget)  # before anything
     check_model_call(model, inputs, layers, "capture_sparse_graphs")
     base = getattr(model, "base_model", model)

@@ -7,10 +7,12 @@ Use :func:`tgnn.attention_to_data` to get a PyG graph.
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor
 
-from tgnn.errors import ShapeError
+from tgnn.graphs._checks import check_count, check_flag, check_real
 
 __all__ = [
     "uniform_causal",
@@ -22,9 +24,8 @@ __all__ = [
 ]
 
 
-def _check_length(n: int, name: str = "n") -> None:
-    if not isinstance(n, int) or n < 1:
-        raise ShapeError(f"{name}: expected a positive integer sequence length, got {n!r}")
+def _check_length(n: int, name: str = "n") -> int:
+    return check_count(n, name, 1)
 
 
 def _causal_mask(n: int) -> Tensor:
@@ -48,7 +49,7 @@ def uniform_causal(n: int) -> Tensor:
             [0.5000, 0.5000, 0.0000],
             [0.3333, 0.3333, 0.3333]], dtype=torch.float64)
     """
-    _check_length(n)
+    n = _check_length(n)
     return _normalise_rows(_causal_mask(n).to(torch.float64))
 
 
@@ -61,7 +62,7 @@ def uniform_bidirectional(n: int) -> Tensor:
     tensor([[0.5000, 0.5000],
             [0.5000, 0.5000]], dtype=torch.float64)
     """
-    _check_length(n)
+    n = _check_length(n)
     return torch.full((n, n), 1.0 / n, dtype=torch.float64)
 
 
@@ -79,8 +80,8 @@ def sliding_window(n: int, window: int, causal: bool = True) -> Tensor:
             [0.5000, 0.5000, 0.0000],
             [0.0000, 0.5000, 0.5000]], dtype=torch.float64)
     """
-    _check_length(n)
-    _check_length(window, "window")
+    n, window = _check_length(n), _check_length(window, "window")
+    check_flag(causal, "causal", allow_none=False)
     offset = torch.arange(n)[:, None] - torch.arange(n)[None, :]
     keep = (offset >= 0) & (offset < window) if causal else offset.abs() < window
     return _normalise_rows(keep.to(torch.float64))
@@ -98,9 +99,8 @@ def sink_mixture(n: int, p: float, causal: bool = True) -> Tensor:
     tensor([[1.0000, 0.0000],
             [0.7500, 0.2500]], dtype=torch.float64)
     """
-    _check_length(n)
-    if not 0.0 <= p <= 1.0:
-        raise ShapeError(f"p: expected a sink probability in [0, 1], got {p!r}")
+    n, p = _check_length(n), check_real(p, "p", 0.0, 1.0)
+    check_flag(causal, "causal", allow_none=False)
     uniform = uniform_causal(n) if causal else uniform_bidirectional(n)
     sink = torch.zeros(n, n, dtype=torch.float64)
     sink[:, 0] = 1.0
@@ -123,11 +123,10 @@ def pause_tokens(
     >>> pause_tokens(2, num_start=1, pause_mass=0.5)[2]
     tensor([0.5000, 0.2500, 0.2500], dtype=torch.float64)
     """
-    _check_length(n)
-    if num_start < 0 or num_end < 0:
-        raise ShapeError(f"num_start/num_end: expected >= 0, got {num_start}, {num_end}")
-    if not 0.0 <= pause_mass < 1.0:
-        raise ShapeError(f"pause_mass: expected a value in [0, 1), got {pause_mass!r}")
+    n = _check_length(n)
+    num_start, num_end = check_count(num_start, "num_start"), check_count(num_end, "num_end")
+    pause_mass = check_real(pause_mass, "pause_mass", 0.0, 1.0, high_open=True)
+    check_flag(causal, "causal", allow_none=False)
     m = num_start + n + num_end
     visible = _causal_mask(m) if causal else torch.ones(m, m, dtype=torch.bool)
     is_pause = torch.zeros(m, dtype=torch.bool)
@@ -155,9 +154,9 @@ def alibi_recency(n: int, slope: float = 0.5, causal: bool = True) -> Tensor:
     tensor([[1.0000, 0.0000],
             [0.5000, 0.5000]], dtype=torch.float64)
     """
-    _check_length(n)
-    if slope < 0:
-        raise ShapeError(f"slope: expected a non-negative recency slope, got {slope!r}")
+    n = _check_length(n)
+    slope = check_real(slope, "slope", 0.0, math.inf, high_open=True)
+    check_flag(causal, "causal", allow_none=False)
     distance = (torch.arange(n)[:, None] - torch.arange(n)[None, :]).to(torch.float64)
     logits = -slope * distance.abs()
     if causal:

@@ -8,11 +8,14 @@ lollipops.
 
 from __future__ import annotations
 
+import math
+
 import networkx as nx
 import torch
 from torch_geometric.data import Data
 
-from tgnn.errors import ShapeError
+from tgnn.errors import NonFiniteError, ShapeError
+from tgnn.graphs._checks import check_count
 
 __all__ = [
     "from_networkx_undirected",
@@ -30,6 +33,8 @@ def from_networkx_undirected(graph: nx.Graph, name: str = "graph") -> Data:
     """Turn an undirected networkx graph with nodes ``0..n-1`` into a symmetric ``Data``.
 
     Edge attribute ``weight`` (default 1) becomes ``edge_weight``; both directions are stored.
+    A weight that is not a real number raises :class:`~tgnn.errors.ShapeError`, a NaN or
+    infinite one :class:`~tgnn.errors.NonFiniteError`.
 
     Examples
     --------
@@ -43,7 +48,7 @@ def from_networkx_undirected(graph: nx.Graph, name: str = "graph") -> Data:
     for u, v, w in graph.edges(data="weight", default=1.0):
         rows += [u, v]
         cols += [v, u]
-        weights += [float(w), float(w)]
+        weights += [_weight(w, u, v)] * 2
     edge_index = torch.tensor([rows, cols], dtype=torch.long).reshape(2, -1)
     order = torch.argsort(edge_index[0] * max(n, 1) + edge_index[1])
     return Data(
@@ -54,9 +59,22 @@ def from_networkx_undirected(graph: nx.Graph, name: str = "graph") -> Data:
     )
 
 
+def _weight(value: object, u: int, v: int) -> float:
+    try:
+        weight = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ShapeError(
+            f"graph: expected a real 'weight' on every edge, got {value!r} on edge ({u}, {v})"
+        ) from None
+    if not math.isfinite(weight):
+        raise NonFiniteError(
+            f"graph: expected a finite 'weight' on every edge, got {weight} on edge ({u}, {v})"
+        )
+    return weight
+
+
 def _positive(value: int, name: str, minimum: int = 1) -> None:
-    if not isinstance(value, int) or value < minimum:
-        raise ShapeError(f"{name}: expected an integer >= {minimum}, got {value!r}")
+    check_count(value, name, minimum)
 
 
 def path_graph(n: int) -> Data:

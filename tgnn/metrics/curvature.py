@@ -203,7 +203,9 @@ def forman_curvature(
     n = W.shape[0]
     i, j = upper_edges(W)
     w = np.asarray(W[i, j]).ravel()
-    s = np.asarray(sp.csr_array((1.0 / np.sqrt(W.data), W.indices, W.indptr)).sum(axis=1))
+    s = np.asarray(
+        sp.csr_array((1.0 / np.sqrt(W.data), W.indices, W.indptr), shape=W.shape).sum(axis=1)
+    )
     values = 4.0 - np.sqrt(w) * (s.ravel()[i] + s.ravel()[j])
     return edge_values(n, i, j, values, graph)
 

@@ -34,18 +34,27 @@ __all__ = [
 ]
 
 
-def _dense_pinv_plus(L: np.ndarray) -> np.ndarray:
-    """``(L + J/n)^{-1} = L^+ + J/n`` of a connected Laplacian by Cholesky; overwrites ``L``."""
+def _dense_pinv_plus(L: np.ndarray) -> tuple[np.ndarray, float]:
+    """``(L + (c/n) J)^{-1} = L^+ + J/(c n)`` of a connected Laplacian by Cholesky, and ``c``.
+
+    ``c = tr(L) / n`` is the mean weighted degree, so the shift scales with the weights: the
+    matrix is ``c`` times that of the same graph with weights ``w / c``, its condition number
+    does not depend on the weights' scale, and the constant ``1/(c n)`` that the shift adds is
+    of the size of the entries of ``L^+`` (a fixed ``J/n`` swamps ``L^+`` for large weights and
+    swamps ``L`` for tiny ones). ``c = 1`` for one isolated node. Overwrites ``L``.
+    """
     n = L.shape[0]
-    L += 1.0 / n
-    c, info = sla.lapack.dpotrf(L, lower=True, overwrite_a=True)
-    if info != 0:  # pragma: no cover - connected Laplacians give SPD L + J/n
+    c = float(np.trace(L)) / n
+    c = c if c > 0.0 else 1.0
+    L += c / n
+    chol, info = sla.lapack.dpotrf(L, lower=True, overwrite_a=True)
+    if info != 0:  # pragma: no cover - connected Laplacians give SPD L + (c/n) J
         raise GraphError(f"effective_resistance: Cholesky failed (info={info})")
-    inv, _ = sla.lapack.dpotri(c, lower=True, overwrite_c=True)
+    inv, _ = sla.lapack.dpotri(chol, lower=True, overwrite_c=True)
     M = np.tril(inv)
     M += M.T
     M[np.diag_indices(n)] *= 0.5
-    return M
+    return M, c
 
 
 def _resistance_block(M: np.ndarray) -> np.ndarray:
@@ -66,11 +75,11 @@ def _all_pairs(W: sp.csr_array) -> np.ndarray:
     k, labels = csg.connected_components(W, directed=False)
     L = laplacian_of(W)
     if k == 1:
-        return _resistance_block(_dense_pinv_plus(L.toarray()))
+        return _resistance_block(_dense_pinv_plus(L.toarray())[0])
     R = np.full((n, n), np.inf)
     for c in range(k):
         idx = np.flatnonzero(labels == c)
-        R[np.ix_(idx, idx)] = _resistance_block(_dense_pinv_plus(L[idx][:, idx].toarray()))
+        R[np.ix_(idx, idx)] = _resistance_block(_dense_pinv_plus(L[idx][:, idx].toarray())[0])
     return R
 
 
@@ -135,8 +144,10 @@ def effective_resistance(
 
     ``L = D - W`` is the Laplacian of the symmetrised conductances ``W``. Modes:
 
-    - default: all pairs, ``[n, n]``; per component ``M = (L_c + J/n_c)^{-1}`` by dense
-      Cholesky, ``R = diag(M) 1^T + 1 diag(M)^T - 2 M``. ``O(n^3)`` time, ``O(n^2)`` memory.
+    - default: all pairs, ``[n, n]``; per component ``M = (L_c + (d_c / n_c) J)^{-1}`` by
+      dense Cholesky (``d_c`` the component's mean weighted degree, so that the result does
+      not depend on the weights' scale), ``R = diag(M) 1^T + 1 diag(M)^T - 2 M``. ``O(n^3)``
+      time, ``O(n^2)`` memory.
     - ``source=s``: ``[n]``, ``R(s, t) = (L_s^{-1})_{tt}`` with ``L_s`` the Laplacian grounded
       at ``s``: one sparse ``L D L^T`` (minimum-degree ordering) and the diagonal of its inverse
       by selected inversion (Takahashi equations), ``O(sum_j |L_{:,j}|^2)``, about the cost of
@@ -307,7 +318,9 @@ def commute_time(
         comp = labels[_pairs_array(pairs, n)[0]]
     else:
         comp = np.broadcast_to(labels[:, None], (n, n))
-    out = np.where(R == 0.0, 0.0, vol[comp] * R)
+    out = np.where(R == 0.0, 0.0, R)  # inf across components, even from an isolated node
+    finite = np.isfinite(out) & (out > 0.0)
+    out[finite] *= vol[comp][finite]
     return torch.from_numpy(out)
 
 
@@ -347,8 +360,8 @@ def total_effective_resistance(
         return math.inf
     if n <= dense_max:
         check_dense(n, "total_effective_resistance with n <= dense_max", "a smaller dense_max")
-        M = _dense_pinv_plus(laplacian_of(W).toarray())
-        return float(n * (np.trace(M) - 1.0))
+        M, c = _dense_pinv_plus(laplacian_of(W).toarray())
+        return float(n * np.trace(M) - n / c)  # tr(M) = tr(L^+) + 1/c
     Lg = laplacian_of(W)[1:, 1:]
     check_factor(Lg, "total_effective_resistance", "raise factor_max= if the memory and time "
                  "are affordable (no exact path without the factor)", factor_max)

@@ -162,7 +162,9 @@ def spectral_gap(
     except SizeLimitError:
         upper = 2.0 if normalization == "sym" else 2.0 * float(d.max())
         return _lanczos_gap(L, null, upper)
-    return _sparse_gap(L, null, float(d.max()))
+    # the shift of the factorised L + shift I follows L's scale: eigenvalues in [0, 2] when
+    # normalised, in [0, 2 d_max] otherwise (d_max alone made it vanish for tiny weights)
+    return _sparse_gap(L, null, 1.0 if normalization == "sym" else float(d.max()))
 
 
 def _lanczos_gap(L: sp.csr_array, null: np.ndarray, upper: float) -> float:

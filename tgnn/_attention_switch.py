@@ -8,6 +8,8 @@ kernels. Imports nothing from ``transformers``.
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -16,6 +18,43 @@ from tgnn.errors import AttentionUnavailableError
 
 __all__ = ["switched_attention"]
 
+_RUNNING: dict[int, tuple[weakref.ReferenceType[Any], int]] = {}
+"""By ``id``: the configs of the models inside a switched block (a causal LM and its
+``base_model`` share one config, and with it the attention implementation), and the thread
+that switched them."""
+_GUARD = threading.Lock()
+
+
+@contextmanager
+def _owned(model: Any, purpose: str) -> Iterator[None]:
+    """Mark ``model`` as used by this thread; refuse a model another thread is running.
+
+    ``capture_attention`` runs the forward pass in a worker thread that goes on while the caller
+    handles a layer: switching the model's attention from the caller's thread then (for a
+    Jacobian, say) would change the implementation under the running forward.
+    """
+    me = threading.get_ident()
+    config = getattr(model, "config", model)
+    key = id(config)  # configs are unhashable (they compare by value)
+    with _GUARD:
+        entry = _RUNNING.get(key)
+        owner = entry[1] if entry is not None and entry[0]() is config else None
+        if owner is not None and owner != me:
+            raise AttentionUnavailableError(
+                f"model: {type(model).__name__} is running a forward pass in another thread "
+                f"(an unfinished tgnn.capture_attention loop), so tgnn cannot {purpose} now; "
+                "finish or break the loop first, or use tgnn.stream_attention with a callback, "
+                "which runs in this thread"
+            )
+        if owner is None:
+            _RUNNING[key] = (weakref.ref(config), me)
+    try:
+        yield
+    finally:
+        if owner is None:
+            with _GUARD:
+                _RUNNING.pop(key, None)
+
 
 @contextmanager
 def switched_attention(model: Any, implementation: str | None, purpose: str) -> Iterator[None]:
@@ -23,8 +62,17 @@ def switched_attention(model: Any, implementation: str | None, purpose: str) -> 
 
     Raises :class:`~tgnn.errors.AttentionUnavailableError`, saying that tgnn cannot do
     ``purpose``, when the model refuses the switch or ignores it (its layers bypass
-    ``transformers.AttentionInterface``). The previous implementation is restored on exit.
+    ``transformers.AttentionInterface``), or when another thread is running the model inside
+    such a block (an unfinished ``capture_attention`` loop). Nested blocks in one thread work.
+    The previous implementation is restored on exit.
     """
+    with _owned(model, purpose):
+        with _switched(model, implementation, purpose):
+            yield
+
+
+@contextmanager
+def _switched(model: Any, implementation: str | None, purpose: str) -> Iterator[None]:
     previous = getattr(model.config, "_attn_implementation", None)
     if implementation is None or implementation == previous:
         yield

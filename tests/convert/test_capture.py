@@ -117,3 +117,36 @@ def test_capture_equals_eager_on_minilm() -> None:
             keep = real[b]
             got = item.weights[b][:, keep][:, :, keep]
             torch.testing.assert_close(got, reference[b][:, keep][:, :, keep], rtol=0, atol=0)
+
+
+def test_switching_a_model_that_a_capture_loop_is_running_is_refused() -> None:
+    """capture_attention's forward goes on in a worker thread while the loop body runs: a
+    Jacobian (or a sparse capture of the same model) there must not switch the attention under
+    it; it gets a clear error, the loop is not broken, and the model is restored afterwards."""
+    from tgnn.convert.sparse_capture import capture_sparse_graphs
+    from tgnn.metrics.sensitivity import jacobian_sensitivity
+
+    model = make_model("gpt2")
+    inputs = padded_inputs(batch=1)
+    layers = []
+    for item in capture_attention(model, inputs):
+        layers.append(item.layer)
+        if item.layer == 0:  # the worker is still inside the forward (it waits to hand over 2)
+            with pytest.raises(AttentionUnavailableError, match="another thread"):
+                jacobian_sensitivity(model, inputs["input_ids"])
+            with pytest.raises(AttentionUnavailableError, match="another thread"):
+                capture_sparse_graphs(model, inputs)  # runs model.base_model: the same config
+    assert layers == [0, 1, 2]
+    assert model.config._attn_implementation == "sdpa"
+    assert jacobian_sensitivity(model, inputs["input_ids"]).shape[-1] == 7
+
+
+def test_a_capture_inside_a_capture_callback_works() -> None:
+    from tgnn.convert.sparse_capture import capture_sparse_graphs
+
+    model = make_model("gpt2")
+    inputs = padded_inputs(batch=1)
+    inner: list[int] = []
+    stream_attention(model, inputs, lambda item: inner.append(
+        len(capture_sparse_graphs(model, inputs, top_k=2))))
+    assert inner == [3, 3, 3] and model.config._attn_implementation == "sdpa"

@@ -289,3 +289,10 @@ def test_ollivier_ricci_names_a_bad_option(option: str, value: float) -> None:
     ei = torch.tensor([[0, 1], [1, 2]])
     with pytest.raises(GraphError, match=option):
         ollivier_ricci_curvature(ei, num_nodes=3, **{option: value})
+
+
+def test_forman_on_a_graph_without_edges() -> None:
+    """scipy's raw 'unable to infer matrix dimensions' came out of an edgeless graph."""
+    loops = torch.tensor([[0, 1], [0, 1]])  # self-loops only: no edge of the simple graph
+    assert forman_curvature(loops, None, 2).isnan().all()
+    assert forman_curvature(torch.zeros(2, 0, dtype=torch.long), None, 2).shape == (0,)

@@ -112,3 +112,75 @@ def test_pattern_keeps_the_symmetry_check() -> None:
     assert [(int(sym.indices[s]) if s >= 0 else -1) for s in slots.tolist()] == [
         max(u, v) if u != v else -1 for u, v in EI.T.tolist()
     ]
+
+
+def _each_graph_metric() -> list:
+    from tgnn.metrics import (
+        augmented_forman_curvature,
+        balanced_forman_curvature,
+        commute_time,
+        edge_resistance,
+        forman_curvature,
+        laplacian,
+        ollivier_ricci_curvature,
+        total_effective_resistance,
+    )
+
+    return [spectral_gap, effective_resistance, edge_resistance, commute_time,
+            total_effective_resistance, laplacian, balanced_forman_curvature,
+            forman_curvature, augmented_forman_curvature, ollivier_ricci_curvature]
+
+
+@pytest.mark.parametrize("metric", _each_graph_metric(), ids=lambda f: f.__name__)
+def test_a_batch_of_several_graphs_is_refused_by_every_metric(metric: object) -> None:
+    """A Batch was read as one disconnected graph (spectral_gap(batch) returned 0.0)."""
+    from torch_geometric.data import Batch
+
+    one = Data(edge_index=EI, num_nodes=3)
+    with pytest.raises(GraphError, match=r"Batch of 2 graphs.*batch.to_data_list\(\)"):
+        metric(Batch.from_data_list([one, one]))  # type: ignore[operator]
+    single = metric(Batch.from_data_list([one]))  # type: ignore[operator]
+    if isinstance(single, torch.Tensor):  # one graph in a Batch is that graph
+        assert torch.equal(single, metric(one))  # type: ignore[operator]
+
+
+@pytest.mark.parametrize("num_nodes", [3.0, 3.7, True, "3", torch.tensor(3.0)])
+def test_num_nodes_must_be_an_integer(num_nodes: object) -> None:
+    """A float num_nodes was silently truncated (8.7 -> 8)."""
+    with pytest.raises(GraphError, match="num_nodes: expected an integer"):
+        spectral_gap(EI, None, num_nodes)  # type: ignore[arg-type]
+
+
+def test_integer_num_nodes_of_every_kind() -> None:
+    ref = spectral_gap(EI, None, 3)
+    for n in (np.int64(3), torch.tensor(3), np.array(3)):
+        assert spectral_gap(EI, None, n) == ref  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("weight", "match"),
+    [
+        (torch.ones(4, dtype=torch.complex128) * (1 + 1j), "real weights, got dtype complex128"),
+        (np.array(["a", "b", "c", "d"], dtype=object), "numeric dtype, got object"),
+    ],
+)
+def test_complex_and_non_numeric_weights_are_refused(weight: object, match: str) -> None:
+    """The imaginary part of complex weights was dropped with a numpy warning."""
+    with pytest.raises(ShapeError, match=match):
+        effective_resistance(EI, weight, 3)
+
+
+def test_low_precision_weights_are_read() -> None:
+    """bfloat16 weights ended in torch's raw 'Got unsupported ScalarType BFloat16'."""
+    ref = effective_resistance(EI, torch.full((4,), 2.0), 3)
+    for dtype in (torch.bfloat16, torch.float16):
+        assert torch.equal(effective_resistance(EI, torch.full((4,), 2.0, dtype=dtype), 3), ref)
+
+
+@pytest.mark.parametrize(
+    "ei", [torch.tensor([[0, 1], [1, 3]]), torch.tensor([[0, 3], [1, 0]]),
+           torch.tensor([[0, -1], [1, 0]]), torch.tensor([[0, 1], [-3, 0]])],
+)
+def test_both_rows_are_range_checked(ei: torch.Tensor) -> None:
+    with pytest.raises(GraphError, match=r"edge_index: expected node ids in \[0, 3\).*1 ids"):
+        effective_resistance(ei, None, 3)

@@ -145,3 +145,33 @@ def test_rayleigh_monotonicity(params: tuple[int, int], extra: float) -> None:
     after = effective_resistance(ei2, w2, n)
     assert bool((after <= before + 1e-12).all())
     assert float(after[u, v]) < float(before[u, v])
+
+
+@pytest.mark.parametrize("source", [1.5, 1.0, True, -1, 3, torch.tensor(1.0)])
+def test_source_must_be_an_integer_node_id(source: object) -> None:
+    """A float source was truncated (1.5 -> node 1); -1 counts from nowhere."""
+    path = torch.tensor([[0, 1, 1, 2], [1, 0, 2, 1]])
+    with pytest.raises(GraphError, match="source: expected"):
+        effective_resistance(path, None, 3, source=source)  # type: ignore[arg-type]
+    with pytest.raises(GraphError, match="source: expected"):
+        commute_time(path, None, 3, source=source)  # type: ignore[arg-type]
+    for ok in (np.int64(1), torch.tensor(1)):
+        assert effective_resistance(path, None, 3, source=ok).tolist() == [1.0, 0.0, 1.0]  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("k", [0, -3, 2.5, True])
+def test_num_projections_must_be_a_positive_integer(k: object) -> None:
+    """num_projections <= 0 returned all-zero resistances."""
+    tri = torch.tensor([[0, 1, 2], [1, 2, 0]])
+    with pytest.raises(GraphError, match="num_projections: expected an integer"):
+        edge_resistance(tri, None, 3, num_projections=k)  # type: ignore[arg-type]
+
+
+def test_commute_time_from_an_isolated_node_is_inf() -> None:
+    """An isolated node has volume 0, and 0 * inf gave NaN (one-sided, with a warning)."""
+    edge = torch.tensor([[0, 1], [1, 0]])
+    C = commute_time(edge, None, 3)
+    assert C.tolist() == [[0.0, 2.0, math.inf], [2.0, 0.0, math.inf], [math.inf, math.inf, 0.0]]
+    assert commute_time(edge, None, 3, source=2).tolist() == [math.inf, math.inf, 0.0]
+    empty = commute_time(torch.zeros(2, 0, dtype=torch.long), None, 2)
+    assert empty.tolist() == [[0.0, math.inf], [math.inf, 0.0]]

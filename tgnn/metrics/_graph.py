@@ -18,8 +18,16 @@ Rules (the same for every undirected metric):
   otherwise). An undirected PyG graph (both directions stored with equal weights) is unchanged by
   all three rules.
 - Negative weights raise :class:`~tgnn.errors.GraphError`; NaN or Inf raise
-  :class:`~tgnn.errors.NonFiniteError`; ``num_nodes == 0`` raises
+  :class:`~tgnn.errors.NonFiniteError`; complex or non-numeric weights raise
+  :class:`~tgnn.errors.ShapeError`; ``num_nodes == 0`` raises
   :class:`~tgnn.errors.EmptyInputError`. Zero weights are not edges.
+- ``num_nodes`` must be an integer (a float is refused, not truncated); ids outside
+  ``[0, num_nodes)`` in either row of ``edge_index`` (negative ones included) are refused.
+- A PyG ``Batch`` of several graphs is refused with :class:`~tgnn.errors.GraphError` (its
+  graphs would be read as one disconnected graph): call the metric per graph,
+  ``[f(g) for g in batch.to_data_list()]``.
+
+The checks live in :mod:`tgnn.metrics._input`.
 """
 
 from __future__ import annotations
@@ -33,7 +41,10 @@ import scipy.sparse.linalg as spla
 import torch
 from torch import Tensor
 
-from tgnn.errors import EmptyInputError, GraphError, NonFiniteError, ShapeError
+from tgnn.errors import GraphError
+from tgnn.metrics._input import as_numpy as _as_numpy
+from tgnn.metrics._input import edges as _edges
+from tgnn.metrics._input import unpack as _unpack
 
 __all__ = [
     "Symmetrize",
@@ -52,71 +63,9 @@ __all__ = [
 ]
 
 Symmetrize = Literal["mean", "sum", "max"] | None
-GraphInput = Any  # a torch_geometric Data, or an edge_index tensor / array
+GraphInput = Any  # a torch_geometric Data, or an edge_index tensor / array (see _input)
 
 _RULES = ("mean", "sum", "max", None)
-
-
-def _as_numpy(x: Any, name: str) -> np.ndarray:
-    if isinstance(x, Tensor):
-        return x.detach().cpu().numpy()
-    if isinstance(x, np.ndarray):
-        return x
-    raise ShapeError(f"{name}: expected a torch.Tensor or numpy array, got {type(x).__name__}")
-
-
-def _unpack(
-    graph: GraphInput, edge_weight: Any, num_nodes: int | None
-) -> tuple[Any, Any, int | None]:
-    """Split a ``Data`` into its parts; a bare edge_index passes through."""
-    if hasattr(graph, "edge_index") and not isinstance(graph, (Tensor, np.ndarray)):
-        if edge_weight is None:
-            edge_weight = getattr(graph, "edge_weight", None)
-        if num_nodes is None:
-            num_nodes = graph.num_nodes
-        graph = graph.edge_index
-    return graph, edge_weight, num_nodes
-
-
-def _edges(
-    graph: GraphInput, edge_weight: Any, num_nodes: int | None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-    """Validated ``(row, col, weight, n)`` of the input, self-loops kept."""
-    graph, edge_weight, num_nodes = _unpack(graph, edge_weight, num_nodes)
-    if num_nodes is None:
-        raise GraphError("num_nodes: expected the number of nodes explicitly, got None")
-    n = int(num_nodes)
-    if n <= 0:
-        raise EmptyInputError(f"num_nodes: expected a graph with at least one node, got {n}")
-    ei = _as_numpy(graph, "edge_index")
-    if ei.ndim != 2 or ei.shape[0] != 2:
-        raise ShapeError(f"edge_index: expected shape [2, E], got {tuple(ei.shape)}")
-    if ei.size and not np.issubdtype(ei.dtype, np.integer):
-        raise ShapeError(f"edge_index: expected an integer dtype, got {ei.dtype}")
-    ei = ei.astype(np.int64, copy=False)
-    if ei.size and (ei.min() < 0 or ei.max() >= n):
-        raise GraphError(
-            f"edge_index: expected node ids in [0, {n}), got range [{ei.min()}, {ei.max()}]"
-        )
-    m = ei.shape[1]
-    if edge_weight is None:
-        w = np.ones(m, dtype=np.float64)
-    else:
-        w = _as_numpy(edge_weight, "edge_weight").astype(np.float64, copy=False)
-        if w.ndim != 1 or w.shape[0] != m:
-            raise ShapeError(
-                f"edge_weight: expected shape [{m}] (one weight per edge_index column), "
-                f"got {tuple(w.shape)}"
-            )
-        if not np.isfinite(w).all():
-            raise NonFiniteError(
-                f"edge_weight: expected finite values, got {int((~np.isfinite(w)).sum())} NaN/Inf"
-            )
-        if (w < 0).any():
-            raise GraphError(
-                f"edge_weight: expected non-negative weights, got minimum {w.min():.3g}"
-            )
-    return ei[0], ei[1], w, n
 
 
 def to_adjacency(

@@ -21,8 +21,9 @@ import torch
 from torch import Tensor
 
 from tgnn.errors import GraphError, ShapeError
-from tgnn.metrics._graph import GraphInput, Symmetrize, _as_numpy, spd_factor, to_adjacency
+from tgnn.metrics._graph import GraphInput, Symmetrize, spd_factor, to_adjacency
 from tgnn.metrics._grounded import Grounded, laplacian_of
+from tgnn.metrics._input import as_numpy, integer, node_id
 from tgnn.metrics._limits import check_dense, check_factor
 from tgnn.metrics._selinv import inverse_diagonal
 
@@ -120,7 +121,7 @@ def _source_values(W: sp.csr_array, s: int, factor_max: int | None) -> np.ndarra
 
 
 def _pairs_array(pairs: Any, n: int) -> tuple[np.ndarray, np.ndarray]:
-    p = _as_numpy(pairs, "pairs")
+    p = as_numpy(pairs, "pairs")
     if p.ndim != 2 or p.shape[0] != 2 or (p.size and not np.issubdtype(p.dtype, np.integer)):
         raise ShapeError(f"pairs: expected an integer array of shape [2, P], got {p.shape}")
     p = p.astype(np.int64)
@@ -196,9 +197,7 @@ def _resistance(
     if source is not None and pairs is not None:
         raise GraphError("source, pairs: expected at most one of them, got both")
     if source is not None:
-        if not 0 <= int(source) < n:
-            raise GraphError(f"source: expected a node id in [0, {n}), got {source}")
-        return _source_values(W, int(source), factor_max)
+        return _source_values(W, node_id(source, "source", n), factor_max)
     if pairs is not None:
         a, b = _pairs_array(pairs, n)
         if n <= dense_max:
@@ -276,7 +275,8 @@ def edge_resistance(
         if not 0.0 < float(epsilon) < 1.0:  # type: ignore[arg-type]
             raise GraphError(f"epsilon: expected a value in (0, 1), got {epsilon}")
         num_projections = _jl_size(W.shape[0], float(epsilon))  # type: ignore[arg-type]
-    out = _approx_edges(W, a, b, int(num_projections), seed)
+    k = integer(num_projections, "num_projections", minimum=1)  # k = 0 gave all-zero values
+    out = _approx_edges(W, a, b, k, integer(seed, "seed"))
     out[a == b] = 0.0
     return torch.from_numpy(out)
 
@@ -313,7 +313,7 @@ def commute_time(
     vol = np.bincount(labels, weights=np.asarray(W.sum(axis=1)).ravel())
     n = W.shape[0]
     if source is not None:
-        comp = np.full(n, labels[int(source)])
+        comp = np.full(n, labels[node_id(source, "source", n)])
     elif pairs is not None:
         comp = labels[_pairs_array(pairs, n)[0]]
     else:

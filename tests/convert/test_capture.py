@@ -7,7 +7,7 @@ import torch
 
 from tests.convert.conftest import make_model, padded_inputs
 from tgnn.convert.capture import capture_attention, stream_attention
-from tgnn.errors import AttentionUnavailableError, EmptyInputError
+from tgnn.errors import AttentionUnavailableError, EmptyInputError, MaskError
 
 
 def eager_attentions(kind: str, inputs: dict[str, torch.Tensor]) -> tuple[torch.Tensor, ...]:
@@ -150,3 +150,29 @@ def test_a_capture_inside_a_capture_callback_works() -> None:
     stream_attention(model, inputs, lambda item: inner.append(
         len(capture_sparse_graphs(model, inputs, top_k=2))))
     assert inner == [3, 3, 3] and model.config._attn_implementation == "sdpa"
+
+
+def test_a_4d_additive_mask_is_an_attention_pattern_not_padding() -> None:
+    """graph_to_attention_mask's [1, 1, n, n] additive mask (0 = may read): every token stays a
+    node, and the masked entries carry no weight (before, 0 read as a padding flag)."""
+    from torch_geometric.data import Data
+
+    from tgnn.convert.from_model import capture_graphs
+    from tgnn.convert.sparse_capture import capture_sparse_graphs
+    from tgnn.convert.to_graph import to_dense_attention
+    from tgnn.convert.to_mask import graph_to_attention_mask
+
+    model = make_model("gpt2")
+    ids = padded_inputs(batch=1, n=6)["input_ids"]
+    allowed = torch.tril(torch.ones(6, 6))
+    allowed[2:, 0] = 0  # later queries may not read token 0 (a sink ablation)
+    target, source = allowed.nonzero().T  # edge j -> i where query i may read key j
+    mask = graph_to_attention_mask(Data(edge_index=torch.stack([source, target]), num_nodes=6))
+    inputs = {"input_ids": ids, "attention_mask": mask}
+    for capture in (capture_graphs, capture_sparse_graphs):
+        graphs = capture(model, inputs)
+        assert [g.num_nodes for g in graphs] == [6, 6, 6]
+        dense = to_dense_attention(graphs[0])
+        assert bool((dense[2:, 0] == 0).all()) and bool((dense[1, :2] > 0).all())
+    with pytest.raises(MaskError, match="attention_mask"):
+        capture_graphs(model, {"input_ids": ids, "attention_mask": torch.ones(1, 1, 6)})

@@ -27,7 +27,7 @@ from torch import Tensor
 from tgnn._attention_switch import switched_attention
 from tgnn.convert.context import Overflow, fitted_inputs
 from tgnn.convert.model_call import LayerCounter, check_model_call, num_layers
-from tgnn.errors import AttentionUnavailableError, EmptyInputError
+from tgnn.errors import AttentionUnavailableError, EmptyInputError, MaskError
 
 __all__ = ["LayerAttention", "CAPTURE_IMPLEMENTATION", "stream_attention", "capture_attention"]
 
@@ -128,8 +128,16 @@ def _padding_mask(inputs: Mapping[str, Any]) -> Tensor:
     if reference.shape[1] == 0:
         raise EmptyInputError("inputs: expected at least one token, got an empty sequence")
     mask = inputs.get("attention_mask")
-    if mask is None:
+    if mask is None or mask.dim() == 4:
+        # a 4D mask ([B, 1, n, n], additive or boolean) says which keys each query may read,
+        # not which tokens are padding: every token is a node (a 0 of an additive mask read
+        # as a padding flag would turn every real token into padding)
         return torch.ones(reference.shape[:2], dtype=torch.bool, device=reference.device)
+    if mask.dim() != 2 or tuple(mask.shape) != tuple(reference.shape[:2]):
+        raise MaskError(
+            f"inputs['attention_mask']: expected a [B, n] = {list(reference.shape[:2])} padding "
+            f"mask or a [B, 1, n, n] attention mask, got shape {list(mask.shape)}"
+        )
     return mask.bool()
 
 

@@ -284,8 +284,14 @@ def context_windows(
     batch, n = int(reference.shape[0]), int(reference.shape[1])
     limit, source = _limit(model)
     mask_value = inputs.get("attention_mask")
-    mask = (torch.ones(batch, n, dtype=torch.bool) if mask_value is None
+    pattern = mask_value is not None and mask_value.dim() == 4  # which keys each query reads
+    mask = (torch.ones(batch, n, dtype=torch.bool) if mask_value is None or pattern
             else mask_value.detach().bool().cpu())
+    if pattern and limit is not None and n > limit and policy.mode != "error":
+        raise ShapeError(
+            "inputs['attention_mask']: a [B, 1, n, n] attention mask cannot be cut to the "
+            f"context ({policy.mode!r}); pass a shorter input, or a [B, n] padding mask"
+        )
     if limit is None or n <= limit:
         columns = torch.arange(n).expand(batch, n)
         return [ContextWindow(dict(inputs), torch.where(mask, columns, -1), torch.arange(batch))]

@@ -88,3 +88,18 @@ def test_bad_attention() -> None:
         attention_flow([])
     with pytest.raises(ShapeError, match="one shape"):
         attention_rollout([torch.eye(2), torch.eye(3)])
+
+
+def test_sink_rate_and_rollout_options_are_checked() -> None:
+    """position=1.5 ended in torch's raw IndexError, eps=NaN returned a rate of 0.0 and
+    rho='a' a raw TypeError."""
+    A = torch.tensor([[1.0, 0.0], [0.5, 0.5]])
+    with pytest.raises(ShapeError, match="position: expected an integer, got 1.5"):
+        sink_rate(A, position=1.5)  # type: ignore[arg-type]
+    with pytest.raises(ShapeError, match=r"position: expected an index in \[-2, 2\), got 2"):
+        sink_rate(A, position=2)
+    with pytest.raises(ShapeError, match="eps: expected a finite number, got nan"):
+        sink_rate(A, eps=float("nan"))
+    with pytest.raises(ShapeError, match="rho: expected a real number, got 'a'"):
+        attention_rollout(A, rho="a")  # type: ignore[arg-type]
+    assert sink_rate(A, position=np.int64(-2)) == sink_rate(A, position=0) == 1.0  # type: ignore[arg-type]

@@ -184,3 +184,54 @@ def test_low_precision_weights_are_read() -> None:
 def test_both_rows_are_range_checked(ei: torch.Tensor) -> None:
     with pytest.raises(GraphError, match=r"edge_index: expected node ids in \[0, 3\).*1 ids"):
         effective_resistance(ei, None, 3)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"factor_max": 0}, "factor_max: expected an integer >= 1, got 0"),
+        ({"factor_max": -1}, "factor_max: expected an integer >= 1"),
+        ({"factor_max": 1.5}, "factor_max: expected an integer, got 1.5"),
+        ({"factor_max": float("nan")}, "factor_max: expected an integer, got nan"),
+        ({"dense_max": float("nan")}, "dense_max: expected an integer, got nan"),
+        ({"dense_max": None}, "dense_max: expected an integer, got None"),
+        ({"dense_max": -1}, "dense_max: expected an integer >= 0"),
+    ],
+)
+def test_size_limits_are_integers(kwargs: dict, match: str) -> None:
+    """factor_max 0 / -1 / 1.5 were accepted by spectral_gap (NaN gave numpy's raw 'cannot
+    convert float NaN to integer'); dense_max=None gave a raw TypeError, NaN meant 'sparse'."""
+    from tgnn.metrics import total_effective_resistance
+
+    ring = torch.tensor([[0, 1, 2, 3, 1, 2, 3, 0], [1, 2, 3, 0, 0, 1, 2, 3]])
+    pairs = torch.tensor([[0], [2]])
+    for call in (lambda: spectral_gap(ring, None, 4, method="sparse", **kwargs),
+                 lambda: effective_resistance(ring, None, 4, pairs=pairs, **kwargs),
+                 lambda: effective_resistance(ring, None, 4, source=0, **kwargs),
+                 lambda: total_effective_resistance(ring, None, 4, **kwargs)):
+        with pytest.raises(GraphError, match=match):
+            call()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [({"epsilon": "x"}, "epsilon: expected a real number, got 'x'"),
+     ({"epsilon": float("nan")}, "epsilon: expected a finite number"),
+     ({"num_projections": 8, "seed": -1}, "seed: expected an integer >= 0, got -1"),
+     ({"num_projections": 8, "seed": 1.5}, "seed: expected an integer, got 1.5")],
+)
+def test_approximate_resistance_options(kwargs: dict, match: str) -> None:
+    """A string epsilon and a negative seed ended in raw ValueErrors from float() and numpy."""
+    from tgnn.metrics import edge_resistance
+
+    with pytest.raises(GraphError, match=match):
+        edge_resistance(EI, None, 3, **kwargs)
+
+
+@pytest.mark.parametrize("name", ["alpha", "exp_power", "base"])
+def test_ollivier_options_must_be_real_numbers(name: str) -> None:
+    """alpha='a' ended in a raw TypeError from a comparison."""
+    from tgnn.metrics import ollivier_ricci_curvature
+
+    with pytest.raises(GraphError, match=f"{name}: expected a real number, got 'a'"):
+        ollivier_ricci_curvature(EI, None, 3, **{name: "a"})  # type: ignore[arg-type]

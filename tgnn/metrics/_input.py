@@ -16,9 +16,9 @@ import torch
 from torch import Tensor
 from torch_geometric.data import Batch
 
-from tgnn.errors import EmptyInputError, GraphError, NonFiniteError, ShapeError
+from tgnn.errors import EmptyInputError, GraphError, NonFiniteError, ShapeError, TgnnError
 
-__all__ = ["as_numpy", "integer", "node_id", "unpack", "edges"]
+__all__ = ["as_numpy", "integer", "real", "node_id", "size_limits", "unpack", "edges"]
 
 GraphInput = Any  # a torch_geometric Data, or an edge_index tensor / array
 
@@ -38,27 +38,50 @@ def as_numpy(x: Any, name: str) -> np.ndarray:
     raise ShapeError(f"{name}: expected a torch.Tensor or numpy array, got {type(x).__name__}")
 
 
-def integer(value: Any, name: str, minimum: int | None = None) -> int:
+def integer(
+    value: Any, name: str, minimum: int | None = None, error: type[TgnnError] = GraphError
+) -> int:
     """``value`` as a Python int: an int, numpy integer or one-element integer tensor.
 
-    Floats (even ``8.0``), bools and anything else raise :class:`~tgnn.errors.GraphError`
-    rather than being truncated; so does a value below ``minimum``.
+    Floats (even ``8.0``), bools and anything else raise ``error``
+    (:class:`~tgnn.errors.GraphError` by default) rather than being truncated; so does a value
+    below ``minimum``.
     """
     item = value
     if isinstance(value, Tensor) and value.numel() == 1 and not value.is_floating_point():
         item = value.item()
     if isinstance(item, (bool, np.bool_)):
-        raise GraphError(f"{name}: expected an integer, got the bool {value!r}")
+        raise error(f"{name}: expected an integer, got the bool {value!r}")
     try:
         out = operator.index(item)
     except TypeError:
-        raise GraphError(
+        raise error(
             f"{name}: expected an integer, got {value!r} ({type(value).__name__}); "
             "non-integers are not truncated"
         ) from None
     if minimum is not None and out < minimum:
-        raise GraphError(f"{name}: expected an integer >= {minimum}, got {out}")
+        raise error(f"{name}: expected an integer >= {minimum}, got {out}")
     return out
+
+
+def real(value: Any, name: str, error: type[TgnnError] = GraphError) -> float:
+    """``value`` as a finite Python float: an int, float, numpy number or one-element real
+    tensor. NaN, infinities, bools, strings and complex numbers raise ``error``
+    (:class:`~tgnn.errors.GraphError` by default)."""
+    item = value.item() if isinstance(value, Tensor) and value.numel() == 1 else value
+    if isinstance(item, (bool, np.bool_)) or not isinstance(item, (int, float, np.number)) \
+            or isinstance(item, (complex, np.complexfloating)):
+        raise error(f"{name}: expected a real number, got {value!r} ({type(value).__name__})")
+    out = float(item)
+    if not np.isfinite(out):
+        raise error(f"{name}: expected a finite number, got {out}")
+    return out
+
+
+def size_limits(dense_max: Any, factor_max: Any) -> tuple[int, int | None]:
+    """``dense_max`` (an integer >= 0) and ``factor_max`` (None or an integer >= 1)."""
+    dense = integer(dense_max, "dense_max", minimum=0)
+    return dense, None if factor_max is None else integer(factor_max, "factor_max", minimum=1)
 
 
 def node_id(value: Any, name: str, n: int) -> int:

@@ -17,6 +17,7 @@ import scipy.sparse as sp
 import scipy.sparse.csgraph as csg
 
 from tgnn.errors import SizeLimitError
+from tgnn.metrics._input import integer
 
 __all__ = ["DENSE_MAX_NODES", "FACTOR_MAX", "check_dense", "factor_size", "check_factor"]
 
@@ -175,7 +176,7 @@ def check_factor(
     """Raise :class:`~tgnn.errors.SizeLimitError` when the factor of ``pattern`` would hold
     more than ``factor_max`` entries (default :data:`FACTOR_MAX`) or take more than
     ``FLOPS_PER_ENTRY * factor_max`` flops (an expander-like graph: nearly dense fill)."""
-    limit = FACTOR_MAX if factor_max is None else int(factor_max)
+    limit = FACTOR_MAX if factor_max is None else integer(factor_max, "factor_max", minimum=1)
     entries, _ = factor_size(pattern, limit)
     if entries <= limit:
         return

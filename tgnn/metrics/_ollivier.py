@@ -18,6 +18,7 @@ from torch import Tensor
 
 from tgnn.errors import GraphError
 from tgnn.metrics._graph import GraphInput, Symmetrize, edge_values, to_adjacency, upper_edges
+from tgnn.metrics._input import real
 
 __all__ = ["ollivier_ricci_curvature"]
 
@@ -43,6 +44,8 @@ def _measures(W: sp.csr_array, alpha: float, exp_power: float, base: float) -> n
 
 def _check_options(alpha: float, exp_power: float, base: float, chunk: int) -> None:
     """Named errors for the walk's parameters (before any work)."""
+    alpha, exp_power, base = (real(v, k) for k, v in
+                              (("alpha", alpha), ("exp_power", exp_power), ("base", base)))
     if not 0.0 <= alpha <= 1.0:
         raise GraphError(f"alpha: expected a value in [0, 1], got {alpha!r}")
     if not (math.isfinite(exp_power) and exp_power >= 0.0):

@@ -20,6 +20,7 @@ from torch import Tensor
 
 from tgnn.convert.validate import check_attention
 from tgnn.errors import EmptyInputError, ShapeError
+from tgnn.metrics._input import integer, real
 
 __all__ = [
     "attention_entropy",
@@ -51,7 +52,7 @@ def _stack(attention: AttentionInput, name: str = "attention") -> Tensor:
 
 def _layers(attention: AttentionInput, rho: float) -> Tensor:
     """``[L, n, n]`` of ``Ahat_l = rho mean_h A_l + (1 - rho) I``."""
-    if not 0.0 <= rho <= 1.0:
+    if not 0.0 <= real(rho, "rho", ShapeError) <= 1.0:
         raise ShapeError(f"rho: expected a residual share in [0, 1], got {rho}")
     A = _stack(attention)
     if A.dim() == 2:
@@ -133,10 +134,12 @@ def sink_rate(attention: AttentionInput, *, eps: float = 0.3, position: int = 0)
     >>> sink_rate(A, eps=0.6)
     0.5
     """
+    threshold = real(eps, "eps", ShapeError)  # NaN compared False everywhere: a rate of 0
     alpha = sink_mass(attention)
-    if not -alpha.shape[-1] <= position < alpha.shape[-1]:
-        raise ShapeError(f"position: expected an index in [0, {alpha.shape[-1]}), got {position}")
-    return float((alpha[..., position] > eps).to(torch.float64).mean())
+    n = alpha.shape[-1]
+    if not -n <= integer(position, "position", error=ShapeError) < n:
+        raise ShapeError(f"position: expected an index in [-{n}, {n}), got {position}")
+    return float((alpha[..., integer(position, "position")] > threshold).to(torch.float64).mean())
 
 
 def attention_rollout(attention: AttentionInput, *, rho: float = 0.5) -> Tensor:

@@ -23,7 +23,7 @@ from torch import Tensor
 from tgnn.errors import GraphError, ShapeError
 from tgnn.metrics._graph import GraphInput, Symmetrize, spd_factor, to_adjacency
 from tgnn.metrics._grounded import Grounded, laplacian_of
-from tgnn.metrics._input import as_numpy, integer, node_id
+from tgnn.metrics._input import as_numpy, integer, node_id, real, size_limits
 from tgnn.metrics._limits import check_dense, check_factor
 from tgnn.metrics._selinv import inverse_diagonal
 
@@ -185,6 +185,7 @@ def effective_resistance(
     >>> effective_resistance(path, num_nodes=3, pairs=pairs, dense_max=0, factor_max=1).tolist()
     [1.0, 2.0]
     """
+    dense_max, factor_max = size_limits(dense_max, factor_max)
     W = to_adjacency(graph, edge_weight, num_nodes, symmetrize=symmetrize)
     return torch.from_numpy(_resistance(W, source, pairs, dense_max, factor_max))
 
@@ -272,11 +273,12 @@ def edge_resistance(
     if epsilon is None and num_projections is None:
         return torch.from_numpy(_resistance(W, None, np.stack([a, b]), 3000))
     if num_projections is None:
-        if not 0.0 < float(epsilon) < 1.0:  # type: ignore[arg-type]
+        eps = real(epsilon, "epsilon")
+        if not 0.0 < eps < 1.0:
             raise GraphError(f"epsilon: expected a value in (0, 1), got {epsilon}")
-        num_projections = _jl_size(W.shape[0], float(epsilon))  # type: ignore[arg-type]
+        num_projections = _jl_size(W.shape[0], eps)
     k = integer(num_projections, "num_projections", minimum=1)  # k = 0 gave all-zero values
-    out = _approx_edges(W, a, b, k, integer(seed, "seed"))
+    out = _approx_edges(W, a, b, k, integer(seed, "seed", minimum=0))
     out[a == b] = 0.0
     return torch.from_numpy(out)
 
@@ -352,6 +354,7 @@ def total_effective_resistance(
     >>> total_effective_resistance(path, num_nodes=3)   # 1 + 1 + 2
     4.0
     """
+    dense_max, factor_max = size_limits(dense_max, factor_max)
     W = to_adjacency(graph, edge_weight, num_nodes, symmetrize=symmetrize)
     n = W.shape[0]
     if n == 1:

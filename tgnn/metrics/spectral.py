@@ -19,6 +19,7 @@ import scipy.sparse.linalg as spla
 
 from tgnn.errors import DisconnectedGraphError, GraphError, SizeLimitError
 from tgnn.metrics._graph import GraphInput, Symmetrize, spd_factor, to_adjacency
+from tgnn.metrics._input import size_limits
 from tgnn.metrics._limits import check_dense, check_factor
 
 __all__ = ["laplacian", "spectral_gap", "cheeger_bounds"]
@@ -139,6 +140,7 @@ def spectral_gap(
     >>> round(spectral_gap(ring, num_nodes=4, method="sparse", factor_max=1), 12)  # no factor
     1.0
     """
+    dense_max, factor_max = size_limits(dense_max, factor_max)
     W = to_adjacency(graph, edge_weight, num_nodes, symmetrize=symmetrize)
     n = W.shape[0]
     if n < 2:

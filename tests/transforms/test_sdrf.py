@@ -22,6 +22,7 @@ from tgnn.graphs import (
 from tgnn.transforms import SDRF, sdrf_rewire
 from tgnn.transforms._forman import affected_edges, bfc_all, bfc_edge, bfc_reference_edge
 from tgnn.transforms._rewire import undirected_view
+from tgnn.transforms.sdrf import _sample
 
 
 def _edges(graph: nx.Graph) -> tuple[sp.csr_matrix, np.ndarray, list[set[int]]]:
@@ -148,3 +149,20 @@ def test_causal_attention_stays_causal_and_stochastic():
     assert bool((src <= dst).all())
     torch.testing.assert_close(row_sums(out), torch.ones(24, dtype=torch.float64))
     assert total_resistance(out) < total_resistance(data)
+
+
+def test_infinite_tau_is_greedy_and_large_tau_does_not_overflow():
+    """``tau=inf`` is the documented greedy limit (it raised 'Probabilities contain NaN');
+    ``tau=1e308`` overflowed ``tau * gain`` the same way."""
+    rng = np.random.default_rng(0)
+    gains = np.array([0.1, 0.5, 0.5, 0.2])
+    picks = {_sample(gains, float("inf"), rng) for _ in range(50)}
+    assert picks == {1, 2}  # the largest gains, ties drawn uniformly
+    assert {_sample(gains, 0.0, rng) for _ in range(200)} == {0, 1, 2, 3}
+    view = undirected_view(clique_path(3, 4))
+    for seed in range(3):
+        greedy = sdrf_rewire(view, 4, tau=float("inf"), removal_bound=1.0, seed=seed)
+        assert greedy == sdrf_rewire(view, 4, tau=1e308, removal_bound=1.0, seed=seed)
+        assert len(greedy[0]) == 4
+    out = SDRF(num_iterations=3, tau=float("inf"))(barbell_graph(4))
+    assert int(out.edge_added.sum()) > 0

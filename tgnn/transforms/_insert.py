@@ -4,7 +4,9 @@ Old node ``t`` becomes ``old_to_new[t]``; node-level tensors are scattered to th
 nodes get zeros; ``pos`` is set by the caller); incoming weights of every old edge are scaled by
 ``scale[target]`` (``edge_weight`` and a floating ``edge_attr [E, H]`` alike, the per-head
 weights); the new edges are appended with their weight (the same for every head) and flagged
-in ``edge_added``; new nodes are flagged in ``node_added``.
+in ``edge_added``; new nodes are flagged in ``node_added``. The input is validated once
+(:func:`tgnn.transforms._checks.checked_graph`: both rows of ``edge_index`` range-checked, so a
+negative id is refused rather than read from the end of ``old_to_new``).
 """
 
 from __future__ import annotations
@@ -15,32 +17,40 @@ import torch
 from torch import Tensor
 from torch_geometric.data import Data
 
-from tgnn.errors import GraphError
-from tgnn.transforms._rewire import num_nodes_of
+from tgnn.errors import GraphError, ShapeError
+from tgnn.transforms._checks import CheckedGraph, checked_graph
 
 WEIGHT_KEYS = ("edge_weight", "edge_attr")
 
 
-def check_single_sequence(data: Data, name: str) -> int:
-    """Number of tokens of a one-sequence attention graph (``Batch``es are rejected)."""
-    n = num_nodes_of(data)
+def check_single_sequence(data: Data, name: str) -> CheckedGraph:
+    """A one-sequence attention graph, validated (``Batch``es and unrolled graphs rejected)."""
+    graph = checked_graph(data, name)
     unrolled = isinstance(getattr(data, "layer", None), Tensor)
     if getattr(data, "num_graphs", 1) not in (None, 1) or unrolled:
         raise GraphError(
             f"data: {name} expects one single-layer attention graph, got a batch or an unrolled "
             "graph; apply it to each graph of Batch.to_data_list()"
         )
-    return n
+    return graph
 
 
 def token_positions(data: Data, n: int) -> Tensor:
-    """``data.pos`` (token positions), or ``0..n-1`` when absent."""
+    """``data.pos`` (token positions, one row per node), or ``0..n-1`` when absent."""
     pos = getattr(data, "pos", None)
-    return torch.arange(n) if pos is None else pos.reshape(n, -1)[:, 0].long()
+    if pos is None:
+        return torch.arange(n)
+    if not isinstance(pos, Tensor) or pos.dim() == 0 or pos.size(0) != n:
+        shape = tuple(pos.shape) if isinstance(pos, Tensor) else type(pos).__name__
+        raise ShapeError(
+            f"data.pos: expected one position per node, [{n}] or [{n}, d], got {shape}"
+        )
+    return pos.reshape(n, -1)[:, 0].long()
 
 
 def insert_nodes(
     data: Data,
+    graph: CheckedGraph,
     old_to_new: Tensor,
     total: int,
     new_pos: Tensor,
@@ -48,9 +58,9 @@ def insert_nodes(
     new_edges: Tensor,
     new_weight: Tensor,
 ) -> Data:
-    """Shallow copy of ``data`` with the nodes and edges inserted (see module docstring)."""
-    n = num_nodes_of(data)
-    ei = data.edge_index
+    """Shallow copy of ``data`` (validated as ``graph``) with the nodes and edges inserted
+    (see module docstring)."""
+    n, ei = graph.num_nodes, graph.edge_index
     num_edges = ei.size(1)
     out = copy.copy(data)
     for key, value in data.items():

@@ -18,11 +18,16 @@ writes them back onto the original (possibly directed, weighted, attention) grap
 Kept edges keep their order and attributes; added edges are appended and flagged in the boolean
 ``edge_added`` mask (chained transforms keep earlier flags). ``edge_weight`` of an added edge is
 ``added_weight`` when not renormalising; other edge-level tensors get zeros.
+
+The input is validated once by :func:`tgnn.transforms._checks.checked_graph` (both rows of
+``edge_index`` range-checked, weights finite and non-negative, ``num_nodes`` explicit); the
+write-back options once when the transform is constructed.
 """
 
 from __future__ import annotations
 
 import copy
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,7 +37,8 @@ from torch import Tensor
 from torch_geometric.data import Data
 from torch_geometric.transforms import BaseTransform
 
-from tgnn.errors import GraphError
+from tgnn.graphs._checks import check_flag, check_real
+from tgnn.transforms._checks import CheckedGraph, checked_graph
 
 Pair = tuple[int, int]
 
@@ -61,30 +67,27 @@ class UndirectedView:
         return [set(idx[ptr[k] : ptr[k + 1]]) for k in range(self.num_nodes)]
 
 
-def num_nodes_of(data: Data) -> int:
-    """``data.num_nodes``, required to be known (never inferred from ``edge_index``)."""
-    n = data.num_nodes
-    if n is None:
-        raise GraphError("data.num_nodes: expected the number of nodes, got None")
-    return int(n)
+def check_added_weight(added_weight: float) -> float:
+    """``added_weight`` as a float after checking it is finite and positive.
+
+    Zero would add edges that are no edges (a later step may add the same pair again), a
+    negative value negative edges.
+    """
+    return check_real(added_weight, "added_weight", 0.0, math.inf, low_open=True, high_open=True)
 
 
-def undirected_view(data: Data) -> UndirectedView:
+def undirected_view(data: Data | CheckedGraph) -> UndirectedView:
     """Symmetrised simple support of ``data`` (self-loops dropped, duplicates summed).
 
     Weight of pair ``{u, v}`` is ``(w_uv + w_vu) / 2`` summed over parallel edges; missing
-    ``edge_weight`` counts as one per edge. Edges of non-positive weight are ignored.
+    ``edge_weight`` counts as one per edge. Zero-weight edges are ignored. A ``Data`` is
+    validated first (:func:`~tgnn.transforms._checks.checked_graph`).
     """
-    n = num_nodes_of(data)
-    ei = data.edge_index
-    if ei is None or ei.numel() == 0:
+    graph = data if isinstance(data, CheckedGraph) else checked_graph(data, "undirected_view")
+    n, src, dst, weight = graph.num_nodes, graph.src, graph.dst, graph.weight
+    if src.size == 0:
         empty = np.zeros(0, dtype=np.int64)
         return UndirectedView(n, empty, empty, np.zeros(0))
-    src, dst = ei[0].cpu().numpy(), ei[1].cpu().numpy()
-    if src.min() < 0 or max(src.max(), dst.max()) >= n:
-        raise GraphError(f"edge_index: expected node ids in [0, {n}), got ids outside")
-    w = data.edge_weight
-    weight = np.ones(src.size) if w is None else w.detach().cpu().double().numpy()
     keep = (src != dst) & (weight > 0)
     a, b, weight = src[keep], dst[keep], weight[keep] / 2.0
     sym = sp.coo_matrix((weight, (np.minimum(a, b), np.maximum(a, b))), shape=(n, n)).tocsr()
@@ -168,10 +171,15 @@ def apply_rewiring(
     causal: bool,
     renormalize: bool,
     added_weight: float = 1.0,
+    graph: CheckedGraph | None = None,
 ) -> Data:
-    """Write added / removed undirected pairs back onto ``data`` (a shallow copy)."""
-    n = num_nodes_of(data)
-    ei = data.edge_index
+    """Write added / removed undirected pairs back onto ``data`` (a shallow copy).
+
+    ``graph`` is ``data`` validated (:func:`~tgnn.transforms._checks.checked_graph`), checked
+    here when not given.
+    """
+    graph = checked_graph(data, "apply_rewiring") if graph is None else graph
+    n, ei = graph.num_nodes, graph.edge_index
     num_edges = ei.size(1)
     keep = torch.ones(num_edges, dtype=torch.bool)
     if removed:
@@ -212,20 +220,22 @@ class RewiringTransform(BaseTransform):
     """Base of the rewiring transforms: rewire the undirected view, write the pairs back.
 
     A subclass implements :meth:`rewire`; ``causal``, ``renormalize`` and ``added_weight`` are
-    the write-back options of :func:`apply_rewiring` (``None``: from the data).
+    the write-back options of :func:`apply_rewiring` (``None``: from the data), checked here:
+    flags must be ``bool`` or ``None``, ``added_weight`` finite and positive.
     """
 
     def __init__(self, causal: bool | None, renormalize: bool | None, added_weight: float) -> None:
-        self.causal = causal
-        self.renormalize = renormalize
-        self.added_weight = added_weight
+        self.causal = check_flag(causal, "causal")
+        self.renormalize = check_flag(renormalize, "renormalize")
+        self.added_weight = check_added_weight(added_weight)
 
     def rewire(self, view: UndirectedView) -> tuple[list[Pair], set[Pair]]:
         """Added pairs (in order) and removed pairs ``u < v`` of the undirected view."""
         raise NotImplementedError
 
     def forward(self, data: Data) -> Data:
-        added, removed = self.rewire(undirected_view(data))
+        graph = checked_graph(data, type(self).__name__)
+        added, removed = self.rewire(undirected_view(graph))
         return apply_rewiring(
             data,
             added,
@@ -233,4 +243,5 @@ class RewiringTransform(BaseTransform):
             causal=resolve_causal(data, self.causal),
             renormalize=resolve_renormalize(data, self.renormalize),
             added_weight=self.added_weight,
+            graph=graph,
         )

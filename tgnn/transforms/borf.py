@@ -2,11 +2,11 @@ r"""BORF: batched Ollivier-Ricci flow rewiring (Nguyen et al. 2023)."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from torch_geometric.data.datapipes import functional_transform
 
-from tgnn.errors import GraphError
+from tgnn.graphs._checks import check_choice, check_count, check_real
 from tgnn.transforms._forman import affected_edges
 from tgnn.transforms._ollivier import orc_edge
 from tgnn.transforms._rewire import Pair, RewiringTransform, UndirectedView, net_changes
@@ -44,6 +44,25 @@ class _OrcCache:
             self.stale |= affected_edges(self.adj, a, b)
 
 
+def _check_parameters(
+    num_iterations: int,
+    batch_add: int,
+    batch_remove: int,
+    removal_bound: float,
+    alpha: float,
+    pick: str,
+) -> tuple[Any, ...]:
+    """The parameters of :func:`borf_rewire`, checked (named errors, never NaN)."""
+    return (
+        check_count(num_iterations, "num_iterations"),
+        check_count(batch_add, "batch_add"),
+        check_count(batch_remove, "batch_remove"),
+        check_real(removal_bound, "removal_bound"),
+        check_real(alpha, "alpha", 0.0, 1.0),
+        check_choice(pick, "pick", ("cost", "mass")),
+    )
+
+
 def borf_rewire(
     view: UndirectedView,
     num_iterations: int = 3,
@@ -74,8 +93,9 @@ def borf_rewire(
     >>> added
     [(0, 7)]
     """
-    if pick not in ("cost", "mass"):
-        raise GraphError(f"pick: expected 'cost' or 'mass', got {pick!r}")
+    num_iterations, batch_add, batch_remove, removal_bound, alpha, pick = _check_parameters(
+        num_iterations, batch_add, batch_remove, removal_bound, alpha, pick
+    )
     cache = _OrcCache(view, alpha, pick)
     original = cache.edges()
     order: list[Pair] = []
@@ -84,7 +104,7 @@ def borf_rewire(
         ranked = sorted(values, key=lambda p: (values[p][0], p))
         if not ranked:
             break
-        positive = [p for p in ranked[::-1][: max(batch_remove, 0)] if values[p][0] > removal_bound]
+        positive = [p for p in ranked[::-1][:batch_remove] if values[p][0] > removal_bound]
         for edge in ranked[:batch_add]:
             p, q = values[edge][1]
             if p != q and q not in cache.adj[p]:
@@ -109,21 +129,26 @@ class BORF(RewiringTransform):
     Parameters
     ----------
     num_iterations
-        Number of batches.
+        Number of batches, an integer ``>= 0``.
     batch_add, batch_remove
         Edges added (around the most negatively curved edges) and removed (the most positively
-        curved) per batch; ``batch_remove=0`` only adds.
+        curved) per batch, integers ``>= 0``; ``batch_remove=0`` only adds.
     removal_bound
-        Only edges of curvature above it are removed.
+        Only edges of curvature above it are removed (``float('inf')``: none; NaN is refused).
     alpha
-        Idleness of the random-walk measures (0 as in the published code).
+        Idleness of the random-walk measures, in ``[0, 1]`` (0 as in the published code).
     pick
         ``"cost"`` (default) joins the pair with the largest share of the transport cost;
         ``"mass"`` the pair with the largest transported mass, as the published code.
     causal, renormalize
         ``None``: from the data (``is_causal``; renormalise attention graphs).
     added_weight
-        ``edge_weight`` of added edges when not renormalising.
+        ``edge_weight`` of added edges when not renormalising, finite and positive.
+
+    Raises
+    ------
+    ShapeError
+        At construction, for a parameter outside the ranges above.
 
     References: Nguyen, Hieu, Nguyen, Ho, Osher, Nguyen, "Revisiting over-smoothing and
     over-squashing using Ollivier-Ricci curvature", ICML 2023.
@@ -149,12 +174,14 @@ class BORF(RewiringTransform):
         added_weight: float = 1.0,
     ) -> None:
         super().__init__(causal, renormalize, added_weight)
-        self.num_iterations = num_iterations
-        self.batch_add = batch_add
-        self.batch_remove = batch_remove
-        self.removal_bound = removal_bound
-        self.alpha = alpha
-        self.pick = pick
+        (
+            self.num_iterations,
+            self.batch_add,
+            self.batch_remove,
+            self.removal_bound,
+            self.alpha,
+            self.pick,
+        ) = _check_parameters(num_iterations, batch_add, batch_remove, removal_bound, alpha, pick)
 
     def rewire(self, view: UndirectedView) -> tuple[list[Pair], set[Pair]]:
         return borf_rewire(

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 from torch_geometric.data.datapipes import functional_transform
 
+from tgnn.graphs._checks import check_count
 from tgnn.transforms._pairs import least_product_non_edge
-from tgnn.transforms._rewire import Pair, RewiringTransform, UndirectedView
+from tgnn.transforms._rewire import Pair, RewiringTransform, UndirectedView, check_added_weight
 
 __all__ = ["FoSR", "fosr_rewire"]
 
@@ -53,6 +54,18 @@ class _SpectralState:
         self.taken.add(u * self.n + v)
 
 
+def _check_parameters(
+    num_edges: int, power_iters: int, added_weight: float, seed: int
+) -> tuple[int, int, float, int]:
+    """The parameters of :func:`fosr_rewire`, checked (named errors)."""
+    return (
+        check_count(num_edges, "num_edges"),
+        check_count(power_iters, "power_iters"),
+        check_added_weight(added_weight),
+        check_count(seed, "seed"),
+    )
+
+
 def fosr_rewire(
     view: UndirectedView,
     num_edges: int = 10,
@@ -83,6 +96,9 @@ def fosr_rewire(
     >>> u < 2 and v > 3  # across the bridge 2 - 3
     True
     """
+    num_edges, power_iters, added_weight, seed = _check_parameters(
+        num_edges, power_iters, added_weight, seed
+    )
     state = _SpectralState(view, added_weight)
     if view.num_nodes < 2:
         return []
@@ -114,16 +130,21 @@ class FoSR(RewiringTransform):
     Parameters
     ----------
     num_edges
-        Number of edges to add (fewer if the graph becomes complete).
+        Number of edges to add, an integer ``>= 0`` (fewer if the graph becomes complete).
     power_iters
-        Power-iteration steps before the first edge.
+        Power-iteration steps before the first edge, an integer ``>= 0``.
     seed
-        Seed of the random start vector.
+        Seed of the random start vector, an integer ``>= 0``.
     causal, renormalize
         ``None``: from the data (``is_causal``; renormalise attention graphs).
     added_weight
         Weight of added edges in the spectral estimate and in ``edge_weight`` (when not
-        renormalising).
+        renormalising), finite and positive.
+
+    Raises
+    ------
+    ShapeError
+        At construction, for a parameter outside the ranges above.
 
     References: Karhadkar, Banerjee, Montúfar, "FoSR: First-order spectral rewiring for
     addressing oversquashing in GNNs", ICLR 2023.
@@ -146,9 +167,9 @@ class FoSR(RewiringTransform):
         added_weight: float = 1.0,
     ) -> None:
         super().__init__(causal, renormalize, added_weight)
-        self.num_edges = num_edges
-        self.power_iters = power_iters
-        self.seed = seed
+        self.num_edges, self.power_iters, _, self.seed = _check_parameters(
+            num_edges, power_iters, added_weight, seed
+        )
 
     def rewire(self, view: UndirectedView) -> tuple[list[Pair], set[Pair]]:
         added = fosr_rewire(view, self.num_edges, self.power_iters, self.added_weight, self.seed)

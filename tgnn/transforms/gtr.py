@@ -6,7 +6,8 @@ import numpy as np
 from scipy.sparse.csgraph import connected_components
 from torch_geometric.data.datapipes import functional_transform
 
-from tgnn.transforms._rewire import Pair, RewiringTransform, UndirectedView
+from tgnn.graphs._checks import check_count
+from tgnn.transforms._rewire import Pair, RewiringTransform, UndirectedView, check_added_weight
 
 __all__ = ["GTR", "gtr_rewire"]
 
@@ -75,6 +76,8 @@ def gtr_rewire(view: UndirectedView, num_edges: int = 10, added_weight: float = 
     >>> gtr_rewire(undirected_view(path_graph(4)), num_edges=1)  # closes P4 into C4
     [(0, 3)]
     """
+    num_edges = check_count(num_edges, "num_edges")
+    added_weight = check_added_weight(added_weight)
     n = view.num_nodes
     w = view.adjacency(weighted=True).toarray()
     lap = np.diag(w.sum(1)) - w
@@ -82,7 +85,7 @@ def gtr_rewire(view: UndirectedView, num_edges: int = 10, added_weight: float = 
     added: list[Pair] = []
     while len(added) < num_edges:
         count, labels = connected_components(w != 0, directed=False)
-        if count == 1:
+        if count <= 1:  # connected, or no nodes at all
             break
         u, v = _join_components(lap, labels)
         added.append((u, v))
@@ -121,12 +124,17 @@ class GTR(RewiringTransform):
     Parameters
     ----------
     num_edges
-        Number of edges to add (fewer if the graph becomes complete).
+        Number of edges to add, an integer ``>= 0`` (fewer if the graph becomes complete).
     causal, renormalize
         ``None``: from the data (``is_causal``; renormalise attention graphs).
     added_weight
         Conductance of added edges in the resistance model and their ``edge_weight`` (when not
-        renormalising).
+        renormalising), finite and positive (zero joined the same pair again and again).
+
+    Raises
+    ------
+    ShapeError
+        At construction, for a parameter outside the ranges above.
 
     Examples
     --------
@@ -144,7 +152,7 @@ class GTR(RewiringTransform):
         added_weight: float = 1.0,
     ) -> None:
         super().__init__(causal, renormalize, added_weight)
-        self.num_edges = num_edges
+        self.num_edges = check_count(num_edges, "num_edges")
 
     def rewire(self, view: UndirectedView) -> tuple[list[Pair], set[Pair]]:
         return gtr_rewire(view, self.num_edges, self.added_weight), set()

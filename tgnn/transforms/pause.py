@@ -8,7 +8,7 @@ from torch_geometric.data import Data
 from torch_geometric.data.datapipes import functional_transform
 from torch_geometric.transforms import BaseTransform
 
-from tgnn.errors import ShapeError
+from tgnn.graphs._checks import check_count, check_flag, check_real
 from tgnn.transforms._insert import check_single_sequence, insert_nodes, token_positions
 from tgnn.transforms._rewire import resolve_causal
 
@@ -72,11 +72,16 @@ class AddPauseTokens(BaseTransform):
     Parameters
     ----------
     num_start, num_end
-        Number of pause tokens at the start and at the end.
+        Number of pause tokens at the start and at the end, integers ``>= 0``.
     pause_mass
         Total mass a query puts on the pause tokens it sees, in ``[0, 1)``.
     causal
         ``None``: ``data.is_causal``.
+
+    Raises
+    ------
+    ShapeError
+        At construction, for a parameter outside the ranges above.
 
     Complexity: ``O(E + n (num_start + num_end))``.
 
@@ -96,17 +101,14 @@ class AddPauseTokens(BaseTransform):
         pause_mass: float = 0.5,
         causal: bool | None = None,
     ) -> None:
-        if num_start < 0 or num_end < 0:
-            raise ShapeError(f"num_start/num_end: expected >= 0, got {num_start}, {num_end}")
-        if not 0.0 <= pause_mass < 1.0:
-            raise ShapeError(f"pause_mass: expected a value in [0, 1), got {pause_mass!r}")
-        self.num_start = num_start
-        self.num_end = num_end
-        self.pause_mass = pause_mass
-        self.causal = causal
+        self.num_start = check_count(num_start, "num_start")
+        self.num_end = check_count(num_end, "num_end")
+        self.pause_mass = check_real(pause_mass, "pause_mass", 0.0, 1.0, high_open=True)
+        self.causal = check_flag(causal, "causal")
 
     def forward(self, data: Data) -> Data:
-        n = check_single_sequence(data, "AddPauseTokens")
+        graph = check_single_sequence(data, "AddPauseTokens")
+        n = graph.num_nodes
         s, e = self.num_start, self.num_end
         causal = resolve_causal(data, self.causal)
         edges, weight = pause_edges(n, s, e, self.pause_mass, causal)
@@ -117,7 +119,8 @@ class AddPauseTokens(BaseTransform):
         scale = torch.full(
             (s + n + e,), 1.0 - self.pause_mass if sees_pause else 1.0, dtype=torch.float64
         )
-        return insert_nodes(data, torch.arange(s, s + n), s + n + e, new_pos, scale, edges, weight)
+        old_to_new = torch.arange(s, s + n)
+        return insert_nodes(data, graph, old_to_new, s + n + e, new_pos, scale, edges, weight)
 
     def __repr__(self) -> str:
         return (

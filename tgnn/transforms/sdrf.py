@@ -2,13 +2,14 @@ r"""SDRF: stochastic discrete Ricci flow rewiring (Topping et al. 2022, Algorith
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Literal
 
 import numpy as np
 from torch_geometric.data.datapipes import functional_transform
 
-from tgnn.errors import GraphError
+from tgnn.graphs._checks import check_choice, check_count, check_real
 from tgnn.transforms._forman import affected_edges, bfc_all, bfc_edge, bfc_reference_edge
 from tgnn.transforms._rewire import Pair, RewiringTransform, UndirectedView, net_changes
 
@@ -87,6 +88,31 @@ class _CurvatureState:
         return cands, np.asarray(gains)
 
 
+def _check_parameters(
+    num_iterations: int, tau: float, removal_bound: float, curvature: str, seed: int
+) -> tuple[int, float, float, Literal["paper", "reference"], int]:
+    """The parameters of :func:`sdrf_rewire`, checked (named errors, never NaN)."""
+    return (
+        check_count(num_iterations, "num_iterations"),
+        check_real(tau, "tau", 0.0, math.inf),
+        check_real(removal_bound, "removal_bound"),
+        check_choice(curvature, "curvature", ("paper", "reference")),
+        check_count(seed, "seed"),
+    )
+
+
+def _sample(gains: np.ndarray, tau: float, rng: np.random.Generator) -> int:
+    """Index drawn with probability ``softmax(tau * gains)``; ``tau = inf``: uniform among the
+    largest gains (the limit), ``tau = 0``: uniform. Computed as ``exp(tau (g - max g))``, so no
+    ``tau`` overflows."""
+    below = gains - gains.max()
+    negative = below < 0  # the maxima stay 0 (inf * 0 would be NaN)
+    with np.errstate(over="ignore"):  # below -1.8e308 is -inf: weight exp(-inf) = 0, as meant
+        below[negative] *= tau
+    prob = np.exp(below)
+    return int(rng.choice(gains.size, p=prob / prob.sum()))
+
+
 def sdrf_rewire(
     view: UndirectedView,
     num_iterations: int = 10,
@@ -100,7 +126,8 @@ def sdrf_rewire(
     Each iteration takes the edge ``(u, v)`` of least balanced Forman curvature, scores every
     non-edge ``(k, l)`` with ``k`` in ``B1(u)``, ``l`` in ``B1(v)`` by the gain
     ``x_kl = Ric'(u, v) - Ric(u, v)`` it would bring, samples one with probability
-    ``softmax(tau * x)`` among those with ``x_kl > 0`` and adds it; then removes the edge of
+    ``softmax(tau * x)`` among those with ``x_kl > 0`` and adds it (``tau = inf``: greedy, the
+    largest gain, ties drawn uniformly; ``tau = 0``: uniform); then removes the edge of
     largest curvature if it exceeds ``removal_bound`` (``C+``). It stops early when an iteration
     neither adds nor removes. After every change only edges with an endpoint in
     ``N[a] ∪ N[b]`` are recomputed.
@@ -117,8 +144,9 @@ def sdrf_rewire(
     >>> len(added) > 0
     True
     """
-    if curvature not in ("paper", "reference"):
-        raise GraphError(f"curvature: expected 'paper' or 'reference', got {curvature!r}")
+    num_iterations, tau, removal_bound, curvature, seed = _check_parameters(
+        num_iterations, tau, removal_bound, curvature, seed
+    )
     rng = np.random.default_rng(seed)
     state = _CurvatureState(view, curvature, num_iterations)
     original = set(state.pairs)
@@ -130,9 +158,7 @@ def sdrf_rewire(
             cands, gains = state.improvements(*lowest[0])
             good = np.flatnonzero(gains > 1e-12)
             if good.size:
-                logits = tau * gains[good]
-                prob = np.exp(logits - logits.max())
-                pick = cands[int(good[rng.choice(good.size, p=prob / prob.sum())])]
+                pick = cands[int(good[_sample(gains[good], tau, rng)])]
                 state.add(*pick)
                 order.append(pick)
                 changed = True
@@ -159,20 +185,27 @@ class SDRF(RewiringTransform):
     Parameters
     ----------
     num_iterations
-        Maximum number of iterations (each adds at most one edge and removes at most one).
+        Maximum number of iterations, an integer ``>= 0`` (each adds at most one edge and
+        removes at most one).
     tau
-        Softmax temperature of the sampling (large ``tau``: greedy).
+        Softmax temperature of the sampling, ``>= 0``: large ``tau`` is greedy and
+        ``float('inf')`` exactly greedy (the largest gain; ties drawn uniformly), ``0`` uniform.
     removal_bound
         ``C+``: the most positively curved edge is removed when its curvature exceeds it;
-        ``float('inf')`` never removes.
+        ``float('inf')`` never removes (NaN is refused).
     curvature
         ``"paper"`` (Def. 1 of the paper) or ``"reference"`` (legacy formula of the released code).
     seed
-        Seed of the sampling; equal seeds give equal outputs.
+        Seed of the sampling, an integer ``>= 0``; equal seeds give equal outputs.
     causal, renormalize
         ``None``: from the data (``is_causal``; renormalise attention graphs).
     added_weight
-        ``edge_weight`` of added edges when not renormalising.
+        ``edge_weight`` of added edges when not renormalising, finite and positive.
+
+    Raises
+    ------
+    ShapeError
+        At construction, for a parameter outside the ranges above.
 
     Complexity: see :func:`sdrf_rewire`.
 
@@ -199,11 +232,9 @@ class SDRF(RewiringTransform):
         added_weight: float = 1.0,
     ) -> None:
         super().__init__(causal, renormalize, added_weight)
-        self.num_iterations = num_iterations
-        self.tau = tau
-        self.removal_bound = removal_bound
-        self.curvature = curvature
-        self.seed = seed
+        self.num_iterations, self.tau, self.removal_bound, self.curvature, self.seed = (
+            _check_parameters(num_iterations, tau, removal_bound, curvature, seed)
+        )
 
     def rewire(self, view: UndirectedView) -> tuple[list[Pair], set[Pair]]:
         return sdrf_rewire(

@@ -7,7 +7,7 @@ from torch_geometric.data import Data
 from torch_geometric.data.datapipes import functional_transform
 from torch_geometric.transforms import BaseTransform
 
-from tgnn.errors import ShapeError
+from tgnn.graphs._checks import check_real
 from tgnn.transforms._insert import check_single_sequence, insert_nodes, token_positions
 
 __all__ = ["AddSinkNode"]
@@ -33,7 +33,8 @@ class AddSinkNode(BaseTransform):
     Parameters
     ----------
     p
-        Mass every token sends to the sink, in ``[0, 1]``.
+        Mass every token sends to the sink, in ``[0, 1]`` (else :class:`~tgnn.errors.ShapeError`
+        at construction).
 
     Complexity: ``O(n + E)``.
 
@@ -49,12 +50,11 @@ class AddSinkNode(BaseTransform):
     """
 
     def __init__(self, p: float = 0.2) -> None:
-        if not 0.0 <= p <= 1.0:
-            raise ShapeError(f"p: expected a sink mass in [0, 1], got {p!r}")
-        self.p = p
+        self.p = check_real(p, "p", 0.0, 1.0)
 
     def forward(self, data: Data) -> Data:
-        n = check_single_sequence(data, "AddSinkNode")
+        graph = check_single_sequence(data, "AddSinkNode")
+        n = graph.num_nodes
         pos = token_positions(data, n)
         targets = torch.arange(n + 1)
         new_edges = torch.stack([torch.zeros(n + 1, dtype=torch.long), targets])
@@ -62,7 +62,8 @@ class AddSinkNode(BaseTransform):
         weight[0] = 1.0
         scale = torch.full((n + 1,), 1.0 - self.p, dtype=torch.float64)
         new_pos = torch.cat([torch.zeros(1, dtype=pos.dtype), pos + 1])
-        return insert_nodes(data, torch.arange(1, n + 1), n + 1, new_pos, scale, new_edges, weight)
+        old_to_new = torch.arange(1, n + 1)
+        return insert_nodes(data, graph, old_to_new, n + 1, new_pos, scale, new_edges, weight)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(p={self.p})"

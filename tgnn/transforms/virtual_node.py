@@ -7,7 +7,8 @@ from torch_geometric.data import Data
 from torch_geometric.data.datapipes import functional_transform
 from torch_geometric.transforms import BaseTransform
 
-from tgnn.errors import NotCausalError, ShapeError
+from tgnn.errors import NotCausalError
+from tgnn.graphs._checks import check_flag, check_real
 from tgnn.transforms._insert import check_single_sequence, insert_nodes, token_positions
 from tgnn.transforms._rewire import resolve_causal
 
@@ -40,6 +41,11 @@ class VirtualNode(BaseTransform):
     causal
         ``None``: ``data.is_causal``.
 
+    Raises
+    ------
+    ShapeError
+        At construction, for ``p`` outside ``[0, 1]`` or ``causal`` not a bool or None.
+
     Examples
     --------
     >>> from tgnn.graphs import uniform_bidirectional
@@ -50,13 +56,12 @@ class VirtualNode(BaseTransform):
     """
 
     def __init__(self, p: float = 0.2, causal: bool | None = None) -> None:
-        if not 0.0 <= p <= 1.0:
-            raise ShapeError(f"p: expected a mass in [0, 1], got {p!r}")
-        self.p = p
-        self.causal = causal
+        self.p = check_real(p, "p", 0.0, 1.0)
+        self.causal = check_flag(causal, "causal")
 
     def forward(self, data: Data) -> Data:
-        n = check_single_sequence(data, "VirtualNode")
+        graph = check_single_sequence(data, "VirtualNode")
+        n = graph.num_nodes
         if resolve_causal(data, self.causal):
             raise NotCausalError(
                 "data: VirtualNode expects a bidirectional attention graph, got is_causal=True "
@@ -69,7 +74,7 @@ class VirtualNode(BaseTransform):
         scale = torch.full((n + 1,), 1.0 - self.p, dtype=torch.float64)
         pos = token_positions(data, n)
         new_pos = torch.cat([pos, torch.tensor([int(pos.max()) + 1 if n else 0])])
-        return insert_nodes(data, tokens, n + 1, new_pos, scale, edges, weight)
+        return insert_nodes(data, graph, tokens, n + 1, new_pos, scale, edges, weight)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(p={self.p})"

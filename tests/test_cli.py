@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import torch
 from typer.testing import CliRunner
 
@@ -116,3 +117,41 @@ def test_convert_sparse_refuses_hidden_states_in_one_line(tmp_path: Path) -> Non
     result = runner.invoke(app, args)
     assert result.exit_code == 2 and "--sparse" in result.output
     assert len(result.output.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["convert", "no-such-model", "--text", "hi"], "no-such-model"),
+        (["view", "no-such-model"], "no-such-model"),
+        (["convert", "tgnn-gpt2-tiny", "--text", "hi", "--dtype", "float8"], "--dtype"),
+        (["convert", "tgnn-gpt2-tiny", "--text", "hi", "--device", "nope"], "--device"),
+        (["demo", "--device", "nope"], "--device"),
+        (["convert", "tgnn-gpt2-tiny", "--text", "hi", "--top-k", "0"], "top_k"),
+    ],
+)
+def test_user_mistakes_are_one_line_and_exit_2(args: list[str], named: str,
+                                               tmp_path: Path) -> None:
+    result = runner.invoke(app, [*args, *(["--out", str(tmp_path / "g.safetensors")]
+                                         if args[0] == "convert" else [])])
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.strip().splitlines() if "Loading weights" not in line]
+    assert len(lines) == 1 and named in lines[0], result.output
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the refusal on a CPU-only build")
+def test_cuda_on_a_cpu_only_build_is_one_line(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["convert", "tgnn-gpt2-tiny", "--text", "hi", "--device", "cuda",
+                                 "--out", str(tmp_path / "g.safetensors")])
+    assert result.exit_code == 2 and "no CUDA device" in result.output
+
+
+def test_convert_runs_in_bfloat16(tmp_path: Path) -> None:
+    out = tmp_path / "g.safetensors"
+    result = runner.invoke(app, ["convert", "random:llama", "--text", "hello", "--top-k", "2",
+                                 "--dtype", "bfloat16", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    from tgnn import load_graphs
+
+    graphs = load_graphs(out)
+    assert len(graphs) == 2 and graphs[0].edge_weight.dtype == torch.float32

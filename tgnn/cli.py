@@ -95,6 +95,50 @@ def _one_line(command: str) -> Iterator[None]:
         raise typer.Exit(2) from None
 
 
+_DTYPES = ("float32", "bfloat16", "float16")
+DeviceOption = Annotated[str, typer.Option(
+    help="Where the model runs: cpu, cuda, cuda:N or mps.")]
+DtypeOption = Annotated[str, typer.Option(
+    help="The model's weights: float32, bfloat16 or float16 (attention is always captured in "
+         "float32).")]
+
+
+def _load_model(command: str, name: str, device: str, dtype: str) -> tuple[Any, Any]:
+    """``(model, tokenizer)`` for a command, never from the hub; one line and exit 2 for an
+    unknown model, a device this torch cannot use or an unknown dtype."""
+    import torch
+
+    from tgnn.errors import ShapeError
+    from tgnn.models import load, random_config_model
+    from tgnn.sweep import check_model
+
+    with _one_line(command):
+        check_model(name)
+        try:
+            where = torch.device(device)
+        except (RuntimeError, TypeError):
+            raise ShapeError(
+                f"--device: expected cpu, cuda, cuda:N or mps, got {device!r}"
+            ) from None
+        if where.type == "cuda" and not torch.cuda.is_available():
+            raise ShapeError(f"--device {device}: this torch build sees no CUDA device; "
+                             "use --device cpu")
+        if where.type == "mps" and not torch.backends.mps.is_available():
+            raise ShapeError(f"--device {device}: MPS is not available here; use --device cpu")
+        if dtype not in _DTYPES:
+            raise ShapeError(f"--dtype: expected one of {', '.join(_DTYPES)}, got {dtype!r}")
+        weights = getattr(torch, dtype)
+        if name.startswith("random:"):
+            model, tokenizer = random_config_model(name.removeprefix("random:"), seed=0)
+            return model.to(device=where, dtype=weights), tokenizer
+        return load(name, device=where, dtype=weights, local_files_only=True)
+
+
+def _on_device(inputs: Any, model: Any) -> dict[str, Any]:
+    """The tokenizer's tensors moved to the model's device."""
+    return {k: v.to(model.device) if hasattr(v, "to") else v for k, v in dict(inputs).items()}
+
+
 def _writable(command: str, path: Path | str, force: bool) -> None:
     """Exit 2 unless ``--out PATH`` is outside the package and new (or ``--force``)."""
     from tgnn._output import check_output
@@ -106,6 +150,8 @@ def _writable(command: str, path: Path | str, force: bool) -> None:
 @app.command()
 def demo(
     text: Annotated[str, typer.Option(help="Sentence to run through MiniLM.")] = DEMO_TEXT,
+    device: DeviceOption = "cpu",
+    dtype: DtypeOption = "float32",
 ) -> None:
     """Convert one sentence's attention in the embedded MiniLM and print a per-layer table.
 
@@ -118,11 +164,11 @@ def demo(
 
     from tgnn.convert import LayerAttention, attention_to_data, stream_attention
     from tgnn.metrics.attention import attention_entropy, sink_mass
-    from tgnn.models import load
 
-    model, tokenizer = load("minilm")
+    model, tokenizer = _load_model("demo", "minilm", device, dtype)
     inputs = _tokenize(tokenizer, text)
     _fit("demo", "minilm", model, tokenizer, inputs)
+    inputs = _on_device(inputs, model)
     n = int(inputs["input_ids"].shape[1])
     table = Table(title=f"MiniLM attention as graphs ({n} tokens: {text!r})")
     for column in ("layer", "nodes", "edges", "[CLS] sink mass", "mean entropy (nats)"):
@@ -146,7 +192,9 @@ def demo(
 
 @app.command()
 def convert(
-    model: Annotated[str, typer.Argument(help="'minilm', 'tgnn-gpt2-tiny', or a local HF path.")],
+    model: Annotated[str, typer.Argument(
+        help="'tgnn-gpt2-tiny', 'tgnn-gpt2-tiny-nobos', 'minilm', 'random:gpt2|llama|bert', a "
+             ".safetensors file from train-tiny or a local Hugging Face checkpoint folder.")],
     text: Annotated[list[str], typer.Option("--text", help="Input text (repeat for a batch).")],
     out: Annotated[
         Path, typer.Option(help="Where to save the per-layer graphs: a .safetensors file "
@@ -173,6 +221,8 @@ def convert(
     memory_mb: Annotated[
         int, typer.Option(help="With --sparse: MiB of scores alive at once inside a layer.")
     ] = 256,
+    device: DeviceOption = "cpu",
+    dtype: DtypeOption = "float32",
 ) -> None:
     """Capture a model's attention on TEXT and save one PyG graph per layer to OUT.
 
@@ -184,7 +234,6 @@ def convert(
     ``tgnn.capture_graphs``).
     """
     from tgnn.convert import capture_graphs, save_graphs
-    from tgnn.models import load
 
     if sparse and hidden_states:
         typer.echo("tgnn convert: --hidden-states is not available with --sparse; drop one",
@@ -195,21 +244,22 @@ def convert(
                    f"{str(out)!r}", err=True)
         raise typer.Exit(2)
     _writable("convert", out, force)
-    network, tokenizer = load(model)
+    network, tokenizer = _load_model("convert", model, device, dtype)
     inputs = _tokenize(tokenizer, text)
     policy, count = _fit("convert", model, network, tokenizer, inputs, overflow, overlap)
+    inputs = _on_device(inputs, network)
     options: dict[str, Any] = {
         "head_reduction": None if head_reduction == "none" else head_reduction,
         "top_k": top_k, "top_p": top_p, "threshold": threshold, "overflow": policy,
     }
-    if sparse:
-        from tgnn.convert import capture_sparse_graphs
+    with _one_line("convert"):  # bad options are named in one line
+        if sparse:
+            from tgnn.convert import capture_sparse_graphs
 
-        graphs = capture_sparse_graphs(network, inputs, memory_budget=memory_mb * 2**20,
-                                       progress=sys.stderr.isatty(), **options)
-    else:
-        graphs = capture_graphs(network, inputs, hidden_states=hidden_states, **options)
-    with _one_line("convert"):
+            graphs = capture_sparse_graphs(network, inputs, memory_budget=memory_mb * 2**20,
+                                           progress=sys.stderr.isatty(), **options)
+        else:
+            graphs = capture_graphs(network, inputs, hidden_states=hidden_states, **options)
         save_graphs(out, graphs, overwrite=force)
     edges = sum(g.num_edges for g in graphs)
     pieces = f" in {count} windows" if policy.mode == "windows" else ""
@@ -295,6 +345,8 @@ def view(
         OverflowOption, typer.Option(help=_OVERFLOW_HELP + " Windows: one page each.")
     ] = OverflowOption.error,
     overlap: Annotated[int, typer.Option(help="Tokens shared by consecutive windows.")] = 0,
+    device: DeviceOption = "cpu",
+    dtype: DtypeOption = "float32",
 ) -> None:
     """Write an offline HTML explorer of MODEL's attention graph on TEXT (no server, no CDN).
 
@@ -302,11 +354,10 @@ def view(
     suffix. An existing page is replaced only with ``--force``.
     """
     from tgnn.explorer import write_html
-    from tgnn.models import load
 
     if overflow != OverflowOption.windows:
         _writable("view", out, force)
-    loaded, tokenizer = load(model)
+    loaded, tokenizer = _load_model("view", model, device, dtype)
     policy, count = _fit("view", model, loaded, tokenizer, _tokenize(tokenizer, text), overflow,
                          overlap)
     targets = [Path(out)]
@@ -323,8 +374,8 @@ def view(
         typer.echo(f"wrote {path} ({path.stat().st_size / 1024:.0f} KiB)")
 
 
+app.command("sweep", help=SWEEP_HELP)(sweep)
+
 if __name__ == "__main__":  # pragma: no cover
     app()
 
-
-app.command("sweep", help=SWEEP_HELP)(sweep)

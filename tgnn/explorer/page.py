@@ -102,7 +102,7 @@ def measured_sensitivity(
     if mode is None and size > SENSITIVITY_MAX_BYTES:
         return None, (f"skipped: the Jacobian needs about {size / 2**20:.0f} MiB "
                       "(pass sensitivity=True to measure it anyway)")
-    values = jacobian_sensitivity(model, input_ids, targets=[n - 1],
+    values = jacobian_sensitivity(model, input_ids.to(model.device), targets=[n - 1],
                                   layers=list(range(1, num_layers + 1)))
     return values[:, 0].double().cpu().numpy(), ""
 

@@ -121,3 +121,23 @@ def test_attention_switch_is_restored_and_changes_nothing() -> None:
     with pytest.raises(AttentionUnavailableError, match="no-such-attention"):
         jacobian_sensitivity(model, ids, attn_implementation="no-such-attention")
     assert model.config._attn_implementation == "sdpa"
+
+
+def test_indices_and_width_are_checked() -> None:
+    """Float targets / layers were truncated (1.5 -> 1), negative surrogate targets wrapped
+    around, out-of-range ones were torch's raw IndexError, and d <= 0 gave zeros (d = 0) or
+    complex values (d < 0)."""
+    model, ids = _model("gpt2")
+    with pytest.raises(ShapeError, match="targets: expected an integer, got 1.5"):
+        jacobian_sensitivity(model, ids, targets=[1.5])  # type: ignore[list-item]
+    with pytest.raises(ShapeError, match="layers: expected an integer, got 1.0"):
+        jacobian_sensitivity(model, ids, layers=[1.0])  # type: ignore[list-item]
+    A = torch.tensor([[[1.0, 0.0], [0.5, 0.5]]])
+    for targets, match in (([-1], r"targets: expected indices in \[0, 2\), got \[-1\]"),
+                           ([2], r"got \[2\]"), ([0.0], "expected an integer")):
+        with pytest.raises(ShapeError, match=match):
+            surrogate_sensitivity(A, 0.5, targets=targets)  # type: ignore[arg-type]
+    for d in (0, -4, 2.5):
+        with pytest.raises(ShapeError, match="d: expected an integer"):
+            surrogate_sensitivity(A, 0.5, d=d)  # type: ignore[arg-type]
+    assert surrogate_sensitivity(A, 0.5, targets=torch.tensor([1])).shape == (1, 2)

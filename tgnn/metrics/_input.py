@@ -18,7 +18,9 @@ from torch_geometric.data import Batch
 
 from tgnn.errors import EmptyInputError, GraphError, NonFiniteError, ShapeError, TgnnError
 
-__all__ = ["as_numpy", "integer", "real", "node_id", "size_limits", "unpack", "edges"]
+__all__ = [
+    "as_numpy", "integer", "real", "node_id", "positions", "size_limits", "unpack", "edges",
+]
 
 GraphInput = Any  # a torch_geometric Data, or an edge_index tensor / array
 
@@ -75,6 +77,19 @@ def real(value: Any, name: str, error: type[TgnnError] = GraphError) -> float:
     out = float(item)
     if not np.isfinite(out):
         raise error(f"{name}: expected a finite number, got {out}")
+    return out
+
+
+def positions(
+    values: Any, name: str, n: int, error: type[TgnnError] = GraphError, upper: bool = False
+) -> list[int]:
+    """A non-empty sequence of integer indices in ``[0, n)`` (``[0, n]`` with ``upper``):
+    floats are refused rather than truncated, negative ids do not count from the end."""
+    items = list(values.reshape(-1)) if isinstance(values, (Tensor, np.ndarray)) else list(values)
+    out = [integer(v, name, error=error) for v in items]
+    top = n + 1 if upper else n
+    if not out or min(out) < 0 or max(out) >= top:
+        raise error(f"{name}: expected indices in [0, {top}), got {out}")
     return out
 
 

@@ -19,6 +19,7 @@ from torch.func import vjp, vmap
 
 from tgnn._attention_switch import switched_attention
 from tgnn.errors import ShapeError
+from tgnn.metrics._input import integer, positions
 
 __all__ = [
     "jacobian_blocks",
@@ -75,12 +76,10 @@ def _targets_layers(
     model: Any, n: int, targets: Sequence[int] | None, layers: Sequence[int] | None
 ) -> tuple[torch.Tensor, list[int]]:
     n_layers = int(model.config.num_hidden_layers)
-    t = torch.arange(n) if targets is None else torch.as_tensor(list(targets), dtype=torch.long)
-    if t.numel() == 0 or int(t.min()) < 0 or int(t.max()) >= n:
-        raise ShapeError(f"targets: expected positions in [0, {n}), got {t.tolist()}")
-    ls = [n_layers] if layers is None else [int(l) for l in layers]
-    if not ls or min(ls) < 0 or max(ls) > n_layers:
-        raise ShapeError(f"layers: expected hidden-state indices in [0, {n_layers}], got {ls}")
+    t = torch.arange(n) if targets is None else torch.tensor(
+        positions(targets, "targets", n, ShapeError), dtype=torch.long)  # 1.5 was truncated
+    ls = [n_layers] if layers is None else positions(layers, "layers", n_layers, ShapeError,
+                                                     upper=True)
     return t, ls
 
 
@@ -245,12 +244,11 @@ def surrogate_sensitivity(
     """
     from tgnn.theory.rollout import rollout_matrix
 
+    if norm not in ("fro", "spectral"):
+        raise ShapeError(f"norm: expected 'fro' or 'spectral', got {norm!r}")
+    width = integer(d, "d", minimum=1, error=ShapeError)  # d <= 0 gave zeros or complex values
     shares = rho.detach().cpu().numpy() if isinstance(rho, torch.Tensor) else rho
     phi = torch.from_numpy(rollout_matrix(attention.detach().cpu(), shares, causal=False))
-    if targets is not None:
-        phi = phi[torch.as_tensor(list(targets), dtype=torch.long)]
-    if norm == "fro":
-        return phi.abs() * float(d) ** 0.5
-    if norm == "spectral":
-        return phi.abs()
-    raise ShapeError(f"norm: expected 'fro' or 'spectral', got {norm!r}")
+    if targets is not None:  # negative ids wrapped around, floats were truncated
+        phi = phi[torch.tensor(positions(targets, "targets", phi.shape[-1], ShapeError))]
+    return phi.abs() * float(width) ** 0.5 if norm == "fro" else phi.abs()

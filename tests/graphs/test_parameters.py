@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from tgnn.errors import NonFiniteError, ShapeError
+from tgnn.errors import GraphError, NonFiniteError, ShapeError
 from tgnn.graphs import (
     alibi_recency,
     barbell_graph,
@@ -73,3 +73,9 @@ def test_networkx_weights_must_be_finite(weight: float):
     graph[0][1]["weight"] = "heavy"
     with pytest.raises(ShapeError, match="'heavy'"):
         from_networkx_undirected(graph)
+
+
+def test_directed_networkx_graphs_are_refused():
+    # before: 0 -> 1 and 1 -> 0 became four stored edges, each pair's weight counted twice
+    with pytest.raises(GraphError, match="directed.*to_undirected"):
+        from_networkx_undirected(nx.DiGraph([(0, 1), (1, 0)]))

@@ -14,7 +14,7 @@ import networkx as nx
 import torch
 from torch_geometric.data import Data
 
-from tgnn.errors import NonFiniteError, ShapeError
+from tgnn.errors import GraphError, NonFiniteError, ShapeError
 from tgnn.graphs._checks import check_count
 
 __all__ = [
@@ -34,7 +34,8 @@ def from_networkx_undirected(graph: nx.Graph, name: str = "graph") -> Data:
 
     Edge attribute ``weight`` (default 1) becomes ``edge_weight``; both directions are stored.
     A weight that is not a real number raises :class:`~tgnn.errors.ShapeError`, a NaN or
-    infinite one :class:`~tgnn.errors.NonFiniteError`.
+    infinite one :class:`~tgnn.errors.NonFiniteError`; a directed graph raises
+    :class:`~tgnn.errors.GraphError` (its reciprocal edges would be stored twice).
 
     Examples
     --------
@@ -42,6 +43,12 @@ def from_networkx_undirected(graph: nx.Graph, name: str = "graph") -> Data:
     >>> data.edge_index.tolist(), data.num_nodes
     ([[0, 1, 1, 2], [1, 0, 2, 1]], 3)
     """
+    if graph.is_directed():
+        raise GraphError(
+            "graph: expected an undirected networkx graph, got a directed one (u -> v and v -> u "
+            "would each be stored in both directions); pass graph.to_undirected() or build a "
+            "directed Data yourself"
+        )
     n = graph.number_of_nodes()
     graph = nx.convert_node_labels_to_integers(graph, ordering="sorted")
     rows, cols, weights = [], [], []

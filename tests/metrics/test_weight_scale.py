@@ -70,10 +70,13 @@ def test_resistances_scale_as_one_over_the_weights(g: tuple[int, int, bool], s: 
     n, seed, connected = g
     ei, w = _graph(n, seed, connected)
     pairs = torch.tensor([[0, 0, n - 1], [n - 1, n // 2, 1 % n]])
-    for kwargs in ({}, {"source": n // 2}, {"pairs": pairs}, {"pairs": pairs, "dense_max": 0}):
+    modes = ({}, {"source": n // 2}, {"pairs": pairs}, {"pairs": pairs, "dense_max": 0},
+             {"pairs": pairs, "dense_max": 0, "factor_max": 1})  # dense, factor, CG
+    for kwargs in modes:
         unit = effective_resistance(ei, w, n, **kwargs)  # type: ignore[arg-type]
         _close(effective_resistance(ei, s * w, n, **kwargs) * s, unit)  # type: ignore[arg-type]
         kwargs.pop("dense_max", None)  # commute_time always takes the dense path for pairs
+        kwargs.pop("factor_max", None)
         _close(commute_time(ei, s * w, n, **kwargs), commute_time(ei, w, n, **kwargs))  # type: ignore[arg-type]
     for dense_max in (3000, 1):  # dense, and grounded sparse
         unit_kf = total_effective_resistance(ei, w, n, dense_max=dense_max)

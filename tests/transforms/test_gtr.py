@@ -10,6 +10,7 @@ import torch
 from rewire_measure import attention_data, row_sums, spectral_gap, total_resistance
 from torch_geometric.data import Data
 
+from tgnn.errors import SizeLimitError
 from tgnn.graphs import (
     barbell_graph,
     binary_tree,
@@ -89,3 +90,12 @@ def test_causal_attention_stays_causal_and_stochastic():
     assert bool((src <= dst).all()) and int(out.edge_added.sum()) == 5
     torch.testing.assert_close(row_sums(out), torch.ones(24, dtype=torch.float64))
     assert total_resistance(out) < total_resistance(data)
+
+
+def test_dense_size_guard_before_allocating(monkeypatch: pytest.MonkeyPatch):
+    # before: the n x n arrays were allocated whatever n (n = 200,000 fails only for memory)
+    monkeypatch.setattr("tgnn.metrics._limits.DENSE_MAX_NODES", 10)
+    data = path_graph(11)
+    with pytest.raises(SizeLimitError, match="GTR.*n = 10 nodes.*got n = 11.*FoSR or SDRF"):
+        GTR(num_edges=1)(data)
+    assert int(GTR(num_edges=1)(path_graph(10)).edge_added.sum()) == 2

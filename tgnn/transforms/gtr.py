@@ -7,6 +7,7 @@ from scipy.sparse.csgraph import connected_components
 from torch_geometric.data.datapipes import functional_transform
 
 from tgnn.graphs._checks import check_count
+from tgnn.metrics._limits import check_dense
 from tgnn.transforms._rewire import Pair, RewiringTransform, UndirectedView, check_added_weight
 
 __all__ = ["GTR", "gtr_rewire"]
@@ -64,7 +65,9 @@ def gtr_rewire(view: UndirectedView, num_edges: int = 10, added_weight: float = 
     so with ``L^+`` and ``(L^+)^2`` kept up to date every candidate is scored in ``O(1)`` and
     each step costs ``O(n^2)`` (one dense solve ``O(n^3)`` at the start). A disconnected graph
     (isolated nodes included) has infinite ``R_tot``: its two largest components are first
-    joined at their resistance centres, one edge per step, until it is connected.
+    joined at their resistance centres, one edge per step, until it is connected. Graphs above
+    ``tgnn.metrics.DENSE_MAX_NODES`` nodes raise :class:`~tgnn.errors.SizeLimitError` (four
+    dense ``n x n`` arrays and ``O(n^3)`` work) before anything is allocated.
 
     Reference: Black, Wan, Nayyeri, Wang, "Understanding oversquashing in GNNs through the lens
     of effective resistance", ICML 2023.
@@ -79,6 +82,7 @@ def gtr_rewire(view: UndirectedView, num_edges: int = 10, added_weight: float = 
     num_edges = check_count(num_edges, "num_edges")
     added_weight = check_added_weight(added_weight)
     n = view.num_nodes
+    check_dense(n, "gtr_rewire (GTR)", "FoSR or SDRF, which stay sparse")
     w = view.adjacency(weighted=True).toarray()
     lap = np.diag(w.sum(1)) - w
     free = np.triu(w == 0, k=1)

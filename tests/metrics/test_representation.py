@@ -72,3 +72,12 @@ def test_table_errors() -> None:
         collapse_table(model, tok, [15])  # 1 + 16 tokens do not fit in 16 positions
     with pytest.raises(ShapeError):
         collapse_table(model, tok, [4], dtypes=["fp8"])
+
+
+def test_sequence_pair_sizes_must_be_integers() -> None:
+    """n=2.5 and position=1.0 ended in raw TypeErrors from list arithmetic."""
+    with pytest.raises(ShapeError, match="n: expected an integer, got 2.5"):
+        sequence_pair("changed", 2.5, 5, 6)  # type: ignore[arg-type]
+    with pytest.raises(ShapeError, match="position: expected an integer, got 1.0"):
+        sequence_pair("changed", 3, 5, 6, position=1.0)  # type: ignore[arg-type]
+    assert sequence_pair("changed", torch.tensor(2), 5, 6) == ([5, 5], [6, 5])  # type: ignore[arg-type]

@@ -21,6 +21,7 @@ from typing import Any
 import torch
 
 from tgnn.errors import EmptyInputError, ShapeError
+from tgnn.metrics._input import integer
 
 __all__ = ["split_specials", "sequence_pair", "final_token_distance", "collapse_table",
            "collapse_length", "FAMILIES"]
@@ -64,11 +65,10 @@ def sequence_pair(
     >>> sequence_pair("counting", 2, 7, 8, suffix=[2])
     ([7, 7, 2], [7, 7, 7, 2])
     """
-    if n < 1:
-        raise ShapeError(f"n: expected at least 1, got {n}")
+    n = integer(n, "n", minimum=1, error=ShapeError)  # a float was a raw TypeError
     a = [token] * n
     if family == "changed":
-        p = 0 if position is None else position
+        p = 0 if position is None else integer(position, "position", error=ShapeError)
         if not 0 <= p < n:
             raise ShapeError(f"position: expected in [0, {n}), got {p}")
         b = a.copy()

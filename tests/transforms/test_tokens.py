@@ -74,3 +74,12 @@ def test_virtual_node_exact_matrix_and_causal_guard():
     torch.testing.assert_close(to_dense_attention(out).double(), expected)
     with pytest.raises(NotCausalError, match="AddSinkNode"):
         VirtualNode()(attention_to_data(uniform_causal(3)))
+
+
+def test_virtual_node_weights_are_exact_in_float64():
+    # before: p went through float32, so a row summed to 1 - 1.2e-8 with p = 0.3
+    out = VirtualNode(p=0.3)(attention_to_data(uniform_bidirectional(4).double()))
+    exact = torch.full((4,), 0.3, dtype=torch.float64)
+    assert torch.equal(out.edge_weight[out.edge_added][:4], exact)
+    ones = torch.ones(5, dtype=torch.float64)
+    torch.testing.assert_close(row_sums(out), ones, rtol=0, atol=1e-15)

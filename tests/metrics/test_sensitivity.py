@@ -132,6 +132,9 @@ def test_indices_and_width_are_checked() -> None:
         jacobian_sensitivity(model, ids, targets=[1.5])  # type: ignore[list-item]
     with pytest.raises(ShapeError, match="layers: expected an integer, got 1.0"):
         jacobian_sensitivity(model, ids, layers=[1.0])  # type: ignore[list-item]
+    for chunk in (0, 1.5):
+        with pytest.raises(ShapeError, match="chunk_size: expected an integer"):
+            jacobian_sensitivity(model, ids, chunk_size=chunk)  # type: ignore[arg-type]
     A = torch.tensor([[[1.0, 0.0], [0.5, 0.5]]])
     for targets, match in (([-1], r"targets: expected indices in \[0, 2\), got \[-1\]"),
                            ([2], r"got \[2\]"), ([0.0], "expected an integer")):

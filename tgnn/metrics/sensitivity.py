@@ -127,6 +127,8 @@ def jacobian_blocks(
     """
     x = _prepare(model, input_ids, inputs_embeds)
     t, ls = _targets_layers(model, x.shape[0], targets, layers)
+    if chunk_size is not None:  # 0 or 1.5 failed inside torch.func.vmap, after the forward
+        chunk_size = integer(chunk_size, "chunk_size", minimum=1, error=ShapeError)
     purpose = (f"differentiate it with attn_implementation={attn_implementation!r} "
                "(pass attn_implementation=None to keep its own)")
     with switched_attention(model, attn_implementation, purpose), _frozen(model):

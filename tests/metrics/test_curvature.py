@@ -296,3 +296,22 @@ def test_forman_on_a_graph_without_edges() -> None:
     loops = torch.tensor([[0, 1], [0, 1]])  # self-loops only: no edge of the simple graph
     assert forman_curvature(loops, None, 2).isnan().all()
     assert forman_curvature(torch.zeros(2, 0, dtype=torch.long), None, 2).shape == (0,)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_ollivier_ricci_on_the_unshared_mass_equals_the_full_transport(
+    weighted: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """W1 on (m_x - m_y)+ -> (m_x - m_y)- equals W1(m_x, m_y) (Kantorovich-Rubinstein), on
+    dense graphs where the two supports share most nodes."""
+    import tgnn.metrics._ollivier as orc
+
+    graph = nx.gnp_random_graph(40, 0.85, seed=3)
+    ei = torch.tensor(list(graph.edges())).T
+    rng = np.random.default_rng(0)
+    w = torch.tensor(rng.uniform(0.5, 2.0, ei.shape[1])) if weighted else None
+    values = {}
+    for size in (0, 10**9):  # every edge through the reduction, or none
+        monkeypatch.setattr(orc, "UNSHARED_MIN_SIZE", size)
+        values[size] = ollivier_ricci_curvature(ei, w, 40, symmetrize="sum")
+    torch.testing.assert_close(values[0], values[10**9], rtol=0, atol=1e-12)

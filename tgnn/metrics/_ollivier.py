@@ -222,12 +222,19 @@ def ollivier_ricci_curvature(
         for t, (x, y) in enumerate(zip(ci.tolist(), cj.tolist(), strict=True)):
             a, b, c, d = ptr[x], ptr[x + 1], ptr[y], ptr[y + 1]
             cost = costs[off[t] : off[t + 1]].reshape(b - a, d - c)
-            w1[t] = _transport(mass[a:b], mass[c:d], cost)[1]
+            if (b - a) * (d - c) < UNSHARED_MIN_SIZE:
+                w1[t] = _transport(mass[a:b], mass[c:d], cost)[1]
+            else:
+                w1[t] = _unshared_w1(supp[a:b], mass[a:b], supp[c:d], mass[c:d], cost)
         values[start:stop] = 1.0 - w1 / length
     return edge_values(n, i, j, values, graph)
 
 
 MAX_DISTANCE_ENTRIES = 2**25  # 256 MiB of float64 distances per batch of edges
+UNSHARED_MIN_SIZE = 4096
+"""Transport problems of at least this many cost entries drop the shared mass first
+(:func:`_unshared_w1`): measured 1.6x faster at density 0.7 and 4.7x at 0.95, 7% slower at
+0.25; smaller problems cost less than the support intersection."""
 
 
 def _edge_batches(sources: np.ndarray, n: int, chunk: int) -> list[tuple[int, int]]:
@@ -244,6 +251,32 @@ def _edge_batches(sources: np.ndarray, n: int, chunk: int) -> list[tuple[int, in
         batches.append((start, stop))
         start = stop
     return batches
+
+
+def _unshared_w1(
+    sx: np.ndarray, mx: np.ndarray, sy: np.ndarray, my: np.ndarray, cost: np.ndarray
+) -> float:
+    r"""``W_1(m_x, m_y)`` computed on the mass the two measures do not share.
+
+    With a metric cost, :math:`W_1(\mu, \nu) = W_1((\mu - \nu)_+, (\mu - \nu)_-)`
+    (Kantorovich-Rubinstein duality: :math:`W_1` depends on :math:`\mu - \nu` only, so the
+    shared mass :math:`\mu \wedge \nu` stays where it is at no cost). The transport then runs
+    from the nodes where ``m_x`` exceeds ``m_y`` to those where ``m_y`` exceeds ``m_x``: on
+    dense graphs, whose neighbourhoods overlap, a much smaller problem than the two supports.
+    ``sx``/``sy`` are the supports (node ids, each without repeats), ``cost`` is
+    ``[len(sx), len(sy)]`` shortest-path distances.
+    """
+    _, ix, iy = np.intersect1d(sx, sy, assume_unique=True, return_indices=True)
+    excess_x, excess_y = mx.copy(), my.copy()
+    shared = np.minimum(mx[ix], my[iy])
+    excess_x[ix] -= shared
+    excess_y[iy] -= shared
+    rows, cols = excess_x > 0, excess_y > 0
+    if not rows.any() or not cols.any():
+        return 0.0
+    supply, demand = excess_x[rows], excess_y[cols]
+    demand *= supply.sum() / demand.sum()  # equal totals up to rounding (both sides sum to 1)
+    return _transport(supply, demand, cost[np.ix_(rows, cols)])[1]
 
 
 def _transport(mx: np.ndarray, my: np.ndarray, cost: np.ndarray) -> tuple[np.ndarray, float]:

@@ -15,7 +15,7 @@ import torch
 from torch_geometric.data import Data
 
 from tgnn.errors import GraphError, NonFiniteError, ShapeError
-from tgnn.graphs._checks import check_count
+from tgnn.graphs._params import check_count
 
 __all__ = [
     "from_networkx_undirected",

@@ -17,7 +17,11 @@ its added / removed node pairs back onto the input:
   an added edge ``j -> i`` gets the mean weight of ``i``'s incoming edges, then every node's
   incoming weights are rescaled to their original total, so attention rows stay stochastic.
 
-A seed makes every random choice deterministic.
+A seed makes every random choice deterministic. Parameters are checked when a transform is
+constructed (a :class:`~tgnn.errors.ShapeError` naming the parameter); the input once per call,
+with the graph metrics' rules: ``num_nodes`` an explicit integer, every id of both rows of
+``edge_index`` in ``[0, num_nodes)``, ``edge_weight`` finite and non-negative, one graph (a
+``Batch`` of several is refused: transform ``Batch.to_data_list()`` one by one).
 
 Token-level transforms of single-sequence attention graphs (``AddSinkNode``,
 ``AddPauseTokens``, ``VirtualNode``) insert nodes, shift ``pos``, scale the old incoming weights

@@ -5,7 +5,7 @@ nodes get zeros; ``pos`` is set by the caller); incoming weights of every old ed
 ``scale[target]`` (``edge_weight`` and a floating ``edge_attr [E, H]`` alike, the per-head
 weights); the new edges are appended with their weight (the same for every head) and flagged
 in ``edge_added``; new nodes are flagged in ``node_added``. The input is validated once
-(:func:`tgnn.transforms._checks.checked_graph`: both rows of ``edge_index`` range-checked, so a
+(:func:`tgnn.transforms._input_graph.checked_graph`: both rows of ``edge_index`` range-checked, so a
 negative id is refused rather than read from the end of ``old_to_new``).
 """
 
@@ -18,7 +18,7 @@ from torch import Tensor
 from torch_geometric.data import Data
 
 from tgnn.errors import GraphError, ShapeError
-from tgnn.transforms._checks import CheckedGraph, checked_graph
+from tgnn.transforms._input_graph import CheckedGraph, checked_graph
 
 WEIGHT_KEYS = ("edge_weight", "edge_attr")
 

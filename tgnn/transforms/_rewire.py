@@ -19,7 +19,7 @@ Kept edges keep their order and attributes; added edges are appended and flagged
 ``edge_added`` mask (chained transforms keep earlier flags). ``edge_weight`` of an added edge is
 ``added_weight`` when not renormalising; other edge-level tensors get zeros.
 
-The input is validated once by :func:`tgnn.transforms._checks.checked_graph` (both rows of
+The input is validated once by :func:`tgnn.transforms._input_graph.checked_graph` (both rows of
 ``edge_index`` range-checked, weights finite and non-negative, ``num_nodes`` explicit); the
 write-back options once when the transform is constructed.
 """
@@ -37,8 +37,8 @@ from torch import Tensor
 from torch_geometric.data import Data
 from torch_geometric.transforms import BaseTransform
 
-from tgnn.graphs._checks import check_flag, check_real
-from tgnn.transforms._checks import CheckedGraph, checked_graph
+from tgnn.graphs._params import check_flag, check_real
+from tgnn.transforms._input_graph import CheckedGraph, checked_graph
 
 Pair = tuple[int, int]
 
@@ -81,7 +81,7 @@ def undirected_view(data: Data | CheckedGraph) -> UndirectedView:
 
     Weight of pair ``{u, v}`` is ``(w_uv + w_vu) / 2`` summed over parallel edges; missing
     ``edge_weight`` counts as one per edge. Zero-weight edges are ignored. A ``Data`` is
-    validated first (:func:`~tgnn.transforms._checks.checked_graph`).
+    validated first (:func:`~tgnn.transforms._input_graph.checked_graph`).
     """
     graph = data if isinstance(data, CheckedGraph) else checked_graph(data, "undirected_view")
     n, src, dst, weight = graph.num_nodes, graph.src, graph.dst, graph.weight
@@ -175,7 +175,7 @@ def apply_rewiring(
 ) -> Data:
     """Write added / removed undirected pairs back onto ``data`` (a shallow copy).
 
-    ``graph`` is ``data`` validated (:func:`~tgnn.transforms._checks.checked_graph`), checked
+    ``graph`` is ``data`` validated (:func:`~tgnn.transforms._input_graph.checked_graph`), checked
     here when not given.
     """
     graph = checked_graph(data, "apply_rewiring") if graph is None else graph

@@ -7,7 +7,7 @@ from torch_geometric.data import Data
 from torch_geometric.data.datapipes import functional_transform
 from torch_geometric.transforms import BaseTransform
 
-from tgnn.graphs._checks import check_real
+from tgnn.graphs._params import check_real
 from tgnn.transforms._insert import check_single_sequence, insert_nodes, token_positions
 
 __all__ = ["AddSinkNode"]

@@ -8,7 +8,7 @@ from torch_geometric.data.datapipes import functional_transform
 from torch_geometric.transforms import BaseTransform
 
 from tgnn.errors import NotCausalError
-from tgnn.graphs._checks import check_flag, check_real
+from tgnn.graphs._params import check_flag, check_real
 from tgnn.transforms._insert import check_single_sequence, insert_nodes, token_positions
 from tgnn.transforms._rewire import resolve_causal
 

@@ -174,14 +174,11 @@ class BORF(RewiringTransform):
         added_weight: float = 1.0,
     ) -> None:
         super().__init__(causal, renormalize, added_weight)
-        (
-            self.num_iterations,
-            self.batch_add,
-            self.batch_remove,
-            self.removal_bound,
-            self.alpha,
-            self.pick,
-        ) = _check_parameters(num_iterations, batch_add, batch_remove, removal_bound, alpha, pick)
+        checked = _check_parameters(
+            num_iterations, batch_add, batch_remove, removal_bound, alpha, pick
+        )
+        self.num_iterations, self.batch_add, self.batch_remove = checked[:3]
+        self.removal_bound, self.alpha, self.pick = checked[3:]
 
     def rewire(self, view: UndirectedView) -> tuple[list[Pair], set[Pair]]:
         return borf_rewire(

@@ -13,7 +13,7 @@ from typing import Any, TypeAlias
 import numpy as np
 import torch
 
-from tgnn.convert.validate import check_finite, row_sum_tolerance
+from tgnn._checks import check_finite, row_sum_tolerance
 from tgnn.errors import (
     EmptyInputError,
     GraphError,

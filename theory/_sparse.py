@@ -27,7 +27,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from tgnn.convert.validate import row_sum_tolerance
+from tgnn._checks import row_sum_tolerance
 from tgnn.errors import (
     EmptyInputError,
     GraphError,

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from tgnn.convert.validate import check_attention
+from tgnn._checks import check_attention
 from tgnn.errors import EmptyInputError, ShapeError
 from tgnn.metrics._input import integer, real
 

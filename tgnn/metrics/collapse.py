@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from tgnn.convert.validate import check_finite
+from tgnn._checks import check_finite
 from tgnn.errors import EmptyInputError, ShapeError
 from tgnn.metrics._graph import GraphInput, Symmetrize, to_adjacency
 from tgnn.metrics.spectral import _laplacian_of

@@ -124,9 +124,9 @@ def test_attention_switch_is_restored_and_changes_nothing() -> None:
 
 
 def test_indices_and_width_are_checked() -> None:
-    """Float targets / layers were truncated (1.5 -> 1), negative surrogate targets wrapped
-    around, out-of-range ones were torch's raw IndexError, and d <= 0 gave zeros (d = 0) or
-    complex values (d < 0)."""
+    """Float targets / layers were truncated (1.5 -> 1), out-of-range ones were torch's raw
+    IndexError, and d <= 0 gave zeros (d = 0) or complex values (d < 0). Negative targets count
+    from the end, as in Python and tgnn.theory (-1: the last token)."""
     model, ids = _model("gpt2")
     with pytest.raises(ShapeError, match="targets: expected an integer, got 1.5"):
         jacobian_sensitivity(model, ids, targets=[1.5])  # type: ignore[list-item]
@@ -136,7 +136,7 @@ def test_indices_and_width_are_checked() -> None:
         with pytest.raises(ShapeError, match="chunk_size: expected an integer"):
             jacobian_sensitivity(model, ids, chunk_size=chunk)  # type: ignore[arg-type]
     A = torch.tensor([[[1.0, 0.0], [0.5, 0.5]]])
-    for targets, match in (([-1], r"targets: expected indices in \[0, 2\), got \[-1\]"),
+    for targets, match in (([-3], r"targets: expected indices in \[-2, 2\), got \[-3\]"),
                            ([2], r"got \[2\]"), ([0.0], "expected an integer")):
         with pytest.raises(ShapeError, match=match):
             surrogate_sensitivity(A, 0.5, targets=targets)  # type: ignore[arg-type]
@@ -144,3 +144,7 @@ def test_indices_and_width_are_checked() -> None:
         with pytest.raises(ShapeError, match="d: expected an integer"):
             surrogate_sensitivity(A, 0.5, d=d)  # type: ignore[arg-type]
     assert surrogate_sensitivity(A, 0.5, targets=torch.tensor([1])).shape == (1, 2)
+    torch.testing.assert_close(surrogate_sensitivity(A, 0.5, targets=[-1]),
+                               surrogate_sensitivity(A, 0.5, targets=[1]))
+    torch.testing.assert_close(jacobian_sensitivity(model, ids, targets=[-1]),
+                               jacobian_sensitivity(model, ids, targets=[ids.shape[-1] - 1]))

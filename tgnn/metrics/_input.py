@@ -81,16 +81,19 @@ def real(value: Any, name: str, error: type[TgnnError] = GraphError) -> float:
 
 
 def positions(
-    values: Any, name: str, n: int, error: type[TgnnError] = GraphError, upper: bool = False
+    values: Any, name: str, n: int, error: type[TgnnError] = GraphError, upper: bool = False,
+    from_end: bool = False,
 ) -> list[int]:
     """A non-empty sequence of integer indices in ``[0, n)`` (``[0, n]`` with ``upper``):
-    floats are refused rather than truncated, negative ids do not count from the end."""
+    floats are refused rather than truncated; negative ids count from the end only with
+    ``from_end`` (``-1`` is the last token, as in Python), and are returned as ``n + id``."""
     items = list(values.reshape(-1)) if isinstance(values, (Tensor, np.ndarray)) else list(values)
     out = [integer(v, name, error=error) for v in items]
     top = n + 1 if upper else n
-    if not out or min(out) < 0 or max(out) >= top:
-        raise error(f"{name}: expected indices in [0, {top}), got {out}")
-    return out
+    low = -top if from_end else 0
+    if not out or min(out) < low or max(out) >= top:
+        raise error(f"{name}: expected indices in [{low}, {top}), got {out}")
+    return [v + top if v < 0 else v for v in out]
 
 
 def size_limits(dense_max: Any, factor_max: Any) -> tuple[int, int | None]:

@@ -77,7 +77,8 @@ def _targets_layers(
 ) -> tuple[torch.Tensor, list[int]]:
     n_layers = int(model.config.num_hidden_layers)
     t = torch.arange(n) if targets is None else torch.tensor(
-        positions(targets, "targets", n, ShapeError), dtype=torch.long)  # 1.5 was truncated
+        positions(targets, "targets", n, ShapeError, from_end=True),  # 1.5 was truncated
+        dtype=torch.long)
     ls = [n_layers] if layers is None else positions(layers, "layers", n_layers, ShapeError,
                                                      upper=True)
     return t, ls
@@ -252,5 +253,6 @@ def surrogate_sensitivity(
     shares = rho.detach().cpu().numpy() if isinstance(rho, torch.Tensor) else rho
     phi = torch.from_numpy(rollout_matrix(attention.detach().cpu(), shares, causal=False))
     if targets is not None:  # negative ids wrapped around, floats were truncated
-        phi = phi[torch.tensor(positions(targets, "targets", phi.shape[-1], ShapeError))]
+        phi = phi[torch.tensor(positions(targets, "targets", phi.shape[-1], ShapeError,
+                                         from_end=True))]
     return phi.abs() * float(width) ** 0.5 if norm == "fro" else phi.abs()

@@ -17,18 +17,17 @@ initialised in this process is used as it is.
 from __future__ import annotations
 
 import itertools
-import math
 import multiprocessing as mp
-import os
 import random
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
+
+from tgnn._cpus import available_cpus
 
 __all__ = ["available_cpus", "grid", "run_point", "run_sweep"]
 
@@ -46,40 +45,6 @@ def grid(**axes: Sequence[Any]) -> list[Point]:
     """
     names = list(axes)
     return [dict(zip(names, values, strict=True)) for values in itertools.product(*axes.values())]
-
-
-def _cgroup_quota(root: Path) -> float | None:
-    """The CPU quota (in cores) of this process's cgroup (v2 ``cpu.max`` or v1 CFS), or None."""
-    try:
-        if (root / "cpu.max").is_file():  # cgroup v2: "max 100000" or "150000 100000"
-            quota, period = (root / "cpu.max").read_text().split()[:2]
-            return None if quota == "max" else int(quota) / int(period)
-        v1 = root / "cpu"
-        quota_us = int((v1 / "cpu.cfs_quota_us").read_text())
-        return None if quota_us <= 0 else quota_us / int((v1 / "cpu.cfs_period_us").read_text())
-    except (OSError, ValueError):
-        return None
-
-
-def available_cpus(cgroup: Path | str = "/sys/fs/cgroup") -> int:
-    """The CPUs this process may use: its affinity mask, capped by its cgroup's CPU quota.
-
-    ``os.cpu_count()`` counts the machine's cores, which a container or a ``taskset`` may not
-    grant; a quota of 1.5 cores counts as 1 (at least 1 in all cases).
-
-    Examples
-    --------
-    >>> 1 <= available_cpus() <= (os.cpu_count() or 1)
-    True
-    """
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - macOS and Windows have no affinity mask
-        cpus = os.cpu_count() or 1
-    quota = _cgroup_quota(Path(cgroup))
-    if quota is not None:
-        cpus = min(cpus, math.floor(quota))
-    return max(1, cpus)
 
 
 def run_point(fn: PointFn, point: Point, threads: int | None = None) -> dict[str, Any]:

@@ -82,7 +82,7 @@ def _expected_bfc(G: nx.Graph, ei: torch.Tensor) -> list[float]:
     [
         ({}, "cycle"),
         ({"RECORD_BUDGET": 8}, "edge"),  # too many records: the cycle pass stops, edges take over
-        ({"EDGES_PER_THREAD": 16, "_CPUS": 3}, "edge"),  # 3 threads for the edge kernel
+        ({"EDGES_PER_THREAD": 16, "kernel_threads": lambda: 3}, "edge"),  # 3 edge threads
     ],
     ids=["cycle", "over-budget", "edge-threads"],
 )
@@ -315,3 +315,19 @@ def test_ollivier_ricci_on_the_unshared_mass_equals_the_full_transport(
         monkeypatch.setattr(orc, "UNSHARED_MIN_SIZE", size)
         values[size] = ollivier_ricci_curvature(ei, w, 40, symmetrize="sum")
     torch.testing.assert_close(values[0], values[10**9], rtol=0, atol=1e-12)
+
+
+def test_bfc_threads_follow_the_granted_cpus_and_torch_threads() -> None:
+    """The edge kernel's threads: the CPUs granted to the process (affinity, cgroup quota: not
+    os.cpu_count()), capped by torch.get_num_threads(), so torch.set_num_threads sets them."""
+    from tgnn._cpus import available_cpus
+    from tgnn.metrics._bfc import _edge_workers
+
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        assert _edge_workers(10**8) == 1
+        torch.set_num_threads(64)
+        assert _edge_workers(10**8) == min(64, available_cpus())
+    finally:
+        torch.set_num_threads(before)

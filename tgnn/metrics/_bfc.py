@@ -30,13 +30,13 @@ N. Chiba, T. Nishizeki, *Arboricity and subgraph listing algorithms*, SIAM J. Co
 from __future__ import annotations
 
 import functools
-import os
 from concurrent.futures import ThreadPoolExecutor
 
 import numba
 import numpy as np
 import scipy.sparse as sp
 
+from tgnn._cpus import kernel_threads
 from tgnn.metrics._graph import find_entry
 
 __all__ = ["bfc_entries", "bfc_value"]
@@ -44,7 +44,6 @@ __all__ = ["bfc_entries", "bfc_value"]
 RECORD_BUDGET = 1 << 22  # records of the cycle kernel (16 bytes each) before the edge kernel
 CYCLE_MAX_EDGES = 1 << 15  # the cycle kernel up to here, if the edge kernel gets <= 2 threads
 EDGES_PER_THREAD = 4096  # edge kernel
-_CPUS = os.cpu_count() or 1
 
 
 def bfc_value(di: int, dj: int, tri: int, squares: int, gamma: int) -> float:
@@ -103,8 +102,9 @@ def _cycle_counts(
 
 def _edge_workers(nnz: int) -> int:
     """Threads of the edge kernel: one per ``EDGES_PER_THREAD`` edges, at most
-    ``os.cpu_count()``."""
-    return max(1, min(_CPUS, nnz // (2 * EDGES_PER_THREAD)))
+    :func:`tgnn._cpus.kernel_threads` (the CPUs granted to this process, capped by
+    ``torch.get_num_threads()``: ``torch.set_num_threads`` sets it)."""
+    return max(1, min(kernel_threads(), nnz // (2 * EDGES_PER_THREAD)))
 
 
 @functools.cache
@@ -413,7 +413,7 @@ def _row_costs(indptr: np.ndarray, indices: np.ndarray) -> np.ndarray:
 
 
 def _edge_entries(indptr: np.ndarray, indices: np.ndarray) -> np.ndarray:
-    """:func:`_edge_rows` on up to ``os.cpu_count()`` threads, one per ``EDGES_PER_THREAD``
+    """:func:`_edge_rows` on up to :func:`_edge_workers` threads, one per ``EDGES_PER_THREAD``
     undirected edges; each takes a contiguous range of rows of equal estimated work
     (:func:`_row_costs`). The kernel releases the GIL and every edge writes its own two slots.
     """

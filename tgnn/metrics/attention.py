@@ -150,7 +150,9 @@ def attention_rollout(attention: AttentionInput, *, rho: float = 0.5) -> Tensor:
     ``[L, H, n, n]`` and per-layer ``[H, n, n]`` lists are averaged over heads; ``[n, n]`` is
     one layer. Abnar & Zuidema use ``rho = 1/2``.
 
-    Complexity: ``O(L n^3)``.
+    Complexity: ``O(L n^3)``. Computed by :func:`tgnn.theory.rollout_matrix` (one rollout for the
+    whole library; it refuses more than ``tgnn.theory.DENSE_MAX_NODES`` tokens and names the
+    one-row alternative :func:`tgnn.theory.rollout_row`).
 
     Reference: S. Abnar, W. Zuidema, *Quantifying attention flow in transformers*, ACL 2020.
 
@@ -161,11 +163,13 @@ def attention_rollout(attention: AttentionInput, *, rho: float = 0.5) -> Tensor:
     tensor([[1.0000, 0.0000],
             [0.7500, 0.2500]], dtype=torch.float64)
     """
-    layers = _layers(attention, rho)
-    phi = layers[0]
-    for a in layers[1:]:
-        phi = a @ phi
-    return phi
+    from tgnn.theory.rollout import rollout_matrix  # the one rollout of tgnn
+
+    if not 0.0 <= real(rho, "rho", ShapeError) <= 1.0:
+        raise ShapeError(f"rho: expected a residual share in [0, 1], got {rho}")
+    stack = _stack(attention)
+    layers = stack[None] if stack.dim() == 2 else stack  # [L, n, n] or [L, H, n, n]
+    return torch.from_numpy(rollout_matrix(layers.double().numpy(), rho, causal=False))
 
 
 def unrolled_flow_network(attention: AttentionInput, *, rho: float = 0.5) -> nx.DiGraph:

@@ -42,15 +42,10 @@ _OVERFLOW_HELP = ("Text longer than the model's context: 'error' (say so, exit 2
 
 
 def _tokenize(tokenizer: Any, text: str | list[str]) -> Any:
-    """``tokenizer(text)`` without transformers' "longer than the maximum" warning (we check)."""
-    from transformers.utils import logging as hf_logging
+    """The tokenised texts, padded, without transformers' length warning (we check)."""
+    from tgnn.sweep import tokenize_quietly
 
-    verbosity = hf_logging.get_verbosity()
-    hf_logging.set_verbosity_error()
-    try:
-        return tokenizer(text, return_tensors="pt", padding=True)
-    finally:
-        hf_logging.set_verbosity(verbosity)
+    return tokenize_quietly(tokenizer, text)
 
 
 def _fit(
@@ -109,8 +104,7 @@ def _load_model(command: str, name: str, device: str, dtype: str) -> tuple[Any, 
     import torch
 
     from tgnn.errors import ShapeError
-    from tgnn.models import load, random_config_model
-    from tgnn.sweep import check_model
+    from tgnn.sweep import check_model, load_model
 
     with _one_line(command):
         check_model(name)
@@ -127,11 +121,7 @@ def _load_model(command: str, name: str, device: str, dtype: str) -> tuple[Any, 
             raise ShapeError(f"--device {device}: MPS is not available here; use --device cpu")
         if dtype not in _DTYPES:
             raise ShapeError(f"--dtype: expected one of {', '.join(_DTYPES)}, got {dtype!r}")
-        weights = getattr(torch, dtype)
-        if name.startswith("random:"):
-            model, tokenizer = random_config_model(name.removeprefix("random:"), seed=0)
-            return model.to(device=where, dtype=weights), tokenizer
-        return load(name, device=where, dtype=weights, local_files_only=True)
+        return load_model(name, device=where, dtype=getattr(torch, dtype))
 
 
 def _on_device(inputs: Any, model: Any) -> dict[str, Any]:

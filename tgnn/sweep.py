@@ -88,24 +88,32 @@ def check_model(name: str) -> str:
     )
 
 
-@functools.lru_cache(maxsize=4)
-def _model(name: str) -> tuple[Any, Any]:
-    """``(model, tokenizer)``, loaded once per process (each worker keeps its own)."""
+def load_model(name: str, device: Any = "cpu", dtype: Any = None) -> tuple[Any, Any]:
+    """``(model, tokenizer)`` of a name :func:`check_model` accepts (``random:KIND`` included),
+    never from the hub; shared by the sweep and the command line."""
     from tgnn.models import load, random_config_model
 
     if name.startswith("random:"):
-        return random_config_model(name.removeprefix("random:"), seed=0)
-    return load(name)
+        model, tokenizer = random_config_model(name.removeprefix("random:"), seed=0)
+        return model.to(device=device, dtype=dtype), tokenizer
+    return load(name, device=device, dtype=dtype, local_files_only=True)
 
 
-def _tokenize(tokenizer: Any, text: str) -> dict[str, Any]:
-    """``tokenizer(text)`` without transformers' "longer than the maximum" warning (we check)."""
+@functools.lru_cache(maxsize=4)
+def _model(name: str) -> tuple[Any, Any]:
+    """``(model, tokenizer)``, loaded once per process (each worker keeps its own)."""
+    return load_model(name)
+
+
+def tokenize_quietly(tokenizer: Any, text: str | list[str]) -> dict[str, Any]:
+    """``tokenizer(text)`` (texts padded to one length) without transformers' "longer than the
+    maximum" warning: the context check says it in one line instead."""
     from transformers.utils import logging as hf_logging
 
     verbosity = hf_logging.get_verbosity()
     hf_logging.set_verbosity_error()
     try:
-        return dict(tokenizer(text, return_tensors="pt"))
+        return dict(tokenizer(text, return_tensors="pt", padding=True))
     finally:
         hf_logging.set_verbosity(verbosity)
 
@@ -175,7 +183,7 @@ def sweep_point(point: Mapping[str, Any]) -> dict[str, Any]:
     from tgnn.convert.context import context_windows
 
     model, tokenizer = _model(point["model"])
-    inputs = _tokenize(tokenizer, point["text"])
+    inputs = tokenize_quietly(tokenizer, point["text"])
     ids = inputs["input_ids"][0].tolist()
     special = set(getattr(tokenizer, "all_special_ids", None) or [])
     ends = [int(len(ids) > 1 and ids[end] in special) for end in (0, -1)]

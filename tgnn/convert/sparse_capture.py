@@ -171,12 +171,20 @@ def sparse_attention_forward(
     """
     spec = _spec(head_reduction, threshold, top_k, top_p, self_loops, memory_budget)
     check_model_call(model, inputs, layers, "sparse_attention_forward")
-    depth = num_layers(model)
     inputs = fitted_inputs(inputs, model, overflow, "sparse_attention_forward")
+    return _run(model, inputs, spec, layers, memory_budget, positions, progress, forward_kwargs)
+
+
+def _run(
+    model: Any, inputs: Mapping[str, Any], spec: SparseSpec, layers: Collection[int] | None,
+    budget: int, positions: Tensor | None, progress: bool, forward_kwargs: dict[str, Any],
+) -> tuple[list[Data | Batch], Any]:
+    """One forward pass of checked inputs that fit the context: the graphs and the output."""
+    depth = num_layers(model)
     padding = _padding_mask(inputs)
     bar = tqdm(total=depth, desc="tgnn sparse capture", unit="layer", file=sys.stderr,
                disable=not progress)
-    session = _Session(spec, padding, inputs.get("input_ids"), layers, memory_budget, positions,
+    session = _Session(spec, padding, inputs.get("input_ids"), layers, budget, positions,
                        bar if progress else None)
     token = _SESSION.set(session)
     try:
@@ -281,16 +289,13 @@ def capture_sparse_graphs(
     """
     from tgnn.convert.from_model import _mark
 
-    options = {"layers": layers, "head_reduction": head_reduction, "threshold": threshold,
-               "top_k": top_k, "top_p": top_p, "self_loops": self_loops,
-               "memory_budget": memory_budget, "progress": progress, **forward_kwargs}
-    _spec(head_reduction, threshold, top_k, top_p, self_loops, memory_budget)  # before anything
+    spec = _spec(head_reduction, threshold, top_k, top_p, self_loops, memory_budget)
     check_model_call(model, inputs, layers, "capture_sparse_graphs")
     base = getattr(model, "base_model", model)
     windowed = as_overflow(overflow).mode == "windows"
     graphs: list[Data | Batch] = []
-    for window in context_windows(inputs, model, overflow):
-        found, _ = sparse_attention_forward(base, window.inputs, positions=window.positions,
-                                            **options)
+    for window in context_windows(inputs, model, overflow):  # checked once, run per window
+        found, _ = _run(base, window.inputs, spec, layers, memory_budget, window.positions,
+                        progress, forward_kwargs)
         graphs += [_mark(g, window) for g in found] if windowed else found
     return graphs

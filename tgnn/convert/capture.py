@@ -188,6 +188,14 @@ def stream_attention(
     """
     check_model_call(model, inputs, layers, "stream_attention")
     inputs = fitted_inputs(inputs, model, overflow, "stream_attention")
+    return _stream(model, inputs, consume, layers, forward_kwargs)
+
+
+def _stream(
+    model: Any, inputs: Mapping[str, Any], consume: Callable[[LayerAttention], None],
+    layers: Collection[int] | None, forward_kwargs: Mapping[str, Any],
+) -> Any:
+    """:func:`stream_attention` on checked inputs that fit the context."""
     padding = _padding_mask(inputs)
     session = _Session(consume=consume, padding_mask=padding, layers=layers)
     token = _SESSION.set(session)
@@ -266,7 +274,7 @@ def _capture(
 
     def work() -> None:
         try:
-            stream_attention(model, inputs, hand_over, layers=layers, **forward_kwargs)
+            _stream(model, inputs, hand_over, layers, forward_kwargs)
             hand_over(None)
         except _Cancelled:
             pass

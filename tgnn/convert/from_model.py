@@ -8,7 +8,7 @@ from typing import Any
 from torch import Tensor
 from torch_geometric.data import Batch, Data
 
-from tgnn.convert.capture import LayerAttention, capture_attention, stream_attention
+from tgnn.convert.capture import LayerAttention, _capture, _stream
 from tgnn.convert.context import ContextWindow, Overflow, as_overflow, context_windows
 from tgnn.convert.model_call import check_model_call
 from tgnn.convert.to_graph import attention_to_data
@@ -119,13 +119,12 @@ def _capture_window(
             )
         )
 
+    # capture_graphs checked the call and the context once: the windows run without rechecks
     if not hidden_states:  # convert here while the worker thread computes the next layer
-        for item in capture_attention(model, inputs, layers=layers):
+        for item in _capture(model, inputs, layers, {}):
             convert_layer(item)
         return graphs
-    output = stream_attention(
-        model, inputs, convert_layer, layers=layers, output_hidden_states=True
-    )
+    output = _stream(model, inputs, convert_layer, layers, {"output_hidden_states": True})
     mask = inputs.get("attention_mask")
     return [_with_features(g, output.hidden_states[layer], mask)
             for g, layer in zip(graphs, order, strict=True)]

@@ -30,10 +30,7 @@ from tgnn.convert.blockwise import RowBlock
 from tgnn.convert.sparsify import sparsify_mask
 from tgnn.convert.to_graph import HeadReduction, _reduce_heads
 
-__all__ = ["SparseSpec", "RowGraphBuilder", "ROW_FACTS"]
-
-ROW_FACTS = ("kept_mass", "row_entropy", "first_token_mass", "column_sum")
-"""Node attributes that every sparse capture records exactly, from the full rows."""
+__all__ = ["SparseSpec", "RowGraphBuilder"]
 
 
 @dataclass(frozen=True)

@@ -164,7 +164,8 @@ def blockwise_attention(
     ``H``); ``mask`` a :class:`~tgnn.convert.row_mask.RowMask`, a 4D mask tensor or None;
     ``sink_logits`` ``[H]`` learned sink logits (gpt-oss ``s_aux``) or None. Each block's
     :class:`RowBlock` goes to ``consume`` when given. Peak memory O(H x rows x kv) with
-    ``rows = budget / (bytes_per_entry H kv)``; time O(B H n kv d) as eager attention.
+    ``rows`` from :func:`block_rows` (at most ``budget / (bytes_per_entry H kv)``); time
+    O(B H n kv d) as eager attention.
     """
     batch, heads, n, _ = query.shape
     kv = key.shape[2]

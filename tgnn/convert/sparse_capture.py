@@ -223,8 +223,8 @@ def capture_sparse_graphs(
 ) -> list[Data | Batch]:
     r"""Sparse attention graphs of every layer, for long inputs (never ``H x n x n`` in memory).
 
-    Inside each layer the queries are processed in row blocks of
-    ``memory_budget / (bytes H n)`` rows; each block's exact softmax rows give the layer output
+    Inside each layer the queries are processed in row blocks sized for the CPU caches and at
+    most ``memory_budget / (bytes H n)`` rows; each block's exact softmax rows give the layer output
     (eager attention's arithmetic, so the model continues exactly) and are reduced to what is
     asked before they are dropped. The graphs equal :func:`~tgnn.convert.capture_graphs` with the
     same options (edges, order and weights), and carry exact per-row facts computed from the

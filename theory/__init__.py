@@ -9,6 +9,8 @@ Laplacians collapse. Three well-defined replacements live here (0-based tokens t
 
 plus :func:`group_inverse_resistance` (a documented pitfall), exact closed forms
 (:mod:`tgnn.theory.closed_forms`) and the over-squashing bound (:mod:`tgnn.theory.bounds`).
+The softmax-separation limit of representational collapse is in
+:mod:`tgnn.theory.representational_collapse`.
 The specification is ``THEORY.md`` of the project; ``docs/theory.md`` explains it.
 """
 
@@ -22,6 +24,11 @@ from .absorbing import (
 )
 from .bounds import oversquashing_bound, predicted_sensitivity_profile, sensitivity_constant
 from .group_inverse import group_inverse, group_inverse_resistance
+from .representational_collapse import (
+    max_softmax_weight,
+    softmax_separation_limit,
+    unit_roundoff,
+)
 from .rollout import (
     calibrated_residual_share,
     rollout_matrix,
@@ -49,5 +56,8 @@ __all__ = [
     "rollout_row",
     "value_weighted_attention",
     "globally_reachable_nodes",
+    "max_softmax_weight",
+    "softmax_separation_limit",
+    "unit_roundoff",
     "ysl_resistance",
 ]

@@ -195,3 +195,18 @@ def test_bad_parameters_raise_at_construction(make: Callable[[], BaseTransform],
 def test_borf_alpha_one_is_allowed():
     out = BORF(num_iterations=1, alpha=1.0)(_plain(EDGES, 4))
     assert out.edge_added.size(0) == out.num_edges
+
+
+@pytest.mark.parametrize("name", TRANSFORMS)
+def test_a_prepared_graph_gives_what_its_data_gives(name: str):
+    """Every transform accepts :func:`tgnn.metrics.prepare`'s graph in place of its ``Data``."""
+    from tgnn.metrics import prepare
+
+    source = _attention_graph(causal=False)
+    plain = Data(edge_index=source.edge_index, edge_weight=source.edge_weight.double(),
+                 num_nodes=source.num_nodes)
+    expected = TRANSFORMS[name]()(plain)
+    out = TRANSFORMS[name]()(prepare(plain))
+    assert torch.equal(out.edge_index, expected.edge_index)
+    assert torch.equal(out.edge_weight, expected.edge_weight)
+    assert out.num_nodes == expected.num_nodes

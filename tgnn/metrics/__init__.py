@@ -28,6 +28,7 @@ from tgnn.metrics.curvature import (
     forman_curvature,
     ollivier_ricci_curvature,
 )
+from tgnn.metrics.prepared import PreparedGraph, prepare
 from tgnn.metrics.representation import collapse_length, collapse_table
 from tgnn.metrics.resistance import (
     commute_time,
@@ -41,6 +42,8 @@ from tgnn.metrics.spectral import cheeger_bounds, laplacian, spectral_gap
 __all__ = [
     "DENSE_MAX_NODES",
     "FACTOR_MAX",
+    "PreparedGraph",
+    "prepare",
     "laplacian",
     "spectral_gap",
     "cheeger_bounds",

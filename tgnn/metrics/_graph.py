@@ -32,7 +32,7 @@ The checks live in :mod:`tgnn.metrics._input`.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 import numba
 import numpy as np
@@ -43,8 +43,9 @@ from torch import Tensor
 
 from tgnn.errors import GraphError
 from tgnn.metrics._input import as_numpy as _as_numpy
-from tgnn.metrics._input import edges as _edges
 from tgnn.metrics._input import unpack as _unpack
+from tgnn.metrics.prepared import RULES as _RULES
+from tgnn.metrics.prepared import Symmetrize, prepare
 
 __all__ = [
     "Symmetrize",
@@ -62,10 +63,7 @@ __all__ = [
     "spd_factor",
 ]
 
-Symmetrize = Literal["mean", "sum", "max"] | None
 GraphInput = Any  # a torch_geometric Data, or an edge_index tensor / array (see _input)
-
-_RULES = ("mean", "sum", "max", None)
 
 
 def to_adjacency(
@@ -87,30 +85,7 @@ def to_adjacency(
            [0.5, 0. , 0.5],
            [0. , 0.5, 0. ]])
     """
-    if symmetrize not in _RULES:
-        raise GraphError(f"symmetrize: expected one of {_RULES}, got {symmetrize!r}")
-    row, col, w, n = _edges(graph, edge_weight, num_nodes)
-    keep = (row != col) & (w > 0)
-    W = sp.csr_array((w[keep], (row[keep], col[keep])), shape=(n, n))
-    W.sum_duplicates()
-    WT = W.T.tocsr()
-    if symmetrize is None:
-        if W.nnz and abs(W - WT).max() > 1e-12 * float(abs(W).max()):
-            raise GraphError(
-                "edge_index: expected an undirected graph (W == W^T) with symmetrize=None, "
-                "got a directed one; pass symmetrize='mean', 'sum' or 'max'"
-            )
-        S = W
-    elif symmetrize == "mean":
-        S = (W + WT) * 0.5
-    elif symmetrize == "sum":
-        S = W + WT
-    else:
-        S = W.maximum(WT)
-    S = sp.csr_array(S, dtype=np.float64)
-    S.eliminate_zeros()
-    S.sort_indices()
-    return S
+    return prepare(graph, edge_weight, num_nodes).adjacency(symmetrize)
 
 
 def pattern_of(W: sp.csr_array) -> sp.csr_array:
@@ -166,7 +141,7 @@ def pattern_with_slots(
     if symmetrize is None:
         W = to_pattern(graph, edge_weight, num_nodes, symmetrize=None)
         return W, _input_slots(W.indptr, W.indices, graph)
-    row, col, w, n = _edges(graph, edge_weight, num_nodes)
+    row, col, w, n = prepare(graph, edge_weight, num_nodes).edges()
     indptr, indices, slots = _union_pattern(row, col, (row != col) & (w > 0), n)
     return sp.csr_array((np.ones(len(indices)), indices, indptr), shape=(n, n)), slots
 

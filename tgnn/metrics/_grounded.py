@@ -11,13 +11,27 @@ import scipy.sparse.linalg as spla
 from tgnn.errors import GraphError, SizeLimitError
 from tgnn.metrics._graph import spd_factor
 from tgnn.metrics._limits import check_factor
+from tgnn.metrics.prepared import cached
 
-__all__ = ["Grounded", "laplacian_of"]
+__all__ = ["Grounded", "components", "grounded", "laplacian_of"]
 
 
 def laplacian_of(W: sp.csr_array) -> sp.csr_array:
-    """``D - W`` of a symmetric adjacency, as a CSR array."""
-    return sp.csr_array(sp.diags_array(np.asarray(W.sum(axis=1)).ravel()) - W)
+    """``D - W`` of a symmetric adjacency, as a CSR array (cached for a prepared graph)."""
+    return cached(W, ("laplacian",), lambda: sp.csr_array(
+        sp.diags_array(np.asarray(W.sum(axis=1)).ravel()) - W))
+
+
+def components(W: sp.csr_array) -> tuple[int, np.ndarray]:
+    """Number of connected components of a symmetric ``W`` and each node's component label."""
+    count, labels = cached(W, ("components",),
+                           lambda: csg.connected_components(W, directed=False))
+    return int(count), labels
+
+
+def grounded(W: sp.csr_array, factor_max: int | None = None) -> Grounded:
+    """:class:`Grounded` of ``W`` (built once per ``factor_max`` for a prepared graph)."""
+    return cached(W, ("grounded", factor_max), lambda: Grounded(W, factor_max))
 
 
 class Grounded:
@@ -27,7 +41,7 @@ class Grounded:
 
     def __init__(self, W: sp.csr_array, factor_max: int | None = None) -> None:
         n = W.shape[0]
-        _, self.labels = csg.connected_components(W, directed=False)
+        self.labels = components(W)[1]
         first = np.unique(self.labels, return_index=True)[1]
         self.keep = np.setdiff1d(np.arange(n), first)
         Lg = laplacian_of(W)[self.keep][:, self.keep]

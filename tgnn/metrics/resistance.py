@@ -16,16 +16,16 @@ from typing import Any
 import numpy as np
 import scipy.linalg as sla
 import scipy.sparse as sp
-import scipy.sparse.csgraph as csg
 import torch
 from torch import Tensor
 
 from tgnn.errors import GraphError, ShapeError
 from tgnn.metrics._graph import GraphInput, Symmetrize, spd_factor, to_adjacency
-from tgnn.metrics._grounded import Grounded, laplacian_of
+from tgnn.metrics._grounded import components, grounded, laplacian_of
 from tgnn.metrics._input import as_numpy, integer, node_id, real, size_limits
 from tgnn.metrics._limits import check_dense, check_factor
 from tgnn.metrics._selinv import inverse_diagonal
+from tgnn.metrics.prepared import cached
 
 __all__ = [
     "effective_resistance",
@@ -69,18 +69,29 @@ def _resistance_block(M: np.ndarray) -> np.ndarray:
     return M
 
 
+def _component_pinv(W: sp.csr_array, labels: np.ndarray, c: int) -> tuple[np.ndarray, float]:
+    """:func:`_dense_pinv_plus` of component ``c``'s Laplacian (cached: do not modify it)."""
+    def compute() -> tuple[np.ndarray, float]:
+        L = laplacian_of(W)
+        if labels.max() == 0:
+            return _dense_pinv_plus(L.toarray())
+        idx = np.flatnonzero(labels == c)
+        return _dense_pinv_plus(L[idx][:, idx].toarray())
+
+    return cached(W, ("pinv_plus", c), compute)
+
+
 def _all_pairs(W: sp.csr_array) -> np.ndarray:
     n = W.shape[0]
     check_dense(n, "effective resistance of all pairs", "effective_resistance(..., source=s) "
                 "(one source to all, sparse) or pairs= (selected pairs)")
-    k, labels = csg.connected_components(W, directed=False)
-    L = laplacian_of(W)
+    k, labels = components(W)
     if k == 1:
-        return _resistance_block(_dense_pinv_plus(L.toarray())[0])
+        return _resistance_block(_component_pinv(W, labels, 0)[0].copy())
     R = np.full((n, n), np.inf)
     for c in range(k):
         idx = np.flatnonzero(labels == c)
-        R[np.ix_(idx, idx)] = _resistance_block(_dense_pinv_plus(L[idx][:, idx].toarray())[0])
+        R[np.ix_(idx, idx)] = _resistance_block(_component_pinv(W, labels, c)[0].copy())
     return R
 
 
@@ -88,7 +99,7 @@ def _pair_values(
     W: sp.csr_array, a: np.ndarray, b: np.ndarray, factor_max: int | None, block: int = 256
 ) -> np.ndarray:
     n = W.shape[0]
-    g = Grounded(W, factor_max)
+    g = grounded(W, factor_max)
     out = np.where(g.labels[a] == g.labels[b], 0.0, np.inf)
     todo = np.flatnonzero((g.labels[a] == g.labels[b]) & (a != b))
     for start in range(0, len(todo), block):
@@ -103,7 +114,7 @@ def _pair_values(
 
 def _source_values(W: sp.csr_array, s: int, factor_max: int | None) -> np.ndarray:
     n = W.shape[0]
-    _, labels = csg.connected_components(W, directed=False)
+    labels = components(W)[1]
     out = np.full(n, np.inf)
     out[s] = 0.0
     idx = np.flatnonzero(labels == labels[s])
@@ -223,7 +234,7 @@ def _approx_edges(
          (np.concatenate([U.row, U.col]), np.tile(np.arange(m), 2))),
         shape=(n, m),
     )
-    g = Grounded(W)
+    g = grounded(W)
     rng = np.random.default_rng(seed)
     acc = np.zeros(len(a))
     for start in range(0, k, 64):
@@ -311,7 +322,7 @@ def commute_time(
     """
     W = to_adjacency(graph, edge_weight, num_nodes, symmetrize=symmetrize)
     R = _resistance(W, source, pairs, 3000)
-    _, labels = csg.connected_components(W, directed=False)
+    labels = components(W)[1]
     vol = np.bincount(labels, weights=np.asarray(W.sum(axis=1)).ravel())
     n = W.shape[0]
     if source is not None:
@@ -359,11 +370,12 @@ def total_effective_resistance(
     n = W.shape[0]
     if n == 1:
         return 0.0
-    if csg.connected_components(W, directed=False)[0] > 1:
+    count, labels = components(W)
+    if count > 1:
         return math.inf
     if n <= dense_max:
         check_dense(n, "total_effective_resistance with n <= dense_max", "a smaller dense_max")
-        M, c = _dense_pinv_plus(laplacian_of(W).toarray())
+        M, c = _component_pinv(W, labels, 0)
         return float(n * np.trace(M) - n / c)  # tr(M) = tr(L^+) + 1/c
     Lg = laplacian_of(W)[1:, 1:]
     check_factor(Lg, "total_effective_resistance", "raise factor_max= if the memory and time "

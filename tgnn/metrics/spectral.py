@@ -14,13 +14,14 @@ from typing import Literal
 import numpy as np
 import scipy.linalg as sla
 import scipy.sparse as sp
-import scipy.sparse.csgraph as csg
 import scipy.sparse.linalg as spla
 
 from tgnn.errors import DisconnectedGraphError, GraphError, SizeLimitError
 from tgnn.metrics._graph import GraphInput, Symmetrize, spd_factor, to_adjacency
+from tgnn.metrics._grounded import components, laplacian_of
 from tgnn.metrics._input import size_limits
 from tgnn.metrics._limits import check_dense, check_factor
+from tgnn.metrics.prepared import cached
 
 __all__ = ["laplacian", "spectral_gap", "cheeger_bounds"]
 
@@ -28,9 +29,9 @@ Normalization = Literal["sym", "rw"] | None
 
 
 def _laplacian_of(W: sp.csr_array, normalization: Normalization) -> sp.csr_array:
-    d = np.asarray(W.sum(axis=1)).ravel()
     if normalization is None:
-        return sp.csr_array(sp.diags_array(d) - W)
+        return laplacian_of(W).copy()  # the cached one of a prepared graph is not handed out
+    d = np.asarray(W.sum(axis=1)).ravel()
     if normalization not in ("sym", "rw"):
         raise GraphError(f"normalization: expected None, 'sym' or 'rw', got {normalization!r}")
     has = d > 0
@@ -85,7 +86,7 @@ def _connected_or(
         raise GraphError(
             f"on_disconnected: expected 'warn' or 'raise', got {on_disconnected!r}"
         )
-    k, _ = csg.connected_components(W, directed=False)
+    k = components(W)[0]
     if k == 1:
         return True
     msg = f"{what}: the graph has {k} connected components (isolated nodes included)"
@@ -149,13 +150,22 @@ def spectral_gap(
         return 0.0
     if normalization == "rw":
         normalization = "sym"  # same spectrum, symmetric matrix
+    if method not in ("auto", "dense", "sparse"):
+        raise GraphError(f"method: expected 'auto', 'dense' or 'sparse', got {method!r}")
+    dense = method == "dense" or (method == "auto" and n <= dense_max)
+    return cached(W, ("spectral_gap", normalization, dense, factor_max),
+                  lambda: _gap(W, normalization, dense, factor_max))
+
+
+def _gap(W: sp.csr_array, normalization: Normalization, dense: bool,
+         factor_max: int | None) -> float:
+    """The second smallest eigenvalue of the Laplacian of a connected ``W``."""
+    n = W.shape[0]
     L = _laplacian_of(W, normalization)
-    if method == "dense" or (method == "auto" and n <= dense_max):
+    if dense:
         check_dense(n, "spectral_gap(method='dense')", "spectral_gap(..., method='sparse')")
         vals = sla.eigh(L.toarray(), eigvals_only=True, subset_by_index=[0, 1])
         return float(max(vals[1], 0.0))
-    if method not in ("auto", "sparse"):
-        raise GraphError(f"method: expected 'auto', 'dense' or 'sparse', got {method!r}")
     d = np.asarray(W.sum(axis=1)).ravel()
     null = np.sqrt(d) if normalization == "sym" else np.ones(n)
     null /= np.linalg.norm(null)

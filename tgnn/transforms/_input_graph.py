@@ -1,7 +1,7 @@
 """The one input check of every transform: one graph, its node count, edge_index and weights.
 
 Every transform calls :func:`checked_graph` once on its input. The edge list goes through the
-same validator as the graph metrics (:func:`tgnn.metrics._graph._edges`), so a transform accepts
+same validator as the graph metrics (:func:`tgnn.metrics._input.edges`), so a transform accepts
 exactly the graphs a metric accepts:
 
 * a :class:`~torch_geometric.data.Batch` of several graphs is refused (rewiring it as one graph
@@ -25,9 +25,10 @@ from torch_geometric.data import Data
 
 from tgnn.errors import GraphError, ShapeError
 from tgnn.graphs._params import check_num_nodes
-from tgnn.metrics._graph import _edges
+from tgnn.metrics._input import edges as _edges
+from tgnn.metrics.prepared import PreparedGraph
 
-__all__ = ["CheckedGraph", "checked_graph", "refuse_batch"]
+__all__ = ["CheckedGraph", "as_data", "checked_graph", "refuse_batch"]
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,11 @@ class CheckedGraph:
     src: np.ndarray
     dst: np.ndarray
     weight: np.ndarray
+
+
+def as_data(data: Data | PreparedGraph) -> Data:
+    """``data`` itself, or a :class:`~tgnn.metrics.prepared.PreparedGraph` as a ``Data``."""
+    return data.to_data() if isinstance(data, PreparedGraph) else data
 
 
 def refuse_batch(data: Data, name: str) -> None:

@@ -38,7 +38,8 @@ from torch_geometric.data import Data
 from torch_geometric.transforms import BaseTransform
 
 from tgnn.graphs._params import check_flag, check_real
-from tgnn.transforms._input_graph import CheckedGraph, checked_graph
+from tgnn.metrics.prepared import PreparedGraph
+from tgnn.transforms._input_graph import CheckedGraph, as_data, checked_graph
 
 Pair = tuple[int, int]
 
@@ -233,7 +234,8 @@ class RewiringTransform(BaseTransform):
         """Added pairs (in order) and removed pairs ``u < v`` of the undirected view."""
         raise NotImplementedError
 
-    def forward(self, data: Data) -> Data:
+    def forward(self, data: Data | PreparedGraph) -> Data:
+        data = as_data(data)
         graph = checked_graph(data, type(self).__name__)
         added, removed = self.rewire(undirected_view(graph))
         return apply_rewiring(

@@ -9,6 +9,8 @@ from torch_geometric.data.datapipes import functional_transform
 from torch_geometric.transforms import BaseTransform
 
 from tgnn.graphs._params import check_count, check_flag, check_real
+from tgnn.metrics.prepared import PreparedGraph
+from tgnn.transforms._input_graph import as_data
 from tgnn.transforms._insert import check_single_sequence, insert_nodes, token_positions
 from tgnn.transforms._rewire import resolve_causal
 
@@ -106,7 +108,8 @@ class AddPauseTokens(BaseTransform):
         self.pause_mass = check_real(pause_mass, "pause_mass", 0.0, 1.0, high_open=True)
         self.causal = check_flag(causal, "causal")
 
-    def forward(self, data: Data) -> Data:
+    def forward(self, data: Data | PreparedGraph) -> Data:
+        data = as_data(data)
         graph = check_single_sequence(data, "AddPauseTokens")
         n = graph.num_nodes
         s, e = self.num_start, self.num_end

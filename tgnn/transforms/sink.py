@@ -8,6 +8,8 @@ from torch_geometric.data.datapipes import functional_transform
 from torch_geometric.transforms import BaseTransform
 
 from tgnn.graphs._params import check_real
+from tgnn.metrics.prepared import PreparedGraph
+from tgnn.transforms._input_graph import as_data
 from tgnn.transforms._insert import check_single_sequence, insert_nodes, token_positions
 
 __all__ = ["AddSinkNode"]
@@ -52,7 +54,8 @@ class AddSinkNode(BaseTransform):
     def __init__(self, p: float = 0.2) -> None:
         self.p = check_real(p, "p", 0.0, 1.0)
 
-    def forward(self, data: Data) -> Data:
+    def forward(self, data: Data | PreparedGraph) -> Data:
+        data = as_data(data)
         graph = check_single_sequence(data, "AddSinkNode")
         n = graph.num_nodes
         pos = token_positions(data, n)

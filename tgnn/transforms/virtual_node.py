@@ -9,6 +9,8 @@ from torch_geometric.transforms import BaseTransform
 
 from tgnn.errors import NotCausalError
 from tgnn.graphs._params import check_flag, check_real
+from tgnn.metrics.prepared import PreparedGraph
+from tgnn.transforms._input_graph import as_data
 from tgnn.transforms._insert import check_single_sequence, insert_nodes, token_positions
 from tgnn.transforms._rewire import resolve_causal
 
@@ -59,7 +61,8 @@ class VirtualNode(BaseTransform):
         self.p = check_real(p, "p", 0.0, 1.0)
         self.causal = check_flag(causal, "causal")
 
-    def forward(self, data: Data) -> Data:
+    def forward(self, data: Data | PreparedGraph) -> Data:
+        data = as_data(data)
         graph = check_single_sequence(data, "VirtualNode")
         n = graph.num_nodes
         if resolve_causal(data, self.causal):

@@ -7,8 +7,12 @@ Nothing here runs a benchmark or a model. At build time the hooks
   mapping of an editable install, sees ``tgnn.theory`` under its public name;
 * write one API page per public package (``api/<package>.md``) listing every name of that
   package's ``__all__``: rendered there, or linked to the one page that renders it;
-* copy ``reports/latest/`` (``report.md`` and its plots) to ``benchmarks/`` if it exists,
-  else add a page that says how to make it (``make bench``);
+* copy MathJax 3 (the ``es5`` build that the PyPI package ``django-static-mathjax`` ships,
+  Apache-2.0) into ``javascripts/mathjax/``: the math renders from the site itself, offline and
+  from disk (``file://``), never from a CDN;
+* copy the benchmark report (``report.md`` and its plots) to ``benchmarks/``: ``reports/latest/``
+  when it exists (``make bench``), else the committed quick report ``docs/benchmarks/report/``,
+  else a page that says how to make one;
 * write the explorer's sample page when ``tgnn.explorer`` offers a sample-page writer;
 * add a placeholder ``theory.md`` when the theory page has not been written yet.
 
@@ -39,6 +43,15 @@ PACKAGES = (
 )
 MIRROR = Path("build") / "docs-src"
 REPORT = Path("reports") / "latest"
+# The committed quick report (refresh: `tgnn bench --quick --out docs/benchmarks/report`), shown
+# when no local report exists (CI, a fresh clone). mkdocs.yml excludes it from the pages.
+COMMITTED_REPORT = Path("docs") / "benchmarks" / "report"
+# MathJax 3 from the installed `django-static-mathjax` (import name `mathjax`): the SVG output
+# bundle draws every glyph itself, so no web font is fetched (browsers refuse fonts from file://).
+MATHJAX_PACKAGE = "mathjax"
+MATHJAX_ES5 = ("static", "mathjax", "es5")
+MATHJAX_BUNDLE = "tex-svg.js"
+MATHJAX_SITE = "javascripts/mathjax"
 ASSET_SUFFIXES = {".png", ".svg", ".jpg", ".jpeg", ".gif", ".json", ".csv", ".txt", ".html"}
 EXPLORER_MODULES = ("tgnn.explorer", "tgnn.explorer.page")
 EXPLORER_WRITER = "sample_page"  # sample_page(path) writes a self-contained sample HTML page
@@ -162,15 +175,61 @@ def on_config(config: Any, **_: Any) -> Any:
     return config
 
 
-def _generated(config: Any, path: str, content: str | bytes) -> Any:
+def _generated(config: Any, path: str, content: str | bytes | Path) -> Any:
+    """A site file at ``path`` with ``content``, or copied from the file ``content`` names."""
     from mkdocs.structure.files import File
 
+    if isinstance(content, Path):
+        return File.generated(config, path, abs_src_path=str(content))
     return File.generated(config, path, content=content)
 
 
+def mathjax_root() -> Path:
+    """The folder of MathJax 3's ``es5`` build inside the installed ``django-static-mathjax``.
+
+    Raises
+    ------
+    mkdocs.exceptions.PluginError
+        When the package is not installed (it is in the ``docs`` extra), or ships no
+        ``tex-svg.js`` (a MathJax other than 3.x): the build stops rather than publish raw TeX.
+    """
+    from mkdocs.exceptions import PluginError
+
+    fix = "install the docs extra: pip install -e '.[docs]' (or make setup)"
+    try:
+        package = importlib.import_module(MATHJAX_PACKAGE)
+    except ModuleNotFoundError as error:
+        raise PluginError(f"the docs need MathJax 3 from django-static-mathjax: {fix}") from error
+    root = Path(next(iter(package.__path__))).joinpath(*MATHJAX_ES5)
+    if not (root / MATHJAX_BUNDLE).is_file():
+        raise PluginError(f"expected MathJax 3's {MATHJAX_BUNDLE} in {root}, found none: {fix}")
+    return root
+
+
+def _mathjax_files(config: Any) -> list[Any]:
+    """MathJax's bundle and the components it loads on demand (TeX extensions, menu, a11y).
+
+    The other prebuilt bundles of ``es5/`` (and ``node-main.js``) are left out.
+    """
+    root = mathjax_root()
+    files = []
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root)
+        if path.is_file() and (len(rel.parts) > 1 or rel.name == MATHJAX_BUNDLE):
+            files.append(_generated(config, f"{MATHJAX_SITE}/{rel.as_posix()}", path))
+    return files
+
+
+def report_folder(root: Path) -> Path | None:
+    """The report the site shows: ``reports/latest`` if it has a ``report.md``, else the committed
+    quick report ``docs/benchmarks/report``, else None."""
+    folders = (root / REPORT, root / COMMITTED_REPORT)
+    return next((folder for folder in folders if (folder / "report.md").is_file()), None)
+
+
 def _report_files(config: Any, root: Path) -> list[Any]:
-    report = root / REPORT / "report.md"
-    if not report.is_file():
+    folder = report_folder(root)
+    if folder is None:
         text = (
             "# Benchmark report\n\n"
             "No report was found when this site was built. Make one with\n\n"
@@ -179,12 +238,30 @@ def _report_files(config: Any, root: Path) -> list[Any]:
             "`make docs`: they are copied here.\n"
         )
         return [_generated(config, "benchmarks/index.md", text)]
-    files = [_generated(config, "benchmarks/index.md", report.read_text(encoding="utf-8"))]
-    for path in sorted((root / REPORT).rglob("*")):
+    text = (folder / "report.md").read_text(encoding="utf-8")
+    if folder == root / COMMITTED_REPORT:
+        text = _with_note(text, COMMITTED_NOTE)
+    files = [_generated(config, "benchmarks/index.md", text)]
+    for path in sorted(folder.rglob("*")):
         if path.is_file() and path.suffix.lower() in ASSET_SUFFIXES:
-            rel = path.relative_to(root / REPORT).as_posix()
-            files.append(_generated(config, f"benchmarks/{rel}", path.read_bytes()))
+            rel = path.relative_to(folder).as_posix()
+            files.append(_generated(config, f"benchmarks/{rel}", path))
     return files
+
+
+COMMITTED_NOTE = (
+    "!!! note \"The committed quick report\"\n"
+    "    This is the quick run committed with the sources (`docs/benchmarks/report/`, made by "
+    "`tgnn bench --quick --out docs/benchmarks/report`). Run `make bench` to write your own "
+    "`reports/latest/report.md`: `make docs` then shows that one here instead.\n"
+)
+
+
+def _with_note(markdown: str, note: str) -> str:
+    """``markdown`` with ``note`` after its first heading line (or first, when it has none)."""
+    lines = markdown.splitlines(keepends=True)
+    at = next((i + 1 for i, line in enumerate(lines) if line.startswith("# ")), 0)
+    return "".join([*lines[:at], "\n", note, "\n", *lines[at:]])
 
 
 def _explorer_files(config: Any) -> list[Any]:
@@ -220,11 +297,14 @@ def _explorer_files(config: Any) -> list[Any]:
 
 
 def on_files(files: Any, config: Any, **_: Any) -> Any:
-    """Add the API pages, the benchmark report, the explorer sample and a theory placeholder."""
+    """Add the API pages, the benchmark report, the explorer sample, MathJax and a theory
+    placeholder."""
     root = Path(config.config_file_path).parent
     for path, text in _API.items():
         files.append(_generated(config, path, text))
-    for file in [*_report_files(config, root), *_explorer_files(config)]:
+    generated = [*_report_files(config, root), *_explorer_files(config),
+                 *_mathjax_files(config)]
+    for file in generated:
         if files.get_file_from_path(file.src_uri) is None:  # a real file in docs/ wins
             files.append(file)
     if files.get_file_from_path("theory.md") is None:

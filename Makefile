@@ -27,6 +27,7 @@ lint: $(STAMP)
 
 docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+	@echo "docs: site/index.html (open it from disk: it needs no server and no network)"
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info site

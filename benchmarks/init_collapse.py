@@ -1,17 +1,22 @@
-"""Section 4: rank collapse against entropy collapse at initialisation (Giorlandino & Goldt 2025).
+r"""Section 4: rank and entropy collapse at initialisation, in Giorlandino & Goldt's setting.
 
-Random-init toy transformers (:mod:`tgnn.benchmarks.toy`, pre-LayerNorm, bidirectional) over a
-grid of attention scale ``beta`` (the standard deviation of the query-key logits at
-initialisation, set by the query-key weight variance) and residual strength ``alpha``. Per layer:
-mean token cosine similarity (``tgnn.metrics.mean_cosine``), mean attention entropy over
-``log n`` (``tgnn.metrics.attention_entropy``), and the gradient norm
-``||d <x_L, G> / d x_0|| / ||G||`` for a fixed Gaussian ``G`` (below 1: vanishing).
+The model is the paper's block (:mod:`tgnn.benchmarks.init_block`: post-LN, one head, no
+``W_O``, LayerNorm without affine parameters, ReLU MLP of width ``d``, residual strengths
+``alpha_A = alpha_M = 1``, ``var_v = var_w = 0.2``, ``var_b = 4e-4``, query-key scale ``beta``
+with logit std ``beta sqrt(ln n)``), with pre-LN and gain-controlled (centred) attention as the
+paper's Fig. 4 variants. The predictions are :mod:`tgnn.theory.signal_propagation`. Four
+measurements, each against its prediction:
 
-Rank collapse: final cosine > 0.9. Entropy collapse: final normalised entropy < 0.3. The paper
-maps self-attention onto the Random Energy Model; the REM freezes when the logit standard
-deviation exceeds ``sqrt(2 ln n)``: the dashed line of the plot is that freezing point, the
-entropy-collapse boundary it predicts (the paper's full trainability diagram also involves
-LayerNorm and MLP constants we do not reproduce).
+1. ``Y2 = E[sum_j A_ij^2]`` of one attention layer over a ``beta`` x ``rho`` grid, at two
+   sequence lengths and two widths (32+ seeds each): the asymptotic REM law
+   ``max(0, 1 - beta_c(rho)/beta)`` with ``beta_c(rho) = sqrt(2/(1 - rho))`` and the exact
+   finite-``n`` value of the same REM.
+2. The layer-to-layer correlation map ``rho_in -> rho_out`` of one block.
+3. The correlation profile to depth 100 (50 with ``--quick``): the paper's block at its Fig. 1
+   scales ``beta = 0.5, 3`` and a larger one, and the four placements of its Fig. 4.
+4. The phase diagram over ``beta`` and the residual strength ``alpha`` at a fixed depth: final
+   cosine, last-layer ``Y2`` and the gradient ratio ``||d <x_L, G> / d x_0|| / ||G||``, with the
+   predicted boundaries computed from the predicted correlation at that depth (rho-dependent).
 """
 
 from __future__ import annotations
@@ -21,87 +26,389 @@ from typing import Any
 
 import numpy as np
 import torch
+from tgnn.benchmarks.claims import Claim, bootstrap_interval, claims_numbers, claims_table
 from tgnn.benchmarks.common import pyplot
+from tgnn.benchmarks.init_block import BlockConfig, block_forward, participation_sweep
 from tgnn.benchmarks.report import BenchConfig, ExperimentResult, md_table, save_figure
 from tgnn.benchmarks.runner import grid, run_sweep
-from tgnn.benchmarks.toy import ToyConfig, toy_forward
+from tgnn.theory.signal_propagation import (
+    correlation_map,
+    correlation_trajectory,
+    critical_beta,
+    participation_ratio,
+    participation_ratio_finite,
+)
 
-__all__ = ["init_point", "run"]
+__all__ = ["init_point", "run", "theory_kwargs"]
 
 NAME = "init_collapse"
+PAPER = "Giorlandino & Goldt 2025"
 RANK_COLLAPSE_COS = 0.9
-ENTROPY_COLLAPSE = 0.3
+RHO0 = 0.2  # input token correlation of the depth runs (the Fig. 4 notebook starts at 0.2)
+VARIANTS = {  # Fig. 4: placements x attention; the paper's block is "post-LN"
+    "post-LN": {"placement": "post", "gain_control": False},
+    "pre-LN": {"placement": "pre", "gain_control": False},
+    "GC post-LN": {"placement": "post", "gain_control": True},
+    "GC pre-LN": {"placement": "pre", "gain_control": True},
+}
+
+
+def theory_kwargs(cfg: BlockConfig) -> dict[str, Any]:
+    """The :func:`tgnn.theory.signal_propagation.block_update` arguments of a simulated block."""
+    return {"placement": cfg.placement, "gain_control": cfg.gain_control,
+            "alpha_attn": cfg.alpha_attn, "alpha_mlp": cfg.alpha_mlp, "var_v": cfg.var_v,
+            "var_bv": cfg.var_b, "mlp": cfg.mlp, "var_w": cfg.var_w, "var_b": cfg.var_b}
+
+
+def _interval(samples: np.ndarray) -> tuple[float, float, float]:
+    return bootstrap_interval(samples) if len(samples) > 1 else (float(samples[0]),) * 3
 
 
 def init_point(point: dict[str, Any]) -> dict[str, Any]:
-    """One grid point ``{"beta", "alpha", "n", "depth", "seed"}`` -> per-layer curves."""
-    from tgnn.metrics import attention_entropy, mean_cosine
+    """One phase-diagram point ``{"beta", "alpha", "n", "depth", "seed"}`` (optional ``"d"``,
+    ``"seeds"``, ``"rho"``) of the paper's block -> per-layer curves averaged over the seeds:
+    ``cosine`` (``depth + 1``), ``entropy`` (``H / ln n``) and ``y2`` (``depth``), and the
+    gradient ratio ``||d <x_L, G> / d x_0|| / ||G||`` (``G`` a seeded Gaussian direction)."""
+    cfg = BlockConfig(n=point["n"], d=point.get("d", 64), depth=point["depth"],
+                      beta=point["beta"], alpha_attn=point["alpha"], alpha_mlp=point["alpha"],
+                      seeds=point.get("seeds", 1), seed=point["seed"], dtype=torch.float32)
+    from tgnn.benchmarks.init_block import correlated_tokens
 
-    cfg = ToyConfig(n=point["n"], depth=point["depth"], beta=point["beta"],
-                    alpha=point["alpha"], seed=point["seed"])
-    x0 = torch.randn(cfg.n, cfg.d, dtype=torch.float64,
-                     generator=torch.Generator().manual_seed(cfg.seed + 10_000))
-    x0.requires_grad_(True)
-    hidden, attn = toy_forward(cfg, x0)
-    direction = torch.randn(cfg.n, cfg.d, dtype=torch.float64,
-                            generator=torch.Generator().manual_seed(cfg.seed + 20_000))
-    (grad,) = torch.autograd.grad((hidden[-1] * direction).sum(), x0)
-    with torch.no_grad():
-        cosine = [float(mean_cosine(h)) for h in hidden]
-        entropy = attention_entropy(torch.stack(attn)).mean(-1) / math.log(cfg.n)
-    return {"cosine": cosine, "entropy": entropy.tolist(),
-            "grad_ratio": float(grad.norm() / direction.norm())}
-
-
-def _phase(row: dict[str, Any]) -> str:
-    rank = row["cosine"][-1] > RANK_COLLAPSE_COS
-    entropy = row["entropy"][-1] < ENTROPY_COLLAPSE
-    return "both" if rank and entropy else "rank" if rank else "entropy" if entropy else "ok"
+    x0 = correlated_tokens(cfg, point.get("rho", RHO0),
+                           torch.Generator().manual_seed(cfg.seed + 10_000)).requires_grad_(True)
+    run = block_forward(cfg, x0=x0)
+    direction = torch.randn(x0.shape, generator=torch.Generator().manual_seed(cfg.seed + 20_000),
+                            dtype=x0.dtype)
+    (grad,) = torch.autograd.grad((run.hidden[-1] * direction).sum(), x0)
+    ratio = torch.linalg.vector_norm(grad, dim=(-1, -2)) / torch.linalg.vector_norm(
+        direction, dim=(-1, -2))
+    return {"cosine": run.cosine.detach().mean(0).tolist(),
+            "entropy": run.entropy.detach().mean(0).clamp(0.0, 1.0).tolist(),
+            "y2": run.y2.detach().mean(0).tolist(), "grad_ratio": float(ratio.mean())}
 
 
-def _plot(rows: list[dict[str, Any]], betas: list[float], alphas: list[float], n: int,
-          config: BenchConfig) -> str:
+def _sizes(config: BenchConfig) -> dict[str, Any]:
+    if config.smoke:
+        return {"y2": [(8, 16)], "map": [(8, 16)], "depth": [(8, 16)], "seeds": 2,
+                "depth_seeds": 2, "L": 4, "phase_L": 3, "betas": [0.5, 2.0, 8.0],
+                "rhos": [0.0, 0.5], "map_rhos": [0.2, 0.8], "phase_betas": [0.5, 4.0],
+                "alphas": [0.0, 0.9], "phase_seeds": 1}
+    if config.quick:
+        return {"y2": [(64, 64), (256, 256)], "map": [(64, 64), (256, 128)],
+                "depth": [(64, 64)], "seeds": 32, "depth_seeds": 4, "L": 50, "phase_L": 24,
+                "betas": [0.5, 1, 1.5, 2, 3, 4, 6, 8], "rhos": [0.0, 0.5, 0.8],
+                "map_rhos": [0.05, 0.2, 0.4, 0.6, 0.8, 0.95],
+                "phase_betas": [0.25, 0.5, 1, 2, 4, 8, 16], "alphas": [0.0, 0.5, 1.0],
+                "phase_seeds": 2}
+    return {"y2": [(64, 64), (64, 256), (256, 64), (256, 256)],
+            "map": [(64, 64), (64, 256), (256, 64), (256, 256)],
+            "depth": [(64, 64), (256, 128)], "seeds": 32, "depth_seeds": 8, "L": 100,
+            "phase_L": 50, "betas": [0.5, 0.75, 1, 1.5, 2, 3, 4, 6, 8, 12],
+            "rhos": [0.0, 0.25, 0.5, 0.7, 0.85, 0.95],
+            "map_rhos": [0.05, 0.2, 0.4, 0.6, 0.8, 0.9, 0.95],
+            "phase_betas": [0.25, 0.5, 1, 2, 4, 8, 16, 32], "alphas": [0.0, 0.25, 0.5, 1.0, 2.0],
+            "phase_seeds": 4}
+
+
+def _y2_rows(config: BenchConfig, size: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = []
+    for n, d in size["y2"]:
+        for rho in size["rhos"]:
+            cfg = BlockConfig(n=n, d=d, depth=1, seeds=size["seeds"], seed=config.seed,
+                              dtype=torch.float32)
+            measured = participation_sweep(cfg, rho, size["betas"]).double().numpy()
+            for beta, samples in zip(size["betas"], measured, strict=True):
+                mean, low, high = _interval(samples)
+                rows.append({"n": n, "d": d, "rho": rho, "beta": beta, "Y2": mean,
+                             "low": low, "high": high,
+                             "finite_n": participation_ratio_finite(beta, rho, n),
+                             "asymptotic": participation_ratio(beta, rho)})
+    return rows
+
+
+def _map_rows(config: BenchConfig, size: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = []
+    cases = [("post-LN", 0.5), ("post-LN", 3.0), ("post-LN", 8.0), ("GC post-LN", 3.0)]
+    for n, d in size["map"]:
+        for variant, beta in cases:
+            for rho in size["map_rhos"]:
+                cfg = BlockConfig(n=n, d=d, depth=1, beta=beta, seeds=size["seeds"] // 2,
+                                  seed=config.seed, dtype=torch.float32, **VARIANTS[variant])
+                out = block_forward(cfg, rho).cosine.double().numpy()
+                mean, low, high = _interval(out[:, 1])
+                rows.append({"n": n, "d": d, "variant": variant, "beta": beta,
+                             "rho_in": float(out[:, 0].mean()), "rho_out": mean, "low": low,
+                             "high": high,
+                             "theory": correlation_map(float(out[:, 0].mean()), beta,
+                                                       **theory_kwargs(cfg))})
+    return rows
+
+
+def _depth_rows(config: BenchConfig, size: dict[str, Any]) -> list[dict[str, Any]]:
+    cases = [("post-LN", {}, 0.5), ("post-LN", {}, 3.0), ("post-LN", {}, 8.0)]
+    # Fig. 4 notebook: beta = 0.1, value gain 1, sigma_w^2 = 0.2, sigma_b^2 = 0.02^2
+    cases += [(v, {"var_v": 1.0}, b) for v in VARIANTS for b in (0.1, 4.0)]
+    rows = []
+    for n, d in size["depth"]:
+        for variant, extra, beta in cases:
+            cfg = BlockConfig(n=n, d=d, depth=size["L"], beta=beta, seeds=size["depth_seeds"],
+                              seed=config.seed, dtype=torch.float32, **VARIANTS[variant],
+                              **extra)
+            run = block_forward(cfg, RHO0)
+            cos = run.cosine.double().numpy()
+            theory = correlation_trajectory(float(cos[:, 0].mean()), cfg.depth, beta,
+                                            **theory_kwargs(cfg))
+            rows.append({"n": n, "d": d, "variant": variant, "beta": beta,
+                         "var_v": cfg.var_v, "measured": cos.mean(0).tolist(),
+                         "spread": cos.std(0).tolist(), "theory": theory.tolist(),
+                         "final": _interval(cos[:, -1]),
+                         "max_error": float(np.abs(cos.mean(0) - theory).max()),
+                         "mean_error": float(np.abs(cos.mean(0) - theory).mean()),
+                         "y2_last": float(run.y2[:, -1].mean())})
+    return rows
+
+
+def _phase_theory(betas: np.ndarray, alpha: float, depth: int) -> tuple[np.ndarray, np.ndarray]:
+    """Predicted last-layer correlation and asymptotic ``Y2`` of the paper's block."""
+    cfg = BlockConfig(alpha_attn=alpha, alpha_mlp=alpha)
+    finals, y2 = [], []
+    for beta in betas:
+        traj = correlation_trajectory(RHO0, depth, float(beta), **theory_kwargs(cfg))
+        finals.append(traj[-1])
+        y2.append(participation_ratio(float(beta), float(traj[-2])))
+    return np.asarray(finals), np.asarray(y2)
+
+
+def _phase_rows(config: BenchConfig, size: dict[str, Any]) -> list[dict[str, Any]]:
+    n = size["depth"][0][0]
+    points = grid(beta=size["phase_betas"], alpha=size["alphas"], n=[n],
+                  depth=[size["phase_L"]], seed=[config.seed], seeds=[size["phase_seeds"]])
+    return run_sweep(init_point, points, workers=config.workers,
+                     ray_address=config.ray_address, desc=NAME, progress=config.progress)
+
+
+def _claims(y2: list[dict[str, Any]], maps: list[dict[str, Any]],
+            depth: list[dict[str, Any]], size: dict[str, Any]) -> list[Claim]:
+    largest = max(n for n, _ in size["y2"])
+    above = [r for r in y2 if r["n"] == largest and r["asymptotic"] > 0]
+    gap_asym = max(abs(r["Y2"] - r["asymptotic"]) for r in above) if above else math.nan
+    gap_fin = max(abs(r["Y2"] - r["finite_n"]) for r in y2)
+    worst = max(y2, key=lambda r: abs(r["Y2"] - r["finite_n"]))
+    map_err = max(abs(r["rho_out"] - r["theory"]) for r in maps)
+    paper = [r for r in depth if r["variant"] == "post-LN" and r["var_v"] == 0.2]
+    low = next(r for r in paper if r["beta"] == 0.5)
+    high = max(paper, key=lambda r: r["beta"])
+    depth_err = max(r["mean_error"] for r in depth)
+    depth_max = max(depth, key=lambda r: r["max_error"])
+    gc = next(r for r in depth if r["variant"] == "GC post-LN" and r["beta"] == 0.1)
+    post = next(r for r in depth if r["variant"] == "post-LN" and r["beta"] == 0.1
+                and r["var_v"] == 1.0)
+    L = len(low["measured"]) - 1
+
+    def final(r: dict[str, Any]) -> str:
+        mean, lo, hi = r["final"]
+        return f"{mean:.3f} [{lo:.3f}, {hi:.3f}]"
+
+    seeds = f"95% bootstrap CI over {size['depth_seeds']} seeds"
+    return [
+        Claim(f"{PAPER}, REM critical scale", "Attention freezes (entropy collapse) above "
+              "beta_c(rho) = sqrt(2 / (1 - rho)); the critical scale grows with the token "
+              "correlation rho", f"max |Y2 - finite-n REM| = {gap_fin:.3f} over "
+              f"{len(y2)} (n, d, rho, beta) cells", f"worst cell n={worst['n']}, "
+              f"d={worst['d']}, rho={worst['rho']}, beta={worst['beta']}: "
+              f"{worst['Y2']:.3f} [{worst['low']:.3f}, {worst['high']:.3f}], "
+              f"{size['seeds']} seeds", "reproduced" if gap_fin < 0.06 else "different",
+              "Y2 depends on beta and rho only through beta sqrt(1 - rho) as the REM mapping "
+              "says; measured against the exact finite-n REM value of the same scale"),
+        Claim(f"{PAPER}, Y2 above beta_c", "Y2 = E[sum_j A_ij^2] = 1 - beta_c(rho) / beta above "
+              "beta_c, 0 below (n -> infinity)", f"max |Y2 - (1 - beta_c/beta)| = "
+              f"{gap_asym:.3f} at n = {largest}", "finite-n REM accounts for the gap (row "
+              "above)", "different" if gap_asym > 0.05 else "reproduced",
+              "the law is asymptotic in ln n: at n = 256 the exact REM value still lies "
+              "0.1-0.15 above it near beta_c; the simulation follows the exact value"),
+        Claim(f"{PAPER}, correlation map", "One post-LN block maps the token correlation "
+              "by the closed-form (q, p) update (attention moments, residual, LN, ReLU "
+              "arc-cosine MLP)", f"max |rho_out - map| = {map_err:.3f}",
+              f"{len(maps)} cells, {size['seeds'] // 2} seeds each",
+              "reproduced" if map_err < 0.05 else "different",
+              "paper's block at beta 0.5/3/8 and gain-controlled attention, two n and two d"),
+        Claim(f"{PAPER}, Result 1 (Fig. 1)", "Low query-key variance: rank collapse "
+              "(beta = 0.5)", f"cosine at layer {L} = {final(low)}", seeds,
+              "reproduced" if low["final"][0] > RANK_COLLAPSE_COS else "contradicted",
+              "paper's block (post-LN, var_v = var_w = 0.2, alpha = 1) from rho = 0.2"),
+        Claim(f"{PAPER}, Result 1 (Fig. 1)", "High query-key variance: signal kept longer "
+              f"but entropy collapse (beta = {high['beta']:g})",
+              f"cosine at layer {L} = {final(high)}; last-layer Y2 = {high['y2_last']:.3f}",
+              seeds, "reproduced" if high["final"][0] < low["final"][0] else "contradicted",
+              "the map has rho = 1 as its only attractor in this block (alpha = 1, var_v = "
+              "0.2): a larger beta slows rank collapse but does not stop it"),
+        Claim(f"{PAPER}, depth profile", f"The iterated map predicts rho_l to depth {L}",
+              f"mean |measured - predicted| over layers <= {depth_err:.3f} in every profile",
+              f"{len(depth)} profiles (seed means); largest single-layer gap "
+              f"{depth_max['max_error']:.3f} ({depth_max['variant']}, beta = "
+              f"{depth_max['beta']:g}, n = {depth_max['n']})",
+              "reproduced" if depth_err < 0.05 else "different",
+              "the gaps sit at large beta, where the finite-n REM has more Y2 than its limit "
+              "and the measured collapse runs a few layers ahead of the prediction"),
+        Claim(f"{PAPER}, Fig. 4", "Gain-controlled (centred) attention keeps the token "
+              "correlation where vanilla post-LN collapses", f"GC post-LN {final(gc)} vs "
+              f"post-LN {final(post)} at layer {L}", seeds,
+              "reproduced" if gc["final"][0] < post["final"][0] - 0.3 else "different",
+              "beta = 0.1, value gain 1, sigma_w^2 = 0.2, rho_0 = 0.2 (the notebook's setting)"),
+        Claim(f"{PAPER}, Result 2", "Gradients vanish at initialisation in a predicted regime",
+              "gradient ratio measured per phase-diagram point (table)", "",
+              "outside our reach", "the backward closed form is not implemented here; the "
+              "seed holds only the abstract"),
+        Claim(f"{PAPER} (v1 abstract)", "Critical residual strength for signal propagation "
+              "in the low-variance regime", "-", "", "outside our reach",
+              "its formula is not in the seed text or the authors' public code"),
+    ]
+
+
+def _plot_y2(rows: list[dict[str, Any]], config: BenchConfig) -> str:
     plt = pyplot()
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
-    keys = [("final cosine similarity", lambda r: r["cosine"][-1]),
-            ("final entropy / log n", lambda r: r["entropy"][-1]),
-            ("log10 gradient ratio", lambda r: math.log10(max(r["grad_ratio"], 1e-30)))]
-    for ax, (title, get) in zip(axes, keys, strict=True):
-        image = np.array([[get(next(r for r in rows if r["point"]["beta"] == b and
-                                    r["point"]["alpha"] == a and r["point"]["seed"] ==
-                                    config.seed)) for b in betas] for a in alphas])
-        im = ax.imshow(image, origin="lower", aspect="auto", cmap="viridis")
-        ax.set_xticks(range(len(betas)), [f"{b:g}" for b in betas])
-        ax.set_yticks(range(len(alphas)), [f"{a:g}" for a in alphas])
-        crit = float(np.interp(math.log(math.sqrt(2 * math.log(n))), np.log(betas),
-                               np.arange(len(betas))))
-        ax.axvline(crit, color="w", ls="--", label="REM freezing sqrt(2 ln n)")
-        ax.set(title=title, xlabel="attention scale beta (logit std)",
-               ylabel="residual strength alpha")
+    sizes = sorted({(r["n"], r["d"]) for r in rows})
+    fig, axes = plt.subplots(1, len(sizes), figsize=(4.5 * len(sizes), 3.8), squeeze=False)
+    fine = np.geomspace(min(r["beta"] for r in rows), max(r["beta"] for r in rows), 80)
+    for ax, (n, d) in zip(axes[0], sizes, strict=True):
+        for k, rho in enumerate(sorted({r["rho"] for r in rows})):
+            sel = [r for r in rows if (r["n"], r["d"], r["rho"]) == (n, d, rho)]
+            color = f"C{k}"
+            ax.errorbar([r["beta"] for r in sel], [r["Y2"] for r in sel],
+                        yerr=[[r["Y2"] - r["low"] for r in sel], [r["high"] - r["Y2"]
+                                                                 for r in sel]],
+                        fmt="o", ms=3, color=color, label=f"measured rho={rho:g}")
+            ax.plot(fine, [participation_ratio(b, rho) for b in fine], "-", color=color, lw=1)
+            ax.plot([r["beta"] for r in sel], [r["finite_n"] for r in sel], "--", color=color,
+                    lw=1)
+        ax.set(xscale="log", title=f"n={n}, d={d}  (solid: n->inf, dashed: finite-n REM)",
+               xlabel="beta", ylabel="Y2 = E sum_j A_ij^2")
+        ax.title.set_fontsize(8)
+    axes[0][0].legend(fontsize=7)
+    return save_figure(fig, config, NAME, "y2_vs_beta.png")
+
+
+def _plot_map(rows: list[dict[str, Any]], config: BenchConfig) -> str:
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(5, 4.5))
+    cases = sorted({(r["variant"], r["beta"]) for r in rows})
+    fine = np.linspace(0.0, 0.97, 60)
+    for k, (variant, beta) in enumerate(cases):
+        cfg = BlockConfig(beta=beta, **VARIANTS[variant])
+        ax.plot(fine, [correlation_map(x, beta, **theory_kwargs(cfg)) for x in fine], "-",
+                color=f"C{k}", lw=1, label=f"{variant}, beta={beta:g} (theory)")
+        sel = [r for r in rows if (r["variant"], r["beta"]) == (variant, beta)]
+        ax.plot([r["rho_in"] for r in sel], [r["rho_out"] for r in sel], "o", ms=3,
+                color=f"C{k}")
+    ax.plot([0, 1], [0, 1], ":", color="grey")
+    ax.set(xlabel="rho in", ylabel="rho out (one block)",
+           title="Correlation map: theory (lines) vs measured (dots)")
+    ax.legend(fontsize=6)
+    return save_figure(fig, config, NAME, "correlation_map.png")
+
+
+def _plot_depth(rows: list[dict[str, Any]], config: BenchConfig) -> str:
+    plt = pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    n, d = rows[0]["n"], rows[0]["d"]
+    sel = [r for r in rows if (r["n"], r["d"]) == (n, d)]
+    for k, r in enumerate(s for s in sel if s["var_v"] == 0.2):
+        axes[0].plot(r["measured"], color=f"C{k}", label=f"beta={r['beta']:g} measured")
+        axes[0].plot(r["theory"], "--", color=f"C{k}")
+    for k, r in enumerate(s for s in sel if s["var_v"] == 1.0):
+        style = "-" if r["beta"] < 1 else "-."
+        axes[1].plot(r["measured"], style, color=f"C{k // 2}",
+                     label=f"{r['variant']}, beta={r['beta']:g}")
+        axes[1].plot(r["theory"], ":", color=f"C{k // 2}")
+    axes[0].set(title=f"paper's block, n={n}, d={d} (dashed: theory)", xlabel="layer",
+                ylabel="mean token cosine")
+    axes[1].set(title="Fig. 4 placements (dotted: theory)", xlabel="layer")
+    for ax in axes:
+        ax.legend(fontsize=6)
+    return save_figure(fig, config, NAME, "depth_profiles.png")
+
+
+def _plot_phase(y2: list[dict[str, Any]], phase: list[dict[str, Any]], size: dict[str, Any],
+                config: BenchConfig) -> str:
+    plt = pyplot()
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4.2))
+    n, d = max((r["n"], r["d"]) for r in y2)
+    betas, rhos = size["betas"], size["rhos"]
+    image = np.array([[next(r["Y2"] for r in y2 if (r["n"], r["d"], r["rho"], r["beta"]) ==
+                            (n, d, rho, b)) for b in betas] for rho in rhos])
+    im = axes[0].pcolormesh(betas, rhos, image, shading="nearest", cmap="viridis")
+    fine = np.linspace(min(rhos), max(rhos), 50)
+    axes[0].plot([critical_beta(x) for x in fine], fine, "w-", label="beta_c(rho)")
+    axes[0].axvline(critical_beta(0.0), color="w", ls=":", label="beta_c(0) = sqrt 2")
+    axes[0].set(xscale="log", xlim=(min(betas), max(betas)), xlabel="beta", ylabel="rho",
+                title=f"one layer: measured Y2 (n={n}, d={d})")
+    axes[0].set_xticks(betas, [f"{b:g}" for b in betas], minor=False)
+    axes[0].xaxis.set_minor_locator(plt.NullLocator())
+    axes[0].legend(fontsize=7)
+    fig.colorbar(im, ax=axes[0])
+    pb, alphas = size["phase_betas"], size["alphas"]
+
+    def cell(key: str, b: float, a: float) -> float:
+        row = next(r for r in phase if r["point"]["beta"] == b and r["point"]["alpha"] == a)
+        return float(row[key][-1])
+
+    fine_b = np.geomspace(min(pb), max(pb), 60)
+    fine_a = np.linspace(min(alphas), max(alphas), 25)
+    theory = [_phase_theory(fine_b, a, size["phase_L"]) for a in fine_a]
+    for ax, key, title in ((axes[1], "cosine", "final cosine"), (axes[2], "y2", "last-layer Y2")):
+        image = np.array([[cell(key, b, a) for b in pb] for a in alphas])
+        im = ax.pcolormesh(pb, alphas, image, shading="nearest", cmap="viridis")
+        rank = [float(np.interp(RANK_COLLAPSE_COS, finals[::-1], fine_b[::-1]))
+                if finals.min() < RANK_COLLAPSE_COS < finals.max() else math.nan
+                for finals, _ in theory]
+        onset = [float(fine_b[np.argmax(y > 0)]) if np.any(y > 0) else math.nan
+                 for _, y in theory]
+        ax.plot(rank, fine_a, "w-", label=f"predicted cosine = {RANK_COLLAPSE_COS}")
+        ax.plot(onset, fine_a, "r--", label="predicted beta_c(rho_L)")
+        ax.axvline(critical_beta(0.0), color="r", ls=":", label="beta_c(0) (rho = 0 only)")
+        ax.set(xscale="log", xlabel="beta", ylabel="residual strength alpha",
+               title=f"paper's block, depth {size['phase_L']}: {title}")
         fig.colorbar(im, ax=ax)
-    axes[0].legend(fontsize=7, loc="upper left")
+    axes[1].legend(fontsize=6)
     return save_figure(fig, config, NAME, "phase_diagram.png")
 
 
 def run(config: BenchConfig) -> ExperimentResult:
-    """The beta x alpha grid, per-layer curves, phases and the phase-diagram plot."""
-    betas = [0.5, 4.0] if config.smoke else [0.25, 0.5, 1, 2, 4, 8, 16]
-    alphas = [0.0, 0.9] if config.smoke else [0.0, 0.5, 0.8, 0.95]
-    n, depth = (8, 3) if config.smoke else (32, 12) if config.quick else (64, 24)
-    seeds = [config.seed] if config.quick else [config.seed, config.seed + 1]
-    points = grid(beta=betas, alpha=alphas, n=[n], depth=[depth], seed=seeds)
-    rows = run_sweep(init_point, points, workers=config.workers,
-                     ray_address=config.ray_address, desc=NAME, progress=config.progress)
-    table = [{**r["point"], "cos_first": r["cosine"][1], "cos_last": r["cosine"][-1],
-              "entropy_first": r["entropy"][0], "entropy_last": r["entropy"][-1],
-              "grad_ratio": r["grad_ratio"], "phase": _phase(r)} for r in rows]
-    beta_c = math.sqrt(2 * math.log(n))
-    text = (f"Toy pre-LN transformer, n = {n} tokens, d = 64, 4 heads, depth {depth}. "
-            f"Predicted entropy-collapse scale (REM freezing): beta_c = sqrt(2 ln n) = "
-            f"{beta_c:.2f}. Phases at the last layer: rank (cosine > {RANK_COLLAPSE_COS}), "
-            f"entropy (entropy / log n < {ENTROPY_COLLAPSE}), both, ok.\n\n"
-            + md_table(table, ["beta", "alpha", "seed", "cos_first", "cos_last",
-                               "entropy_first", "entropy_last", "grad_ratio", "phase"]))
-    figure = _plot(rows, betas, alphas, n, config)
-    return ExperimentResult(NAME, "Rank vs entropy collapse at initialisation",
-                            {"beta_c": beta_c, "rows": rows, "table": table}, [figure], text)
+    """Y2 over beta x rho, the correlation map, depth profiles, the phase diagram, the claims."""
+    size = _sizes(config)
+    y2 = _y2_rows(config, size)
+    maps = _map_rows(config, size)
+    depth = _depth_rows(config, size)
+    phase = _phase_rows(config, size)
+    claims = _claims(y2, maps, depth, size)
+    figures = [_plot_phase(y2, phase, size, config), _plot_y2(y2, config),
+               _plot_map(maps, config), _plot_depth(depth, config)]
+    table = [{**r["point"], "cos_last": r["cosine"][-1], "y2_last": r["y2"][-1],
+              "entropy_last": r["entropy"][-1], "grad_ratio": r["grad_ratio"]} for r in phase]
+    depth_table = [{"n": r["n"], "d": r["d"], "variant": r["variant"], "beta": r["beta"],
+                    "var_v": r["var_v"], "final": r["final"][0],
+                    "predicted": r["theory"][-1], "mean_error": r["mean_error"],
+                    "max_error": r["max_error"]} for r in depth]
+    text = (
+        "Paper's block (post-LN, one head, no W_O, LayerNorm without affine, ReLU MLP, "
+        "alpha = 1, var_v = var_w = 0.2, var_b = 4e-4; logit std beta sqrt(ln n)), "
+        f"simulated in float32 and set beside `tgnn.theory.signal_propagation`. Critical "
+        f"scale beta_c(rho) = sqrt(2/(1 - rho)): {critical_beta(0.0):.3f} at rho = 0, "
+        f"{critical_beta(0.5):.3f} at 0.5, {critical_beta(0.9):.3f} at 0.9.\n\n"
+        + claims_table(claims)
+        + "\n**Y2 of one attention layer** (mean over seeds with 95% CI; asymptotic and "
+        "finite-n REM predictions):\n\n"
+        + md_table(y2, ["n", "d", "rho", "beta", "Y2", "low", "high", "finite_n",
+                        "asymptotic"])
+        + "\n**Depth profiles** (final cosine, seed mean):\n\n"
+        + md_table(depth_table, ["n", "d", "variant", "beta", "var_v", "final", "predicted",
+                                 "mean_error", "max_error"])
+        + f"\n**Phase diagram** (depth {size['phase_L']}, n = {size['depth'][0][0]}, "
+        f"{size['phase_seeds']} seeds per point):\n\n"
+        + md_table(table, ["beta", "alpha", "cos_last", "y2_last", "entropy_last",
+                           "grad_ratio"]))
+    numbers = {"beta_c": critical_beta(0.0), "rows": phase, "table": table, "y2": y2,
+               "map": maps, "depth": depth, "claims": claims_numbers(claims)}
+    return ExperimentResult(NAME, "Rank vs entropy collapse at initialisation", numbers,
+                            figures, text)
+

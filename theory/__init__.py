@@ -36,6 +36,14 @@ from .rollout import (
     rollout_row,
     value_weighted_attention,
 )
+from .signal_propagation import (
+    block_update,
+    correlation_map,
+    correlation_trajectory,
+    critical_beta,
+    participation_ratio,
+    participation_ratio_finite,
+)
 from .ysl import globally_reachable_nodes, ysl_resistance
 
 __all__ = [
@@ -60,4 +68,10 @@ __all__ = [
     "softmax_separation_limit",
     "unit_roundoff",
     "ysl_resistance",
+    "block_update",
+    "correlation_map",
+    "correlation_trajectory",
+    "critical_beta",
+    "participation_ratio",
+    "participation_ratio_finite",
 ]

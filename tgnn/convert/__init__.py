@@ -14,6 +14,7 @@ from tgnn.convert.context import (
     max_positions,
 )
 from tgnn.convert.from_model import capture_graphs
+from tgnn.convert.interop import LENS_PATTERN, attention_layers, lens_attention, record_attention
 from tgnn.convert.io import load_graphs, save_graphs
 from tgnn.convert.sparse_capture import (
     DEFAULT_MEMORY_BUDGET,
@@ -35,8 +36,10 @@ __all__ = [
     "DEFAULT_MEMORY_BUDGET",
     "ContextWindow",
     "HeadReduction",
+    "LENS_PATTERN",
     "LayerAttention",
     "Overflow",
+    "attention_layers",
     "attention_to_data",
     "attention_to_unrolled",
     "capture_attention",
@@ -48,8 +51,10 @@ __all__ = [
     "context_windows",
     "fit_context",
     "graph_to_attention_mask",
+    "lens_attention",
     "load_graphs",
     "max_positions",
+    "record_attention",
     "row_sum_tolerance",
     "save_graphs",
     "sparse_attention_forward",

@@ -11,6 +11,7 @@ from __future__ import annotations
 __all__ = [
     "TgnnError",
     "ShapeError",
+    "OptionError",
     "NonFiniteError",
     "NotStochasticError",
     "NotCausalError",
@@ -77,6 +78,15 @@ class AttentionUnavailableError(TgnnError):
 
 class GraphError(TgnnError):
     """A graph is invalid for the requested metric (negative weights, bad edge_index, ...)."""
+
+
+class OptionError(ShapeError, GraphError):
+    """A parameter is not one of its allowed values: a literal choice (a method, a rule, a
+    mode), a flag, or a count or number outside its documented range.
+
+    It subclasses :class:`ShapeError` and :class:`GraphError`, the two types such errors had
+    before 0.3, so that ``except ShapeError`` and ``except GraphError`` keep catching them.
+    """
 
 
 class DisconnectedGraphError(GraphError):

@@ -39,7 +39,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from tgnn.errors import DisconnectedGraphError, EmptyInputError, ShapeError, SizeLimitError
+from tgnn.errors import (
+    DisconnectedGraphError,
+    EmptyInputError,
+    OptionError,
+    ShapeError,
+    SizeLimitError,
+)
 
 __all__ = ["COLUMNS", "corpus_sweep", "check_model", "write_rows"]
 
@@ -68,7 +74,7 @@ def check_model(name: str) -> str:
     >>> check_model("no-such-model")
     Traceback (most recent call last):
     ...
-    tgnn.errors.ShapeError: model: expected ...checkpoint folder, got 'no-such-model'
+    tgnn.errors.OptionError: model: expected ...checkpoint folder, got 'no-such-model'
     """
     from tgnn.models import EMBEDDED
 
@@ -82,7 +88,7 @@ def check_model(name: str) -> str:
     ):
         return name
     kinds = ", ".join(f"'random:{kind}'" for kind in RANDOM_KINDS)
-    raise ShapeError(
+    raise OptionError(
         f"model: expected one of {', '.join(map(repr, EMBEDDED))}, {kinds}, a .safetensors file "
         f"or a Hugging Face checkpoint folder, got {name!r}"
     )
@@ -315,7 +321,7 @@ def corpus_sweep(
     _positive("workers", workers)
     mode = str(overflow).replace("-", "_")
     if mode not in _OVERFLOWS:
-        raise ShapeError(f"overflow: expected one of {_OVERFLOWS}, got {overflow!r}")
+        raise OptionError(f"overflow: expected one of {_OVERFLOWS}, got {overflow!r}")
     common = {"layers": layers, "top_k": top_k, "max_tokens": max_tokens, "overflow": mode,
               "profiles": bool(profiles), "gap_max_nodes": gap_max_nodes, "seed": 0}
     points = [point | {"text": docs[point["doc"]]} | common

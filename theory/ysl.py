@@ -15,7 +15,7 @@ from scipy.linalg import schur
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
 
-from tgnn.errors import NotCausalError, NotReachableError, ShapeError
+from tgnn.errors import NotCausalError, NotReachableError, OptionError, ShapeError
 
 from ._inputs import ArrayLike, as_matrix
 from ._sparse import is_sparse_input, sparse_attention
@@ -218,7 +218,7 @@ def ysl_resistance(
     if method == "causal" or (method == "auto" and lower and basis is None):
         return _ysl_causal(w)
     if method != "lyapunov" and method != "auto":
-        raise ShapeError(f"method: expected 'auto', 'causal' or 'lyapunov', got {method!r}")
+        raise OptionError(f"method: expected 'auto', 'causal' or 'lyapunov', got {method!r}")
     if _reachable(w).size == 0:
         raise NotReachableError(
             "weights: expected a digraph with a globally reachable node (one that every node "

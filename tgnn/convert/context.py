@@ -21,7 +21,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from tgnn.errors import ContextLengthError, EmptyInputError, ShapeError
+from tgnn.errors import ContextLengthError, EmptyInputError, OptionError, ShapeError
 
 __all__ = ["Overflow", "ContextWindow", "max_positions", "context_windows", "fit_context"]
 
@@ -68,7 +68,7 @@ class Overflow:
     def __post_init__(self) -> None:
         mode = str(self.mode).replace("-", "_")
         if mode not in MODES:
-            raise ShapeError(f"overflow: expected one of {MODES}, got {self.mode!r}")
+            raise OptionError(f"overflow: expected one of {MODES}, got {self.mode!r}")
         object.__setattr__(self, "mode", mode)
         for name in ("overlap", "keep_prefix", "keep_suffix"):
             value = getattr(self, name)
@@ -182,7 +182,7 @@ def _selections(real: list[Tensor], limit: int, policy: Overflow) -> list[list[T
                          f"other tokens in a context of {limit}")
     step = body - policy.overlap
     if policy.mode == "windows" and step < 1:
-        raise ShapeError(f"overflow: expected overlap < {body} (the window less the kept "
+        raise OptionError(f"overflow: expected overlap < {body} (the window less the kept "
                          f"prefix and suffix), got {policy.overlap}")
     windows: list[list[Tensor]] = []
     for b, columns in enumerate(real):

@@ -31,7 +31,7 @@ from tgnn.convert.model_call import LayerCounter, check_model_call, num_layers
 from tgnn.convert.row_graph import RowGraphBuilder, SparseSpec
 from tgnn.convert.row_mask import row_mask_interface
 from tgnn.convert.to_graph import HeadReduction
-from tgnn.errors import AttentionUnavailableError, ShapeError
+from tgnn.errors import AttentionUnavailableError, OptionError, ShapeError
 
 __all__ = [
     "SPARSE_IMPLEMENTATION",
@@ -133,7 +133,7 @@ def _spec(
             f"memory_budget: expected a positive number of bytes, got {memory_budget!r}"
         )
     if head_reduction not in ("mean", "max", "sum", None):
-        raise ShapeError(
+        raise OptionError(
             f"head_reduction: expected 'mean', 'max', 'sum' or None, got {head_reduction!r}"
         )
     if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1):

@@ -18,7 +18,7 @@ from torch_geometric.data import Batch, Data
 
 from tgnn.convert.sparsify import sparsify_mask
 from tgnn.convert.validate import check_attention, check_causal
-from tgnn.errors import EmptyInputError, MaskError, ShapeError
+from tgnn.errors import EmptyInputError, MaskError, OptionError, ShapeError
 
 __all__ = ["HeadReduction", "attention_to_data", "to_dense_attention", "attention_to_unrolled"]
 
@@ -65,7 +65,7 @@ def _reduce_heads(attention: Tensor, head_reduction: HeadReduction) -> Tensor | 
         return attention.amax(0)
     if head_reduction == "sum":
         return attention.sum(0)
-    raise ShapeError(
+    raise OptionError(
         f"head_reduction: expected 'mean', 'max', 'sum' or None, got {head_reduction!r}"
     )
 

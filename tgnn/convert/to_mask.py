@@ -119,7 +119,7 @@ def graph_to_attention_mask(
             [ 0.0000e+00,  0.0000e+00]])
     """
     # imported here: tgnn.graphs loads networkx, which importing the converter does not need
-    from tgnn.graphs._params import check_choice, check_count, check_num_nodes
+    from tgnn._params import check_choice, check_count, check_num_nodes
 
     n = check_num_nodes(data)
     if n == 0:

@@ -12,7 +12,7 @@ import math
 import torch
 from torch import Tensor
 
-from tgnn.graphs._params import check_count, check_flag, check_real
+from tgnn._params import check_count, check_flag, check_real
 
 __all__ = [
     "uniform_causal",

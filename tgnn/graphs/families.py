@@ -14,8 +14,8 @@ import networkx as nx
 import torch
 from torch_geometric.data import Data
 
+from tgnn._params import check_count
 from tgnn.errors import GraphError, NonFiniteError, ShapeError
-from tgnn.graphs._params import check_count
 
 __all__ = [
     "from_networkx_undirected",

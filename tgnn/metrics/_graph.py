@@ -41,7 +41,7 @@ import scipy.sparse.linalg as spla
 import torch
 from torch import Tensor
 
-from tgnn.errors import GraphError
+from tgnn.errors import OptionError
 from tgnn.metrics._input import as_numpy as _as_numpy
 from tgnn.metrics._input import unpack as _unpack
 from tgnn.metrics.prepared import RULES as _RULES
@@ -137,7 +137,7 @@ def pattern_with_slots(
     [0, 0, -1]
     """
     if symmetrize not in _RULES:
-        raise GraphError(f"symmetrize: expected one of {_RULES}, got {symmetrize!r}")
+        raise OptionError(f"symmetrize: expected one of {_RULES}, got {symmetrize!r}")
     if symmetrize is None:
         W = to_pattern(graph, edge_weight, num_nodes, symmetrize=None)
         return W, _input_slots(W.indptr, W.indices, graph)

@@ -19,7 +19,7 @@ import torch
 from torch import Tensor
 
 from tgnn._checks import check_attention
-from tgnn.errors import EmptyInputError, ShapeError
+from tgnn.errors import EmptyInputError, OptionError, ShapeError
 from tgnn.metrics._input import integer, real
 
 __all__ = [
@@ -88,7 +88,7 @@ def attention_entropy(
     if reduction == "none":
         return H
     if reduction != "mean":
-        raise ShapeError(f"reduction: expected 'mean' or 'none', got {reduction!r}")
+        raise OptionError(f"reduction: expected 'mean' or 'none', got {reduction!r}")
     return H.mean(dim=-1)
 
 

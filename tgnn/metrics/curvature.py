@@ -18,7 +18,7 @@ import numpy as np
 import scipy.sparse as sp
 from torch import Tensor
 
-from tgnn.errors import GraphError
+from tgnn.errors import GraphError, OptionError
 from tgnn.metrics._bfc import bfc_entries
 from tgnn.metrics._graph import (
     GraphInput,
@@ -115,7 +115,7 @@ def _bfc_pairs(
         A = sp.csr_array(adj, dtype=np.float64, copy=True)
         A.sort_indices()
         return _bfc_sdrf(_Pattern(A), i, j)
-    raise GraphError(f"variant: expected 'paper' or 'sdrf', got {variant!r}")
+    raise OptionError(f"variant: expected 'paper' or 'sdrf', got {variant!r}")
 
 
 def balanced_forman_curvature(

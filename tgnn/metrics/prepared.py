@@ -23,7 +23,7 @@ import scipy.sparse as sp
 import torch
 from torch import Tensor
 
-from tgnn.errors import GraphError
+from tgnn.errors import GraphError, OptionError
 from tgnn.metrics._input import edges
 
 __all__ = ["PreparedGraph", "prepare", "cached"]
@@ -75,7 +75,7 @@ class PreparedGraph:
         input must already be symmetric). Self-loops and zero weights are not edges.
         """
         if symmetrize not in RULES:
-            raise GraphError(f"symmetrize: expected one of {RULES}, got {symmetrize!r}")
+            raise OptionError(f"symmetrize: expected one of {RULES}, got {symmetrize!r}")
         if symmetrize not in self._adjacency:
             W = _symmetric(self._row, self._col, self._weight, self.num_nodes, symmetrize)
             setattr(W, _CACHE, {})

@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 
-from tgnn.errors import EmptyInputError, ShapeError
+from tgnn.errors import EmptyInputError, OptionError, ShapeError
 from tgnn.metrics._input import integer
 
 __all__ = ["split_specials", "sequence_pair", "final_token_distance", "collapse_table",
@@ -76,7 +76,7 @@ def sequence_pair(
     elif family == "counting":
         b = [token] * (n + 1)
     else:
-        raise ShapeError(f"family: expected one of {FAMILIES}, got {family!r}")
+        raise OptionError(f"family: expected one of {FAMILIES}, got {family!r}")
     return [*prefix, *a, *suffix], [*prefix, *b, *suffix]
 
 

@@ -16,7 +16,7 @@ import scipy.linalg as sla
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from tgnn.errors import DisconnectedGraphError, GraphError, SizeLimitError
+from tgnn.errors import DisconnectedGraphError, GraphError, OptionError, SizeLimitError
 from tgnn.metrics._graph import GraphInput, Symmetrize, spd_factor, to_adjacency
 from tgnn.metrics._grounded import components, laplacian_of
 from tgnn.metrics._input import size_limits
@@ -83,7 +83,7 @@ def _connected_or(
     W: sp.csr_array, on_disconnected: Literal["warn", "raise"], what: str
 ) -> bool:
     if on_disconnected not in ("warn", "raise"):
-        raise GraphError(
+        raise OptionError(
             f"on_disconnected: expected 'warn' or 'raise', got {on_disconnected!r}"
         )
     k = components(W)[0]
@@ -151,7 +151,7 @@ def spectral_gap(
     if normalization == "rw":
         normalization = "sym"  # same spectrum, symmetric matrix
     if method not in ("auto", "dense", "sparse"):
-        raise GraphError(f"method: expected 'auto', 'dense' or 'sparse', got {method!r}")
+        raise OptionError(f"method: expected 'auto', 'dense' or 'sparse', got {method!r}")
     dense = method == "dense" or (method == "auto" and n <= dense_max)
     return cached(W, ("spectral_gap", normalization, dense, factor_max),
                   lambda: _gap(W, normalization, dense, factor_max))

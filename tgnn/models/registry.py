@@ -23,7 +23,7 @@ from transformers import (
     PreTrainedModel,
 )
 
-from tgnn.errors import ShapeError
+from tgnn.errors import OptionError, ShapeError
 from tgnn.models.tokenizer import CharTokenizer
 
 __all__ = ["load", "random_config_model", "EMBEDDED", "weights_meta"]
@@ -42,7 +42,9 @@ def weights_meta(name: str = "tgnn-gpt2-tiny") -> dict[str, Any]:
     """
     path = _WEIGHTS / f"{name}.meta.json"
     if not path.is_file():
-        raise ShapeError(f"name: expected one of {EMBEDDED[:2]} with shipped weights, got {name!r}")
+        raise OptionError(
+            f"name: expected one of {EMBEDDED[:2]} with shipped weights, got {name!r}"
+        )
     return dict(json.loads(path.read_text(encoding="utf-8")))
 
 
@@ -156,7 +158,7 @@ def random_config_model(
                             attention_probs_dropout_prob=0.0)
         cls = BertModel
     else:
-        raise ShapeError(f"kind: expected 'gpt2', 'llama' or 'bert', got {kind!r}")
+        raise OptionError(f"kind: expected 'gpt2', 'llama' or 'bert', got {kind!r}")
     config._attn_implementation = attn_implementation
     torch.manual_seed(seed)
     return cls(config).to(dtype).eval(), tok

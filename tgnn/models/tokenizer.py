@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-from tgnn.errors import EmptyInputError, ShapeError
+from tgnn.errors import EmptyInputError, OptionError, ShapeError
 
 __all__ = ["CharTokenizer", "SPECIAL_TOKENS"]
 
@@ -95,7 +95,7 @@ class CharTokenizer:
         compatibility (a batch of unequal lengths is always padded).
         """
         if return_tensors != "pt":
-            raise ShapeError(f"return_tensors: expected 'pt', got {return_tensors!r}")
+            raise OptionError(f"return_tensors: expected 'pt', got {return_tensors!r}")
         texts = [text] if isinstance(text, str) else list(text)
         if not texts:
             raise EmptyInputError("text: expected at least one text, got an empty batch")

@@ -7,7 +7,7 @@ exactly the graphs a metric accepts:
 * a :class:`~torch_geometric.data.Batch` of several graphs is refused (rewiring it as one graph
   would join its graphs); apply the transform to each graph of ``Batch.to_data_list()``;
 * ``num_nodes`` must be set or given by a node-level tensor, an integer ``>= 0``
-  (:func:`tgnn.graphs._params.check_num_nodes`);
+  (:func:`tgnn._params.check_num_nodes`);
 * ``edge_index``: shape ``[2, E]``, an integer dtype, every id of *both* rows in
   ``[0, num_nodes)`` (negative ids are refused, not wrapped);
 * ``edge_weight`` (optional): shape ``[E]``, real, finite, non-negative; any float dtype
@@ -23,8 +23,8 @@ import torch
 from torch import Tensor
 from torch_geometric.data import Data
 
+from tgnn._params import check_num_nodes
 from tgnn.errors import GraphError, ShapeError
-from tgnn.graphs._params import check_num_nodes
 from tgnn.metrics._input import edges as _edges
 from tgnn.metrics.prepared import PreparedGraph
 

@@ -37,7 +37,7 @@ from torch import Tensor
 from torch_geometric.data import Data
 from torch_geometric.transforms import BaseTransform
 
-from tgnn.graphs._params import check_flag, check_real
+from tgnn._params import check_flag, check_real
 from tgnn.metrics.prepared import PreparedGraph
 from tgnn.transforms._input_graph import CheckedGraph, as_data, checked_graph
 

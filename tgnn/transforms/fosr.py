@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from torch_geometric.data.datapipes import functional_transform
 
-from tgnn.graphs._params import check_count
+from tgnn._params import check_count
 from tgnn.transforms._pairs import least_product_non_edge
 from tgnn.transforms._rewire import Pair, RewiringTransform, UndirectedView, check_added_weight
 

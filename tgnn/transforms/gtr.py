@@ -6,7 +6,7 @@ import numpy as np
 from scipy.sparse.csgraph import connected_components
 from torch_geometric.data.datapipes import functional_transform
 
-from tgnn.graphs._params import check_count
+from tgnn._params import check_count
 from tgnn.metrics._limits import check_dense
 from tgnn.transforms._rewire import Pair, RewiringTransform, UndirectedView, check_added_weight
 

@@ -8,7 +8,7 @@ from torch_geometric.data import Data
 from torch_geometric.data.datapipes import functional_transform
 from torch_geometric.transforms import BaseTransform
 
-from tgnn.graphs._params import check_count, check_flag, check_real
+from tgnn._params import check_count, check_flag, check_real
 from tgnn.metrics.prepared import PreparedGraph
 from tgnn.transforms._input_graph import as_data
 from tgnn.transforms._insert import check_single_sequence, insert_nodes, token_positions

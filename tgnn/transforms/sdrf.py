@@ -9,7 +9,7 @@ from typing import Literal
 import numpy as np
 from torch_geometric.data.datapipes import functional_transform
 
-from tgnn.graphs._params import check_choice, check_count, check_real
+from tgnn._params import check_choice, check_count, check_real
 from tgnn.transforms._forman import affected_edges, bfc_all, bfc_edge, bfc_reference_edge
 from tgnn.transforms._rewire import Pair, RewiringTransform, UndirectedView, net_changes
 

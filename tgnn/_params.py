@@ -2,8 +2,8 @@
 
 Every check raises a :mod:`tgnn.errors` type whose message names the argument, what was expected
 and what came, and returns the value in its plain Python type. Parameter values (counts,
-probabilities, rates, flags, options) raise :class:`~tgnn.errors.ShapeError`, as the rest of the
-package does for options; the node count of a ``Data`` raises :class:`~tgnn.errors.GraphError`.
+probabilities, rates, flags, options) raise :class:`~tgnn.errors.OptionError`; the node count of
+a ``Data`` raises :class:`~tgnn.errors.GraphError`.
 
 Numbers: a count is an ``int`` (numpy integers too), never a ``bool`` nor a float (``2.0`` is
 refused rather than truncated); a real is any real number but a ``bool`` and never NaN; each
@@ -20,7 +20,7 @@ from typing import Any
 
 from torch import Tensor
 
-from tgnn.errors import GraphError, ShapeError
+from tgnn.errors import GraphError, OptionError
 
 __all__ = ["check_count", "check_real", "check_flag", "check_choice", "check_num_nodes"]
 
@@ -34,13 +34,13 @@ def check_count(value: Any, name: str, minimum: int = 0) -> int:
     3
     >>> check_count(1.5, "num_edges")
     Traceback (most recent call last):
-    tgnn.errors.ShapeError: num_edges: expected an integer >= 0, got 1.5 (float)
+    tgnn.errors.OptionError: num_edges: expected an integer >= 0, got 1.5 (float)
     """
     expected = f"{name}: expected an integer >= {minimum}"
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ShapeError(f"{expected}, got {value!r} ({type(value).__name__})")
+        raise OptionError(f"{expected}, got {value!r} ({type(value).__name__})")
     if value < minimum:
-        raise ShapeError(f"{expected}, got {int(value)}")
+        raise OptionError(f"{expected}, got {int(value)}")
     return int(value)
 
 
@@ -69,16 +69,16 @@ def check_real(
     0.5
     >>> check_real(float("nan"), "slope", 0.0, math.inf, high_open=True)
     Traceback (most recent call last):
-    tgnn.errors.ShapeError: slope: expected a real number in [0, inf), got nan
+    tgnn.errors.OptionError: slope: expected a real number in [0, inf), got nan
     """
     expected = f"{name}: expected a real number in {_interval(low, high, low_open, high_open)}"
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ShapeError(f"{expected}, got {value!r} ({type(value).__name__})")
+        raise OptionError(f"{expected}, got {value!r} ({type(value).__name__})")
     number = float(value)
     above = number > low if low_open else number >= low
     below = number < high if high_open else number <= high
     if not (above and below):  # NaN fails both
-        raise ShapeError(f"{expected}, got {number!r}")
+        raise OptionError(f"{expected}, got {number!r}")
     return number
 
 
@@ -91,14 +91,14 @@ def check_flag(value: Any, name: str, allow_none: bool = True) -> bool | None:
     True
     >>> check_flag("no", "causal")
     Traceback (most recent call last):
-    tgnn.errors.ShapeError: causal: expected True, False or None, got 'no' (str)
+    tgnn.errors.OptionError: causal: expected True, False or None, got 'no' (str)
     """
     if value is None and allow_none:
         return None
     if isinstance(value, bool) or type(value).__name__ == "bool_":  # numpy's bool too
         return bool(value)
     options = "True, False or None" if allow_none else "True or False"
-    raise ShapeError(f"{name}: expected {options}, got {value!r} ({type(value).__name__})")
+    raise OptionError(f"{name}: expected {options}, got {value!r} ({type(value).__name__})")
 
 
 def check_choice(value: Any, name: str, choices: Collection[Any]) -> Any:
@@ -112,7 +112,7 @@ def check_choice(value: Any, name: str, choices: Collection[Any]) -> Any:
     if not any(value is choice or (type(value) is type(choice) and value == choice)
                for choice in choices):
         listed = ", ".join(repr(choice) for choice in choices)
-        raise ShapeError(f"{name}: expected one of {listed}, got {value!r}")
+        raise OptionError(f"{name}: expected one of {listed}, got {value!r}")
     return value
 
 

@@ -138,10 +138,17 @@ def test_record_attention_refuses_no_pass_and_generation() -> None:
 
 @pytest.fixture
 def nnsight(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """nnsight, imported without mounting ``.save`` on every object of the test process."""
+    """nnsight, leaving the rest of the test process as it was.
+
+    Its import mounts ``.save`` on every object, replaces ``glibc``'s ``backtrace`` and
+    patches ``torch.Tensor.backward`` (to inspect the caller's source on every call): the first
+    two are switched off by its config, the third is undone after the test.
+    """
     config = tmp_path / "nnsight.yaml"
     config.write_text("APP:\n  PYMOUNT: false\n")
     monkeypatch.setenv("NNSIGHT_CONFIG", str(config))
+    monkeypatch.setenv("NNSIGHT_DISABLE_CPP_BACKTRACE", "0")
+    monkeypatch.setattr(torch.Tensor, "backward", torch.Tensor.backward)  # restored after
     yield pytest.importorskip("nnsight")
 
 

@@ -98,7 +98,8 @@ def test_no_page_loads_anything_from_the_network(site: Path) -> None:
         for tag, _, url in references(page):
             if tag != "a" and urlsplit(url).scheme not in ("", *LOCAL_SCHEMES):
                 remote.append(f"{page.relative_to(site)}: <{tag}> {url}")
-    assert remote == [], "assets loaded from the network:\n" + "\n".join(remote[:20])
+    assert remote == [], "assets loaded from the network (rebuild: make docs):\n" + "\n".join(
+        remote[:20])
 
 
 def test_benchmark_page_is_a_report(site: Path) -> None:
@@ -136,6 +137,7 @@ def _open(browser: Any, page_path: Path) -> tuple[Any, list[str], list[str]]:
 
 
 @pytest.mark.browser
+@pytest.mark.slow
 def test_theory_math_is_typeset_offline(site: Path, browser: Any) -> None:
     page, requests, errors = _open(browser, site / "theory.html")
     page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise")
@@ -149,6 +151,7 @@ def test_theory_math_is_typeset_offline(site: Path, browser: Any) -> None:
 
 
 @pytest.mark.browser
+@pytest.mark.slow
 def test_nav_link_opens_a_page_and_search_answers(site: Path, browser: Any) -> None:
     page, requests, errors = _open(browser, site / "index.html")
     page.click("nav.md-nav--primary >> text=Quickstart")

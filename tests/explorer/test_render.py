@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from pathlib import Path
@@ -29,6 +30,10 @@ def assert_offline(html: str) -> None:
         assert re.search(pattern, html) is None, pattern
 
 
+def keys(data: dict, group: str) -> set[str]:
+    return {q["key"] for q in data[group]}
+
+
 def test_random_gpt2_page_has_every_quantity() -> None:
     model, tok = random_config_model("gpt2", seed=0, n_layer=2, n_head=2, hidden=16,
                                      attn_implementation="sdpa")
@@ -38,17 +43,39 @@ def test_random_gpt2_page_has_every_quantity() -> None:
     data = page_data(html)
     assert (data["n"], data["layers"], data["heads"], data["top_k"]) == (8, 2, 2, 4)
     assert data["tokens"][1:] == list("abc def") and data["causal"]
-    keys = {q["key"] for q in data["quantities"]}
-    assert {"rollout_resistance", "absorbing_resistance", "sensitivity"} <= keys
-    assert "sensitivity" not in data["unavailable"]
-    assert len(data["edges"]) == 2 and len(data["edge_stats"]["kept"][0]) == 3  # 2 heads + mean
+    assert data["source"] == "sparse"  # a model's page comes from the sparse capture
+    assert keys(data, "rows") == {"sink_mass", "entropy", "drawn_mass", "first_token_mass"}
+    assert keys(data, "profiles") == {"rollout_resistance", "sensitivity"}
+    assert "sensitivity" not in data["unavailable"] and len(data["edges"]) == 2
+    assert data["panel"]["values"]["total_resistance"][0] is not None
+
+
+def test_automatic_jacobian_weighs_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Over the budget: the probe estimate with its error bar; both over: none, and why."""
+    import tgnn.metrics.sensitivity as sensitivity
+
+    model, tok = random_config_model("gpt2", seed=0, n_layer=2, n_head=2, hidden=16)
+    seconds = {"exact": 100.0, "probe": 1.0}
+    monkeypatch.setattr(sensitivity, "jacobian_seconds_estimate",
+                        lambda model, n, num_layers=1, num_probes=None: seconds[
+                            "exact" if num_probes is None else "probe"])
+    data = page_data(render_html(model, tok, "abcd", jacobian_budget_s=10))
+    found = next(q for q in data["profiles"] if q["key"] == "sensitivity")
+    assert "random-probe estimate" in found["note"] and "about 100 s" in found["note"]
+    stderr = np.frombuffer(base64.b64decode(found["stderr"]), dtype="<f4").reshape(2, 5)
+    assert np.all(stderr[:, :-1] >= 0) and np.any(stderr > 0)
+    seconds["probe"] = 50.0
+    data = page_data(render_html(model, tok, "abcd", jacobian_budget_s=10))
+    note = data["unavailable"]["sensitivity"]
+    assert note.startswith("skipped: the exact Jacobian would take about 100 s (budget 10 s)")
+    assert "sensitivity=True" in note and "--sensitivity" in note
+    assert "sensitivity" not in keys(data, "profiles")
 
 
 def test_random_bert_page_is_bidirectional() -> None:
     model, tok = random_config_model("bert", seed=0, n_layer=2, n_head=2, hidden=16)
     data = page_data(render_html(model, tok, "hello", sensitivity=False))
     assert not data["causal"]
-    assert data["unavailable"]["absorbing_resistance"] == "needs causal attention"
     assert data["unavailable"]["sensitivity"].startswith("turned off")
 
 
@@ -57,7 +84,7 @@ def test_sample_page_of_the_embedded_model_measures_sensitivity(tmp_path: Path) 
     data = page_data(out.read_text(encoding="utf-8"))
     model, _ = load("tgnn-gpt2-tiny")
     assert data["tokens"][0] == "<bos>" and data["layers"] == model.config.n_layer
-    assert "sensitivity" in {q["key"] for q in data["quantities"]}
+    assert "sensitivity" in keys(data, "profiles")
     assert data["title"] == "tgnn-gpt2-tiny: a sink"
 
 
@@ -72,6 +99,8 @@ def test_arrays_and_write(tmp_path: Path) -> None:
         render_html(attentions=[u[None]])
     with pytest.raises(ShapeError, match="model, tokenizer, text"):
         render_html(text="abc")
+    with pytest.raises(ShapeError, match="attentions, graphs: expected one"):
+        render_html(attentions=[u[None]], graphs=[u], tokens=list("abc"))
 
 
 def test_cli_view_writes_the_page(tmp_path: Path) -> None:
@@ -82,5 +111,6 @@ def test_cli_view_writes_the_page(tmp_path: Path) -> None:
     data = page_data(out.read_text(encoding="utf-8"))
     assert data["top_k"] == 3 and "wrote" in result.output
     assert data["title"] == "tgnn-gpt2-tiny: hi there"
-    mass = np.array(data["edge_stats"]["mass"])
+    drawn = next(q for q in data["rows"] if q["key"] == "drawn_mass")
+    mass = np.frombuffer(base64.b64decode(drawn["data"]), dtype="<f4")
     assert np.all((mass > 0) & (mass <= 1 + 1e-6))

@@ -1,7 +1,8 @@
 """Render the explorer page: one self-contained HTML file (inline JS, CSS and data; no network).
 
-``render_html`` takes a model and a text (attention is captured with
-:func:`tgnn.capture_attention`) or precomputed attentions and tokens; ``write_html`` writes the
+``render_html`` takes a model and a text (attention is captured as sparse graphs with
+:func:`tgnn.capture_sparse_graphs`), precomputed sparse graphs, or precomputed dense attentions
+and tokens; ``write_html`` writes the
 file; ``sample_page`` writes the page the docs embed.
 """
 
@@ -17,20 +18,19 @@ import numpy as np
 
 from tgnn._output import atomic_output, check_output
 from tgnn.errors import ShapeError
-from tgnn.explorer.payload import build_payload
+from tgnn.explorer.jacobian import JACOBIAN_BUDGET_S, SensitivityMode, measured_sensitivity
+from tgnn.explorer.payload import Sensitivity, build_payload
+from tgnn.explorer.sparse_payload import build_sparse_payload
 
 if TYPE_CHECKING:
     from tgnn.convert.context import Overflow
 
-__all__ = ["render_html", "write_html", "notebook_html", "sample_page", "SAMPLE_TEXT",
-           "SENSITIVITY_MAX_BYTES"]
+__all__ = ["render_html", "write_html", "notebook_html", "sample_page", "SAMPLE_TEXT"]
 
 SAMPLE_TEXT = "The cat sat on the mat because it was warm."
 
-SENSITIVITY_MAX_BYTES = 256 * 2**20
-"""Largest Jacobian (``L n d^2`` floats) measured automatically for the sensitivity colouring."""
-
-_ASSETS = ("template.html", "explorer.css", "explorer.js")
+_SCRIPTS = ("data.js", "compute.js", "overview.js", "grid.js", "detail.js", "main.js")
+"""The page's script, in order: one closure shares their top-level names."""
 
 
 def _asset(name: str) -> str:
@@ -46,7 +46,8 @@ def html_from_payload(payload: dict[str, Any]) -> str:
     >>> html.startswith("<!DOCTYPE html>"), "x &lt;y&gt;" in html, "<script src" in html
     (True, True, False)
     """
-    template, css, js = (_asset(name) for name in _ASSETS)
+    template, css = _asset("template.html"), _asset("explorer.css")
+    js = "\n".join(_asset(name) for name in _SCRIPTS)
     data = json.dumps(payload, separators=(",", ":"), allow_nan=False).replace("</", "<\\/")
     title = str(payload.get("title") or "tgnn attention explorer")
     title = title.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
@@ -62,15 +63,18 @@ def _display(token: str) -> str:
 
 
 def capture_text(
-    model: Any, tokenizer: Any, text: str, overflow: str | Overflow = "error", window: int = 0
+    model: Any, tokenizer: Any, text: str, overflow: str | Overflow = "error", window: int = 0,
+    *, top_k: int = 8, progress: bool = False,
 ) -> tuple[list[Any], list[str], Any]:
-    """Tokenise ``text``, capture every layer's ``[H, n, n]`` attention, return it with tokens.
+    """Tokenise ``text`` and capture every layer as a sparse graph (each head's ``top_k`` keys).
 
-    A text longer than the model's context is handled by ``overflow`` (see
-    :func:`tgnn.fit_context`); with ``"windows"``, ``window`` says which one to capture.
-    Returns ``(attentions, token strings, input_ids [1, n])``.
+    Uses :func:`tgnn.capture_sparse_graphs` with ``head_reduction=None``: peak memory
+    ``O(H x block x n + L H n k)``, never ``H x n x n``. A text longer than the model's context
+    is handled by ``overflow`` (see :func:`tgnn.fit_context`); with ``"windows"``, ``window``
+    says which one to capture. Returns ``(graphs, token strings, input_ids [1, n])``; a model
+    with learned sinks gets a ``<learned sink>`` token at node 0.
     """
-    from tgnn.convert import capture_attention, context_windows
+    from tgnn.convert import capture_sparse_graphs, context_windows
 
     inputs = tokenizer(text, return_tensors="pt")
     if inputs["input_ids"].shape[0] != 1:
@@ -83,28 +87,12 @@ def capture_text(
     ids = pieces[window].inputs["input_ids"]
     inputs = {k: v.to(model.device) for k, v in pieces[window].inputs.items()
               if k in ("input_ids", "attention_mask")}
-    layers = [item.weights[0].float().cpu() for item in capture_attention(model, inputs)]
+    graphs = capture_sparse_graphs(model, inputs, head_reduction=None, top_k=top_k,
+                                   progress=progress)
     tokens = [_display(t) for t in tokenizer.convert_ids_to_tokens(ids[0].tolist())]
-    return layers, tokens, ids
-
-
-def measured_sensitivity(
-    model: Any, input_ids: Any, num_layers: int, mode: bool | None
-) -> tuple[np.ndarray | None, str]:
-    """``[L, n]`` sensitivity of the last token at each layer output, or ``None`` and why."""
-    from tgnn.metrics.sensitivity import jacobian_sensitivity
-
-    n = int(input_ids.shape[-1])
-    d = int(model.get_input_embeddings().weight.shape[-1])
-    size = 4 * num_layers * n * d * d
-    if mode is False:
-        return None, "turned off (sensitivity=False)"
-    if mode is None and size > SENSITIVITY_MAX_BYTES:
-        return None, (f"skipped: the Jacobian needs about {size / 2**20:.0f} MiB "
-                      "(pass sensitivity=True to measure it anyway)")
-    values = jacobian_sensitivity(model, input_ids.to(model.device), targets=[n - 1],
-                                  layers=list(range(1, num_layers + 1)))
-    return values[:, 0].double().cpu().numpy(), ""
+    if getattr(graphs[0], "is_learned_sink", None) is not None:
+        tokens = ["<learned sink>", *tokens]
+    return list(graphs), tokens, ids
 
 
 def render_html(
@@ -113,29 +101,39 @@ def render_html(
     text: str | None = None,
     *,
     attentions: Sequence[Any] | None = None,
+    graphs: Sequence[Any] | None = None,
     tokens: Sequence[str] | None = None,
     top_k: int = 8,
     rho: float = 0.5,
-    sensitivity: bool | None = None,
+    sensitivity: SensitivityMode = None,
+    jacobian_budget_s: float = JACOBIAN_BUDGET_S,
     title: str | None = None,
     overflow: str | Overflow = "error",
     window: int = 0,
+    progress: bool = False,
 ) -> str:
     """The explorer page for one input, as a self-contained HTML string (works offline).
 
-    Either ``model``, ``tokenizer`` and ``text`` (attention captured with
-    :func:`tgnn.capture_attention`; the Jacobian sensitivity of the last token is measured with
-    :func:`tgnn.metrics.sensitivity.jacobian_sensitivity` when it fits in
-    ``SENSITIVITY_MAX_BYTES``, always with ``sensitivity=True``, never with ``False``), or
-    precomputed ``attentions`` (``L`` layers of ``[H, n, n]``) and ``tokens``. A text longer
-    than the model's context raises :class:`~tgnn.errors.ContextLengthError` before the model
-    runs, unless ``overflow`` says to keep the last or first tokens or to split it into
-    windows (:func:`tgnn.fit_context`); ``window`` picks the window to draw.
+    Either ``model``, ``tokenizer`` and ``text`` (captured as sparse graphs with
+    :func:`capture_text`, so 8k tokens cost ``O(L H n k)`` memory), or precomputed sparse
+    ``graphs`` (one per layer, from ``tgnn.capture_sparse_graphs(..., head_reduction=None)``)
+    with ``tokens``, or precomputed dense ``attentions`` (``L`` layers of ``[H, n, n]``, for
+    short inputs) with ``tokens``. A text longer than the model's context raises
+    :class:`~tgnn.errors.ContextLengthError` before the model runs, unless ``overflow`` says to
+    keep the last or first tokens or to split it into windows (:func:`tgnn.fit_context`);
+    ``window`` picks the window to draw.
 
-    The page draws, per layer and head (or head-mean), each query's ``top_k`` strongest keys
-    and says how many edges and how much mass that leaves out. Cost: one forward pass plus
-    ``O(L H n^2 log k + L n^3)``; the page is about ``L (H + 1) n top_k * 4 + L H n * 12``
-    bytes.
+    With a model, the sensitivity of the last token is measured as ``sensitivity`` says (see
+    :func:`tgnn.explorer.jacobian.measured_sensitivity`): ``None`` chooses by memory and by the
+    estimated time against ``jacobian_budget_s`` (exact, else a random-probe estimate with its
+    standard error, else none and the page says why), ``True`` exact, ``"probe"`` the estimate,
+    ``False`` none. ``progress`` shows the capture's progress bar on stderr.
+
+    The page shows an overview heatmap of the stored edges of one layer and head, per-position
+    profiles, a grid of all layers x heads, and a detail view of a window of tokens; each
+    query keeps its ``top_k`` strongest keys per head (and head-mean), and the page shows the
+    share of each row's attention that keeps (the drawn mass). Size about
+    ``L (H + 1) n (4 top_k + 16)`` bytes before base64.
 
     Examples
     --------
@@ -145,20 +143,34 @@ def render_html(
     >>> "tgnn-data" in html and "http" not in html.split("<body")[1]
     True
     """
-    note = "no model given"
-    values = None
-    if attentions is None:
+    found = Sensitivity()
+    if attentions is None and graphs is None:
         if model is None or tokenizer is None or text is None:
-            raise ShapeError("model, tokenizer, text: expected all three, or attentions and "
-                             "tokens")
-        attentions, tokens, ids = capture_text(model, tokenizer, text, overflow, window)
-        values, note = measured_sensitivity(model, ids, len(attentions), sensitivity)
+            raise ShapeError("model, tokenizer, text: expected all three, or attentions (or "
+                             "graphs) and tokens")
+        graphs, tokens, ids = capture_text(model, tokenizer, text, overflow, window,
+                                           top_k=top_k, progress=progress)
+        found = measured_sensitivity(model, ids, len(graphs), sensitivity,
+                                     budget_s=jacobian_budget_s)
+        if found.values is not None and len(tokens) != found.values.shape[-1]:  # learned sink
+            found.values = np.concatenate([np.full((len(graphs), 1), np.nan), found.values], 1)
+            if found.stderr is not None:
+                found.stderr = np.concatenate([np.full((len(graphs), 1), np.nan),
+                                               found.stderr], 1)
         name = Path(str(getattr(model.config, "name_or_path", ""))).name or type(model).__name__
         title = title or f"{name}: {text[:60]}"
     elif tokens is None:
-        raise ShapeError("tokens: expected the token strings of the precomputed attentions")
-    payload = build_payload(attentions, tokens, top_k=top_k, rho=rho, sensitivity=values,
-                            sensitivity_note=note, title=title or "attention explorer")
+        raise ShapeError("tokens: expected the token strings of the precomputed attentions or "
+                         "graphs")
+    elif attentions is not None and graphs is not None:
+        raise ShapeError("attentions, graphs: expected one of them, got both")
+    title = title or "attention explorer"
+    if graphs is not None:
+        payload = build_sparse_payload(graphs, tokens, top_k=top_k, rho=rho, sensitivity=found,
+                                       title=title)
+    else:
+        payload = build_payload(attentions or [], tokens, top_k=top_k, rho=rho,
+                                sensitivity=found, title=title)
     return html_from_payload(payload)
 
 

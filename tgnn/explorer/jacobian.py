@@ -1,0 +1,93 @@
+"""Whether and how the explorer measures the Jacobian sensitivity of the last token.
+
+The exact sensitivity (:func:`tgnn.metrics.sensitivity.jacobian_sensitivity`) costs ``d``
+backward passes per layer and ``L n d^2`` floats; the random-probe estimate
+(:func:`tgnn.metrics.sensitivity.probe_sensitivity`) costs ``num_probes`` passes per layer and
+comes with a standard error. The automatic choice (``mode=None``) takes both memory and time
+into account, with the time estimated by
+:func:`tgnn.metrics.sensitivity.jacobian_seconds_estimate` (one timed forward and backward):
+exact when it fits both budgets, else the probe estimate when that fits the time budget, else
+nothing, and the page says why and how to ask for it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from tgnn.errors import ShapeError
+from tgnn.explorer.payload import Sensitivity
+
+__all__ = ["SENSITIVITY_MAX_BYTES", "JACOBIAN_BUDGET_S", "NUM_PROBES", "SensitivityMode",
+           "measured_sensitivity"]
+
+SENSITIVITY_MAX_BYTES = 256 * 2**20
+"""Largest exact Jacobian (``L n d^2`` floats) measured automatically."""
+
+JACOBIAN_BUDGET_S = 20.0
+"""Seconds the automatic choice may spend on the sensitivity."""
+
+NUM_PROBES = 16
+"""Random probes per layer of the estimate (standard error about ``1 / sqrt(2 * 16)``)."""
+
+SensitivityMode = bool | Literal["probe"] | None
+
+_ASK = "pass sensitivity=True (tgnn view --sensitivity) to measure it anyway"
+
+
+def _exact(model: Any, ids: Any, layers: list[int]) -> Sensitivity:
+    from tgnn.metrics.sensitivity import jacobian_sensitivity
+
+    n = int(ids.shape[-1])
+    values = jacobian_sensitivity(model, ids.to(model.device), targets=[n - 1], layers=layers)
+    return Sensitivity(values[:, 0].double().cpu().numpy(), None, "exact Jacobian", "")
+
+
+def _probe(model: Any, ids: Any, layers: list[int], probes: int) -> Sensitivity:
+    from tgnn.metrics.sensitivity import probe_sensitivity
+
+    n = int(ids.shape[-1])
+    est = probe_sensitivity(model, ids.to(model.device), targets=[n - 1], layers=layers,
+                            num_probes=probes)
+    return Sensitivity(est.value[:, 0].double().cpu().numpy(),
+                       est.stderr[:, 0].double().cpu().numpy(),
+                       f"random-probe estimate, {probes} probes, +- 1 standard error", "")
+
+
+def measured_sensitivity(
+    model: Any, input_ids: Any, num_layers: int, mode: SensitivityMode = None, *,
+    budget_s: float = JACOBIAN_BUDGET_S, num_probes: int = NUM_PROBES,
+) -> Sensitivity:
+    """The ``[L, n]`` sensitivity of the last token at each layer output, or why it is missing.
+
+    ``mode``: ``True`` exact, ``"probe"`` the random-probe estimate, ``False`` none, ``None``
+    automatic (exact if it needs at most ``SENSITIVITY_MAX_BYTES`` and about ``budget_s``
+    seconds, else the estimate if it takes at most ``budget_s``, else none).
+    """
+    from tgnn.metrics.sensitivity import jacobian_seconds_estimate
+
+    if mode not in (True, False, None, "probe"):
+        raise ShapeError(f"sensitivity: expected True, False, None or 'probe', got {mode!r}")
+    layers = list(range(1, num_layers + 1))
+    if mode is False:
+        return Sensitivity(note="turned off (sensitivity=False)")
+    if mode is True:
+        return _exact(model, input_ids, layers)
+    if mode == "probe":
+        return _probe(model, input_ids, layers, num_probes)
+    n = int(input_ids.shape[-1])
+    d = int(model.get_input_embeddings().weight.shape[-1])
+    size = 4 * num_layers * n * d * d
+    exact_s = jacobian_seconds_estimate(model, n, num_layers=num_layers)
+    if size <= SENSITIVITY_MAX_BYTES and exact_s <= budget_s:
+        return _exact(model, input_ids, layers)
+    why = (f"the exact Jacobian needs about {size / 2**20:.0f} MiB"
+           if size > SENSITIVITY_MAX_BYTES else
+           f"the exact Jacobian would take about {exact_s:.0f} s (budget {budget_s:.0f} s)")
+    probe_s = jacobian_seconds_estimate(model, n, num_layers=num_layers, num_probes=num_probes)
+    if probe_s <= budget_s:
+        found = _probe(model, input_ids, layers, num_probes)
+        found.method += f"; {why}: {_ASK}"
+        return found
+    return Sensitivity(note=(f"skipped: {why}, the {num_probes}-probe estimate about "
+                             f"{probe_s:.0f} s (budget {budget_s:.0f} s); {_ASK}, "
+                             "or sensitivity='probe' for the estimate"))

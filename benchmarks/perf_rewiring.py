@@ -30,8 +30,8 @@ import torch
 from tgnn.benchmarks.timing import best_of, speed_row
 
 from tgnn.graphs import from_networkx_undirected
+from tgnn.metrics._balanced_forman import bfc_edge
 from tgnn.transforms import fosr_rewire, gtr_rewire, sdrf_rewire
-from tgnn.transforms._forman import bfc_edge
 from tgnn.transforms._rewire import UndirectedView, undirected_view
 
 __all__ = ["run", "sdrf_baseline", "fosr_baseline", "gtr_baseline"]

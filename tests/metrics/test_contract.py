@@ -129,7 +129,8 @@ PER_EDGE = {"edge_resistance", "balanced_forman_curvature", "forman_curvature",
 @pytest.mark.parametrize("name", METRICS)
 def test_self_loops_are_dropped_and_duplicates_add_up(name: str) -> None:
     """Per-edge metrics give each input column the value of its undirected edge (a self-loop
-    gets resistance 0 and curvature NaN, as documented); the others see the graph without self-loops and with duplicates summed."""
+    gets resistance 0 and curvature NaN, as documented); the others see the graph without
+    self-loops and with duplicates summed."""
     call = METRICS[name]
     keep = EI[0] != EI[1]
     reference = call(EI[:, keep], W[keep], N)

@@ -11,7 +11,6 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tgnn.benchmarks.perf_metrics import set_based_bfc
 
 from tgnn.errors import GraphError
 from tgnn.metrics import (
@@ -21,7 +20,7 @@ from tgnn.metrics import (
     ollivier_ricci_curvature,
 )
 
-from ._helpers import undirected, weighted
+from ._helpers import bfc_from_induced_cycles, undirected, weighted
 
 FIXTURES = pathlib.Path(__file__).parents[1] / "fixtures" / "orc" / "orc_fixtures.json"
 
@@ -67,13 +66,13 @@ def test_bfc_equals_set_based_reference(n: int, p: float, seed: int) -> None:
     G = nx.gnp_random_graph(n, p, seed=seed)
     ei, w, n = undirected(G)
     ours = balanced_forman_curvature(ei, w, n).numpy()
-    ref = set_based_bfc(G)
+    ref = bfc_from_induced_cycles(G)
     expected = [ref[(min(u, v), max(u, v))] for u, v in ei.T.tolist()]
     np.testing.assert_allclose(ours, expected, atol=1e-12)
 
 
 def _expected_bfc(G: nx.Graph, ei: torch.Tensor) -> list[float]:
-    ref = set_based_bfc(G)
+    ref = bfc_from_induced_cycles(G)
     return [ref[(min(u, v), max(u, v))] for u, v in ei.T.tolist()]
 
 
@@ -87,7 +86,7 @@ def _expected_bfc(G: nx.Graph, ei: torch.Tensor) -> list[float]:
     ids=["cycle", "over-budget", "edge-threads"],
 )
 def test_bfc_kernels_equal_set_based_reference(monkeypatch, setting: dict, kernel: str) -> None:
-    from tgnn.metrics import _bfc
+    from tgnn.metrics._balanced_forman import kernels as _bfc
 
     for name, value in setting.items():
         monkeypatch.setattr(_bfc, name, value)
@@ -122,11 +121,11 @@ def test_bfc_families_equal_set_based_reference(G: nx.Graph) -> None:
 
 
 def test_bfc_cycle_kernel_grows_its_record_buffer(monkeypatch) -> None:
-    from tgnn.metrics import _bfc
+    from tgnn.metrics._balanced_forman import kernels as _bfc
 
     calls = []
-    cycle_pass = _bfc._cycle_pass
-    monkeypatch.setattr(_bfc, "_cycle_pass", lambda *a: calls.append(a[2]) or cycle_pass(*a))
+    cycle_pass = _bfc.cycle_pass
+    monkeypatch.setattr(_bfc, "cycle_pass", lambda *a: calls.append(a[2]) or cycle_pass(*a))
     G = nx.complete_bipartite_graph(9, 9)  # C(9,2)^2 = 1296 induced 4-cycles, 10368 records
     ei, w, n = undirected(G)
     got = balanced_forman_curvature(ei, w, n).numpy()
@@ -232,9 +231,9 @@ def test_ollivier_batches_within_the_memory_budget_give_the_same_values(monkeypa
     w = torch.rand(ei.shape[1], generator=torch.Generator().manual_seed(1)) + 0.5
     whole = [ollivier_ricci_curvature(ei, x, 60, symmetrize="sum") for x in (None, w)]
     monkeypatch.setattr(orc, "MAX_DISTANCE_ENTRIES", 60 * 25)  # 25 distance rows per batch
-    batches = orc._edge_batches(np.full(200, 12), 60, 2048)
+    batches = orc._edge_batches(np.full(200, 12 * 60), 2048)
     assert len(batches) == 100 and all(stop - start == 2 for start, stop in batches)
-    assert orc._edge_batches(np.full(3, 99), 60, 2048) == [(0, 1), (1, 2), (2, 3)]
+    assert orc._edge_batches(np.full(3, 99 * 60), 2048) == [(0, 1), (1, 2), (2, 3)]
     for x, ref in zip((None, w), whole, strict=True):
         torch.testing.assert_close(ollivier_ricci_curvature(ei, x, 60, symmetrize="sum"), ref,
                                    atol=1e-12, rtol=0)
@@ -312,7 +311,7 @@ def test_ollivier_ricci_on_the_unshared_mass_equals_the_full_transport(
     w = torch.tensor(rng.uniform(0.5, 2.0, ei.shape[1])) if weighted else None
     values = {}
     for size in (0, 10**9):  # every edge through the reduction, or none
-        monkeypatch.setattr(orc, "UNSHARED_MIN_SIZE", size)
+        monkeypatch.setattr(orc, "REDUCE_MIN_SIZE", size)
         values[size] = ollivier_ricci_curvature(ei, w, 40, symmetrize="sum")
     torch.testing.assert_close(values[0], values[10**9], rtol=0, atol=1e-12)
 
@@ -321,7 +320,7 @@ def test_bfc_threads_follow_the_granted_cpus_and_torch_threads() -> None:
     """The edge kernel's threads: the CPUs granted to the process (affinity, cgroup quota: not
     os.cpu_count()), capped by torch.get_num_threads(), so torch.set_num_threads sets them."""
     from tgnn._cpus import available_cpus
-    from tgnn.metrics._bfc import _edge_workers
+    from tgnn.metrics._balanced_forman.kernels import _edge_workers
 
     before = torch.get_num_threads()
     try:

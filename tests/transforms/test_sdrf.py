@@ -19,8 +19,8 @@ from tgnn.graphs import (
     ring_graph,
     sliding_window,
 )
+from tgnn.metrics._balanced_forman import affected_edges, bfc_edge, bfc_pairs, bfc_reference_edge
 from tgnn.transforms import SDRF, sdrf_rewire
-from tgnn.transforms._forman import affected_edges, bfc_all, bfc_edge, bfc_reference_edge
 from tgnn.transforms._rewire import undirected_view
 from tgnn.transforms.sdrf import _sample
 
@@ -45,7 +45,7 @@ def _edges(graph: nx.Graph) -> tuple[sp.csr_matrix, np.ndarray, list[set[int]]]:
 )
 def test_paper_curvature_closed_forms(graph: nx.Graph, edge: tuple[int, int], expected: float):
     adj, pairs, sets = _edges(graph)
-    full = bfc_all(adj, pairs[:, 0], pairs[:, 1])
+    full = bfc_pairs(adj, pairs[:, 0], pairs[:, 1])
     row = int(np.flatnonzero((pairs[:, 0] == edge[0]) & (pairs[:, 1] == edge[1]))[0])
     assert full[row] == pytest.approx(expected, abs=1e-12)
     assert bfc_edge(sets, *edge) == pytest.approx(expected, abs=1e-12)
@@ -61,7 +61,7 @@ def test_reference_curvature_is_the_legacy_formula():
 def test_vectorised_equals_local_curvature(seed: int):
     adj, pairs, sets = _edges(nx.gnp_random_graph(40, 0.12, seed=seed))
     local = [bfc_edge(sets, a, b) for a, b in pairs]
-    np.testing.assert_allclose(bfc_all(adj, pairs[:, 0], pairs[:, 1]), local, atol=1e-12)
+    np.testing.assert_allclose(bfc_pairs(adj, pairs[:, 0], pairs[:, 1]), local, atol=1e-12)
 
 
 def test_affected_edges_cover_every_change():

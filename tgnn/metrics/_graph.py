@@ -61,6 +61,7 @@ __all__ = [
     "pattern_with_slots",
     "slot_values",
     "spd_factor",
+    "Pattern",
 ]
 
 GraphInput = Any  # a torch_geometric Data, or an edge_index tensor / array (see _input)
@@ -320,3 +321,34 @@ def spd_factor(A: sp.sparray) -> spla.SuperLU:
         sp.csc_array(A), permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0,
         options={"SymmetricMode": True},
     )
+
+
+class Pattern:
+    """Binary adjacency ``A``, its square, degrees and sorted lookup keys."""
+
+    def __init__(self, W: sp.csr_array) -> None:
+        self.n = n = W.shape[0]
+        A = pattern_of(W)
+        self.indptr, self.indices = A.indptr.astype(np.int64), A.indices.astype(np.int64)
+        self.deg = np.diff(self.indptr).astype(np.float64)
+        self.akeys = np.repeat(np.arange(n, dtype=np.int64), np.diff(self.indptr)) * n
+        self.akeys += self.indices
+        A2 = sp.csr_array(A @ A)
+        A2.sort_indices()
+        self.a2keys = np.repeat(np.arange(n, dtype=np.int64), np.diff(A2.indptr)) * n
+        self.a2keys += A2.indices
+        self.a2vals = A2.data.astype(np.float64)
+        self.i, self.j = upper_edges(W)
+
+    def adj(self, r: np.ndarray, c: np.ndarray) -> np.ndarray:
+        return lookup(self.akeys, np.ones(len(self.akeys)), r * self.n + c, 0.0) > 0
+
+    def a2(self, r: np.ndarray, c: np.ndarray) -> np.ndarray:
+        return lookup(self.a2keys, self.a2vals, r * self.n + c, 0.0)
+
+    def expand(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(p, k)``: for each position ``p`` of ``nodes``, every neighbour ``k``, sorted."""
+        counts = self.indptr[nodes + 1] - self.indptr[nodes]
+        p = np.repeat(np.arange(len(nodes)), counts)
+        offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+        return p, self.indices[np.repeat(self.indptr[nodes], counts) + offsets]

@@ -6,8 +6,8 @@ symmetrised simple graph (self-loops, zero weights) get NaN. A directed graph ``
 symmetrised by ``symmetrize`` (``"mean"``: ``(W + W^T) / 2`` by default; ``"sum"``, ``"max"``,
 or ``None`` to require symmetric input). Counts of triangles and 4-cycles come from sparse
 products (``A^2``) and index arithmetic over all edges at once, or, for the balanced Forman
-4-cycle sets, from one compiled pass over the induced 4-cycles (:mod:`tgnn.metrics._bfc`);
-there is no per-edge Python loop.
+4-cycle sets, from one compiled pass over the induced 4-cycles
+(:mod:`tgnn.metrics._balanced_forman`); there is no per-edge Python loop.
 """
 
 from __future__ import annotations
@@ -18,15 +18,13 @@ import numpy as np
 import scipy.sparse as sp
 from torch import Tensor
 
-from tgnn.errors import GraphError, OptionError
-from tgnn.metrics._bfc import bfc_entries
+from tgnn.errors import GraphError
+from tgnn.metrics._balanced_forman import bfc_entries, bfc_pairs
 from tgnn.metrics._graph import (
     GraphInput,
+    Pattern,
     Symmetrize,
     edge_values,
-    entry_values,
-    lookup,
-    pattern_of,
     pattern_with_slots,
     slot_values,
     to_adjacency,
@@ -40,82 +38,6 @@ __all__ = [
     "augmented_forman_curvature",
     "ollivier_ricci_curvature",
 ]
-
-
-class _Pattern:
-    """Binary adjacency ``A``, its square, degrees and sorted lookup keys."""
-
-    def __init__(self, W: sp.csr_array) -> None:
-        self.n = n = W.shape[0]
-        A = pattern_of(W)
-        self.indptr, self.indices = A.indptr.astype(np.int64), A.indices.astype(np.int64)
-        self.deg = np.diff(self.indptr).astype(np.float64)
-        self.akeys = np.repeat(np.arange(n, dtype=np.int64), np.diff(self.indptr)) * n
-        self.akeys += self.indices
-        A2 = sp.csr_array(A @ A)
-        A2.sort_indices()
-        self.a2keys = np.repeat(np.arange(n, dtype=np.int64), np.diff(A2.indptr)) * n
-        self.a2keys += A2.indices
-        self.a2vals = A2.data.astype(np.float64)
-        self.i, self.j = upper_edges(W)
-
-    def adj(self, r: np.ndarray, c: np.ndarray) -> np.ndarray:
-        return lookup(self.akeys, np.ones(len(self.akeys)), r * self.n + c, 0.0) > 0
-
-    def a2(self, r: np.ndarray, c: np.ndarray) -> np.ndarray:
-        return lookup(self.a2keys, self.a2vals, r * self.n + c, 0.0)
-
-    def expand(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``(p, k)``: for each position ``p`` of ``nodes``, every neighbour ``k``, sorted."""
-        counts = self.indptr[nodes + 1] - self.indptr[nodes]
-        p = np.repeat(np.arange(len(nodes)), counts)
-        offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
-        return p, self.indices[np.repeat(self.indptr[nodes], counts) + offsets]
-
-
-def _sdrf_value(dmax: Any, dmin: Any, tri: Any, sharp: Any, lam: Any) -> Any:
-    """Legacy (released SDRF code) formula from its counts; scalars or arrays alike."""
-    ric = 2 / dmax + 2 / dmin - 2 + (2 / dmax + 1 / dmin) * tri
-    return ric + sharp / (dmax * np.maximum(lam, 1))  # sharp = 0 whenever lam = 0
-
-
-def _sharp_side(g: _Pattern, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Legacy kernel: over ``k in N(b)``, count and max of ``A2[a, k] - A[a, k] > 0``."""
-    e, k = g.expand(b)
-    t = g.a2(a[e], k) - g.adj(a[e], k)
-    pos = t > 0
-    count = np.bincount(e[pos], minlength=len(a)).astype(np.float64)
-    tmax = np.zeros(len(a))
-    np.maximum.at(tmax, e[pos], t[pos])
-    return count, tmax
-
-
-def _bfc_sdrf(g: _Pattern, i: np.ndarray, j: np.ndarray) -> np.ndarray:
-    dmax, dmin = np.maximum(g.deg[i], g.deg[j]), np.minimum(g.deg[i], g.deg[j])
-    c1, m1 = _sharp_side(g, i, j)
-    c2, m2 = _sharp_side(g, j, i)
-    return _sdrf_value(dmax, dmin, g.a2(i, j), c1 + c2, np.maximum(m1, m2))
-
-
-def _bfc_pairs(
-    adj: sp.csr_array | sp.csr_matrix, i: np.ndarray, j: np.ndarray, variant: str = "paper"
-) -> np.ndarray:
-    """Balanced Forman curvature of the edges ``(i[e], j[e])`` of a symmetric simple ``adj``.
-
-    Only the sparsity pattern of ``adj`` is read (no diagonal). The kernel of
-    :func:`balanced_forman_curvature`, shared with the rewiring transforms (SDRF).
-    """
-    i, j = np.asarray(i, dtype=np.int64), np.asarray(j, dtype=np.int64)
-    if variant == "paper":
-        A = sp.csr_array(adj)
-        if not A.has_sorted_indices:
-            A = A.sorted_indices()
-        return entry_values(A, bfc_entries(A), np.stack([i, j])).numpy()
-    if variant == "sdrf":
-        A = sp.csr_array(adj, dtype=np.float64, copy=True)
-        A.sort_indices()
-        return _bfc_sdrf(_Pattern(A), i, j)
-    raise OptionError(f"variant: expected 'paper' or 'sdrf', got {variant!r}")
 
 
 def balanced_forman_curvature(
@@ -151,8 +73,8 @@ def balanced_forman_curvature(
     Complexity: ``O(alpha E + P log d_max)`` time with ``alpha`` the arboricity and ``P`` the
     pairs of 2-paths ``v - a - x``, ``v - b - x`` (``a, b, x`` of lower degree rank than ``v``,
     ``x !~ v``) tested for a chord ``a ~ b``, at least the induced 4-cycles ``C4``: one
-    compiled pass lists every induced 4-cycle once (:mod:`tgnn.metrics._bfc`). Memory
-    ``O(n + E + 8 C4)``. Graphs of more than ``2^15`` edges (or with more than ``2^19``
+    compiled pass lists every induced 4-cycle once (:mod:`tgnn.metrics._balanced_forman`).
+    Memory ``O(n + E + 8 C4)``. Graphs of more than ``2^15`` edges (or with more than ``2^19``
     induced 4-cycles, or on more cores) are evaluated per edge on threads instead, in
     ``O(n + E)`` memory. The legacy variant is vectorised with ``A^2`` lookups,
     ``O(nnz(A^2) + sum_i d_i^2)``.
@@ -171,7 +93,7 @@ def balanced_forman_curvature(
     if variant == "paper":
         return slot_values(bfc_entries(W), slots)
     i, j = upper_edges(W)
-    return edge_values(W.shape[0], i, j, _bfc_pairs(W, i, j, variant), graph)
+    return edge_values(W.shape[0], i, j, bfc_pairs(W, i, j, variant), graph)
 
 
 def forman_curvature(
@@ -240,7 +162,7 @@ def augmented_forman_curvature(
     if cycles not in (3, 4):
         raise GraphError(f"cycles: expected 3 or 4, got {cycles!r}")
     W = to_adjacency(graph, edge_weight, num_nodes, symmetrize=symmetrize)
-    g = _Pattern(W)
+    g = Pattern(W)
     di, dj = g.deg[g.i], g.deg[g.j]
     values = 4.0 - di - dj + 3.0 * g.a2(g.i, g.j)
     if cycles == 4:

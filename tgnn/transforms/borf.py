@@ -7,7 +7,7 @@ from typing import Any, Literal
 from torch_geometric.data.datapipes import functional_transform
 
 from tgnn._params import check_choice, check_count, check_real
-from tgnn.transforms._forman import affected_edges
+from tgnn.metrics._balanced_forman import affected_edges
 from tgnn.transforms._ollivier import orc_edge
 from tgnn.transforms._rewire import Pair, RewiringTransform, UndirectedView, net_changes
 

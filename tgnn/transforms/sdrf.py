@@ -10,7 +10,12 @@ import numpy as np
 from torch_geometric.data.datapipes import functional_transform
 
 from tgnn._params import check_choice, check_count, check_real
-from tgnn.transforms._forman import affected_edges, bfc_all, bfc_edge, bfc_reference_edge
+from tgnn.metrics._balanced_forman import (
+    affected_edges,
+    bfc_edge,
+    bfc_pairs,
+    bfc_reference_edge,
+)
 from tgnn.transforms._rewire import Pair, RewiringTransform, UndirectedView, net_changes
 
 __all__ = ["SDRF", "sdrf_rewire"]
@@ -27,7 +32,8 @@ class _CurvatureState:
         self.adj = view.neighbour_sets()
         self.edge_fn: EdgeCurvature = bfc_edge if curvature == "paper" else bfc_reference_edge
         pairs = list(zip(view.u.tolist(), view.v.tolist(), strict=True))
-        values = bfc_all(view.adjacency(weighted=False), view.u, view.v, curvature)
+        values = bfc_pairs(view.adjacency(weighted=False), view.u, view.v,
+                           "paper" if curvature == "paper" else "sdrf")
         self.pairs: list[Pair] = pairs
         self.values = np.zeros(len(pairs) + capacity)
         self.values[: len(pairs)] = values

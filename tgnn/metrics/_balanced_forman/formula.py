@@ -1,4 +1,5 @@
-r"""Balanced Forman curvature for SDRF: one edge locally on neighbour sets, and all edges at once.
+r"""Balanced Forman curvature: the paper's formula, the legacy (released-code) formula, and one edge
+on neighbour sets (the incremental updates of SDRF).
 
 Paper definition (Topping et al. 2022, Def. 1) for an edge ``i ~ j`` of a simple graph with
 degrees ``d_i, d_j``: ``Ric(i, j) = 0`` if ``min(d_i, d_j) = 1``, else
@@ -20,34 +21,49 @@ bug fixed, which otherwise leaves most curvatures at 0): it counts ``k`` with ``
 and no diagonal checks, and disagrees with Def. 1 (``K_5``: 1.75 instead of 1.25). It is offered
 only to reproduce published numbers.
 
-The all-edges pass lives in :mod:`tgnn.metrics._bfc` (paper) and :mod:`tgnn.metrics.curvature`
-(legacy), with both formulas; this module keeps only what is incremental: the per-edge counts on
-neighbour sets, re-run after each edge toggle.
+The all-edges passes are in :mod:`tgnn.metrics._balanced_forman.kernels` (paper) and
+:mod:`tgnn.metrics._balanced_forman.variants` (both variants on chosen edges).
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any
 
+import numba
 import numpy as np
-import scipy.sparse as sp
 
-from tgnn.metrics._bfc import bfc_value
-from tgnn.metrics.curvature import _bfc_pairs, _sdrf_value
+__all__ = [
+    "affected_edges",
+    "bfc_edge",
+    "bfc_reference_edge",
+    "bfc_value",
+    "compiled_bfc_value",
+    "legacy_value",
+]
 
 
-def bfc_all(
-    adj: sp.csr_matrix,
-    u: np.ndarray,
-    v: np.ndarray,
-    variant: Literal["paper", "reference"] = "paper",
-) -> np.ndarray:
-    """Curvature of the edges ``(u[e], v[e])`` of a 0/1 adjacency, all at once.
+def bfc_value(di: int, dj: int, tri: int, squares: int, gamma: int) -> float:
+    """Definition 1 from its counts (``min(d_i, d_j) >= 2``); the one formula of the paper BFC.
 
-    The kernel of :func:`tgnn.metrics.balanced_forman_curvature` (compiled, every induced
-    4-cycle listed once; the legacy variant vectorised with ``A^2`` lookups).
+    ``squares = |#sq^i| + |#sq^j|``, ``gamma = gamma_max`` (0: no 4-cycle). Plain Python for
+    :func:`bfc_edge`; :data:`compiled_bfc_value` for the compiled kernels.
     """
-    return _bfc_pairs(adj, u, v, "paper" if variant == "paper" else "sdrf")
+    dmax, dmin = max(di, dj), min(di, dj)
+    ric = 2.0 / di + 2.0 / dj - 2.0
+    if tri > 0:  # the sum of the paper's order, left to right, without the zero terms
+        ric = ric + 2.0 * tri / dmax + tri / dmin
+    if gamma > 0:
+        ric += squares / (gamma * dmax)
+    return ric
+
+
+compiled_bfc_value = numba.njit(cache=True, nogil=True)(bfc_value)
+
+
+def legacy_value(dmax: Any, dmin: Any, tri: Any, sharp: Any, lam: Any) -> Any:
+    """Legacy (released SDRF code) formula from its counts; scalars or arrays alike."""
+    ric = 2 / dmax + 2 / dmin - 2 + (2 / dmax + 1 / dmin) * tri
+    return ric + sharp / (dmax * np.maximum(lam, 1))  # sharp = 0 whenever lam = 0
 
 
 def bfc_edge(adj: list[set[int]], i: int, j: int) -> float:
@@ -83,7 +99,7 @@ def bfc_reference_edge(adj: list[set[int]], i: int, j: int) -> float:
         t = len(adj[k] & nj) - (k in nj)
         if t > 0:
             sharp, lam = sharp + 1, max(lam, t)
-    return float(_sdrf_value(dmax, dmin, len(ni & nj), sharp, lam))
+    return float(legacy_value(dmax, dmin, len(ni & nj), sharp, lam))
 
 
 def affected_edges(adj: list[set[int]], a: int, b: int) -> set[tuple[int, int]]:

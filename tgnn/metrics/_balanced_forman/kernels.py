@@ -9,15 +9,15 @@ are disjoint: their sizes add up to the number of distinct nodes off the edge on
 
 Two compiled kernels give the same values (:func:`bfc_entries` picks one):
 
-- :func:`_cycle_pass` and :func:`_cycle_values`, for graphs up to ``CYCLE_MAX_EDGES`` edges
-  on few cores: the nodes are ranked by degree, every induced 4-cycle is listed once from its
-  node of highest rank (ordered wedges, as in Chiba and Nishizeki's cycle listing) and leaves
-  one record ``(edge, node)`` for each edge and each of the two cycle nodes off that edge;
-  triangles come from the same wedges. A wedge ``v - a - x`` with ``a, x`` ranked below ``v``
-  is charged to the edge ``a ~ v`` with ``d_a <= d_v``, so there are at most
+- the cycle kernel (:mod:`tgnn.metrics._balanced_forman.cycle_kernel`), for graphs up to
+  ``CYCLE_MAX_EDGES`` edges on few cores: the nodes are ranked by degree, every induced 4-cycle
+  is listed once from its node of highest rank (ordered wedges, as in Chiba and Nishizeki's
+  cycle listing) and leaves one record ``(edge, node)`` for each edge and each of the two cycle
+  nodes off that edge; triangles come from the same wedges. A wedge ``v - a - x`` with ``a, x``
+  ranked below ``v`` is charged to the edge ``a ~ v`` with ``d_a <= d_v``, so there are at most
   ``sum_{u ~ v} min(d_u, d_v) <= 2 alpha E`` of them (``alpha`` the arboricity): time
-  ``O(alpha E + P log d_max)`` with ``P`` the wedge pairs tested for a chord (at least the
-  induced 4-cycles ``C4``), memory ``O(n + E + 8 C4)``; one thread.
+  ``O(alpha E + P log d_max)`` with ``P`` the wedge pairs tested for a chord (at least the induced
+  4-cycles ``C4``), memory ``O(n + E + 8 C4)``; one thread.
 - :func:`_edge_rows`, for larger graphs, more cores, or when the records would pass
   ``RECORD_BUDGET``: each edge from its endpoint of larger degree, walking the 2-paths of that
   endpoint; memory ``O(n + E)``, on threads.
@@ -37,31 +37,15 @@ import numpy as np
 import scipy.sparse as sp
 
 from tgnn._cpus import kernel_threads
+from tgnn.metrics._balanced_forman.cycle_kernel import by_degree, cycle_pass, cycle_values
+from tgnn.metrics._balanced_forman.formula import compiled_bfc_value
 from tgnn.metrics._graph import find_entry
 
-__all__ = ["bfc_entries", "bfc_value"]
+__all__ = ["bfc_entries"]
 
 RECORD_BUDGET = 1 << 22  # records of the cycle kernel (16 bytes each) before the edge kernel
 CYCLE_MAX_EDGES = 1 << 15  # the cycle kernel up to here, if the edge kernel gets <= 2 threads
 EDGES_PER_THREAD = 4096  # edge kernel
-
-
-def bfc_value(di: int, dj: int, tri: int, squares: int, gamma: int) -> float:
-    """Definition 1 from its counts (``min(d_i, d_j) >= 2``); the one formula of the paper BFC.
-
-    ``squares = |#sq^i| + |#sq^j|``, ``gamma = gamma_max`` (0: no 4-cycle). Plain Python for the
-    incremental set-based kernel of :mod:`tgnn.transforms`, compiled for the kernels here.
-    """
-    dmax, dmin = max(di, dj), min(di, dj)
-    ric = 2.0 / di + 2.0 / dj - 2.0
-    if tri > 0:  # the sum of the paper's order, left to right, without the zero terms
-        ric = ric + 2.0 * tri / dmax + tri / dmin
-    if gamma > 0:
-        ric += squares / (gamma * dmax)
-    return ric
-
-
-_bfc_value_jit = numba.njit(cache=True, nogil=True)(bfc_value)
 
 
 def bfc_entries(A: sp.csr_array) -> np.ndarray:
@@ -79,24 +63,24 @@ def bfc_entries(A: sp.csr_array) -> np.ndarray:
     indptr = A.indptr.astype(np.int64, copy=False)
     indices = A.indices.astype(np.int64, copy=False)
     if len(indices) <= 2 * CYCLE_MAX_EDGES and _edge_workers(len(indices)) <= 2:
-        ptr, idx, source = _by_degree(indptr, indices)
+        ptr, idx, source = by_degree(indptr, indices)
         counts = _cycle_counts(ptr, idx)
         if counts is not None:
-            return _cycle_values(ptr, idx, source, *counts)
+            return cycle_values(ptr, idx, source, *counts)
     return _edge_entries(indptr, indices)
 
 
 def _cycle_counts(
     ptr: np.ndarray, idx: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """Triangles per lower entry and the records of :func:`_cycle_pass` (run again with the
+    """Triangles per lower entry and the records of :func:`cycle_pass` (run again with the
     exact buffer size when its first buffer overflows); None past ``RECORD_BUDGET``."""
     capacity = min(RECORD_BUDGET, len(idx) + 1024)
-    tri, edges, nodes, records = _cycle_pass(ptr, idx, capacity, RECORD_BUDGET)
+    tri, edges, nodes, records = cycle_pass(ptr, idx, capacity, RECORD_BUDGET)
     if records > RECORD_BUDGET:
         return None
     if records > capacity:
-        tri, edges, nodes, records = _cycle_pass(ptr, idx, records, records)
+        tri, edges, nodes, records = cycle_pass(ptr, idx, records, records)
     return tri, edges[:records], nodes[:records]
 
 
@@ -110,179 +94,6 @@ def _edge_workers(nnz: int) -> int:
 @functools.cache
 def _pool(workers: int) -> ThreadPoolExecutor:
     return ThreadPoolExecutor(workers, thread_name_prefix="tgnn-bfc")
-
-
-@numba.njit(cache=True)
-def _by_degree(
-    indptr: np.ndarray, indices: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The pattern relabelled by ascending ``(degree, id)``, rows sorted, in ``O(n + E)``.
-
-    Returns ``(ptr, idx, source)``: the new CSR and, per new entry, the position in ``indices``
-    of an entry of the same undirected edge (its reverse), a bijection between the entries.
-    """
-    n = indptr.shape[0] - 1
-    deg = indptr[1:] - indptr[:-1]
-    start = np.zeros(deg.max() + 2 if n else 1, dtype=np.int64)
-    for u in range(n):
-        start[deg[u] + 1] += 1
-    for d in range(start.shape[0] - 1):
-        start[d + 1] += start[d]
-    order = np.empty(n, dtype=np.int64)
-    rank = np.empty(n, dtype=np.int64)
-    for u in range(n):
-        rank[u] = start[deg[u]]
-        order[rank[u]] = u
-        start[deg[u]] += 1
-    ptr = np.zeros(n + 1, dtype=np.int64)
-    for c in range(n):
-        ptr[c + 1] = ptr[c] + deg[order[c]]
-    fill = ptr[:-1].copy()
-    idx = np.empty(indices.shape[0], dtype=np.int64)
-    source = np.empty(indices.shape[0], dtype=np.int64)
-    for c in range(n):  # columns in ascending rank fill every row in ascending order
-        for p in range(indptr[order[c]], indptr[order[c] + 1]):
-            r = rank[indices[p]]
-            idx[fill[r]], source[fill[r]] = c, p
-            fill[r] += 1
-    return ptr, idx, source
-
-
-@numba.njit(cache=True, inline="always")
-def _record(edges: np.ndarray, nodes: np.ndarray, at: int, edge: int, one: int, two: int) -> None:
-    edges[at], nodes[at], edges[at + 1], nodes[at + 1] = edge, one, edge, two
-
-
-@numba.njit(cache=True)
-def _cycle_pass(
-    ptr: np.ndarray, idx: np.ndarray, capacity: int, limit: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-    """Triangles per lower entry (``r > c``) and the induced-4-cycle records of a pattern
-    relabelled by :func:`_by_degree`.
-
-    For each ``v``, the wedges ``v - a - x`` with ``a, x < v`` are grouped by ``x`` (the prefix
-    of each sorted row below ``v``). ``x ~ v`` closes a triangle (counted once, when
-    ``x < a``) and is a diagonal of every 4-cycle ``v - a - x - b``; otherwise each pair
-    ``a, b`` of wedges into ``x`` with ``a !~ b`` is an induced 4-cycle whose highest node is
-    ``v``, listed once. Each of its four edges gets a record ``(lower entry, node)`` for both
-    cycle nodes off it, written while ``capacity`` holds them. Returns the triangle counts, the
-    records ``(edges, nodes)`` and how many records the cycles need; past ``limit`` records it
-    stops early (the counts are then incomplete and the number a lower bound).
-    """
-    n, nnz = ptr.shape[0] - 1, idx.shape[0]
-    edges, nodes = np.empty(capacity, dtype=np.int64), np.empty(capacity, dtype=np.int64)
-    at_v = np.full(n, -1, dtype=np.int64)  # position of (v, u) for u ~ v, u < v
-    first = np.full(n, -1, dtype=np.int64)  # wedges into x: linked through `after`
-    after = np.empty(nnz, dtype=np.int64)
-    centre = np.empty(nnz, dtype=np.int64)
-    ends = np.empty(n, dtype=np.int64)  # x with a wedge, and those with two or more
-    shared = np.empty(n, dtype=np.int64)
-    tri = np.zeros(nnz, dtype=np.int64)
-    records = 0
-    for v in range(n):
-        below = ptr[v]
-        while below < ptr[v + 1] and idx[below] < v:
-            at_v[idx[below]] = below
-            below += 1
-        wedges, n_ends, n_shared = 0, 0, 0
-        for p in range(ptr[v], below):
-            a = idx[p]
-            for q in range(ptr[a], ptr[a + 1]):
-                x = idx[q]
-                if x >= v:
-                    break
-                if at_v[x] >= 0:
-                    if x < a:
-                        tri[p] += 1
-                        tri[q] += 1
-                        tri[at_v[x]] += 1
-                    continue
-                if first[x] == -1:
-                    ends[n_ends] = x
-                    n_ends += 1
-                elif after[first[x]] == -1:  # x gets its second wedge
-                    shared[n_shared] = x
-                    n_shared += 1
-                centre[wedges] = a
-                after[wedges], first[x] = first[x], wedges
-                wedges += 1
-        for e in range(n_shared):
-            x = shared[e]
-            s = first[x]
-            while s != -1:
-                a = centre[s]
-                t = after[s]
-                while t != -1:
-                    b = centre[t]
-                    if find_entry(ptr, idx, a, b) < 0:
-                        if records + 8 <= capacity:
-                            _record(edges, nodes, records, at_v[a], b, x)
-                            _record(edges, nodes, records + 2, at_v[b], a, x)
-                            ax = find_entry(ptr, idx, max(a, x), min(a, x))  # lower entries
-                            bx = find_entry(ptr, idx, max(b, x), min(b, x))
-                            _record(edges, nodes, records + 4, ax, v, b)
-                            _record(edges, nodes, records + 6, bx, v, a)
-                        records += 8
-                    t = after[t]
-                s = after[s]
-        for e in range(n_ends):
-            first[ends[e]] = -1
-        for p in range(ptr[v], below):
-            at_v[idx[p]] = -1
-        if records > limit:
-            break
-    return tri, edges, nodes, records
-
-
-@numba.njit(cache=True)
-def _cycle_values(
-    ptr: np.ndarray,
-    idx: np.ndarray,
-    source: np.ndarray,
-    tri: np.ndarray,
-    edges: np.ndarray,
-    nodes: np.ndarray,
-) -> np.ndarray:
-    """Definition 1 per entry from :func:`_cycle_pass`: records linked by edge, then distinct
-    nodes (``|#sq^i| + |#sq^j|``) and their largest count (``gamma_max``); written at the
-    entries ``source`` of the pattern before :func:`_by_degree`, for both directions.
-
-    The reverse ``(c, r)`` of a lower entry ``(r, c)`` is found without a search: rows are
-    visited in ascending ``r``, so row ``c``'s upper part is met in order (cursor ``upper``).
-    """
-    n, nnz = ptr.shape[0] - 1, idx.shape[0]
-    head = np.full(nnz, -1, dtype=np.int64)  # records of each edge, linked through `link`
-    link = np.empty(edges.shape[0], dtype=np.int64)
-    for r in range(edges.shape[0]):
-        link[r], head[edges[r]] = head[edges[r]], r
-    count = np.zeros(n, dtype=np.int64)
-    upper = np.empty(n, dtype=np.int64)
-    out = np.empty(nnz)
-    for r in range(n):
-        dr = ptr[r + 1] - ptr[r]
-        e = ptr[r]
-        while e < ptr[r + 1] and idx[e] < r:
-            c = idx[e]
-            dc = ptr[c + 1] - ptr[c]
-            value = 0.0
-            if min(dr, dc) > 1:
-                squares, gamma = 0, 0
-                s = head[e]
-                while s != -1:
-                    count[nodes[s]] += 1
-                    squares += count[nodes[s]] == 1
-                    gamma = max(gamma, count[nodes[s]])
-                    s = link[s]
-                s = head[e]
-                while s != -1:
-                    count[nodes[s]] = 0
-                    s = link[s]
-                value = _bfc_value_jit(dr, dc, tri[e], squares, gamma)
-            out[source[e]] = out[source[upper[c]]] = value
-            upper[c] += 1
-            e += 1
-        upper[r] = e
-    return out
 
 
 @numba.njit(cache=True, nogil=True)
@@ -383,7 +194,7 @@ def _edge_rows(
                 if marked:
                     for p in range(indptr[j], indptr[j + 1]):
                         in_j[indices[p]] = False
-                value = _bfc_value_jit(di, dj, tri, sq_i + sq_j, gamma)
+                value = compiled_bfc_value(di, dj, tri, sq_i + sq_j, gamma)
             out[f] = value
             mirror = find_entry(indptr, indices, j, i)  # present when the pattern is symmetric
             if mirror >= 0:

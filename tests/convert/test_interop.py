@@ -205,16 +205,41 @@ def test_lens_attention_of_a_transformer_bridge_equals_eager() -> None:
         assert_real_close(item.weights, reference, item.padding_mask)
 
 
+def softmax_of_cached_scores(cache: Any, layer: int, d_head: int) -> torch.Tensor:
+    """TransformerLens' causal pattern recomputed from its cached queries and keys."""
+    q, k = cache[f"blocks.{layer}.attn.hook_q"], cache[f"blocks.{layer}.attn.hook_k"]
+    scores = torch.einsum("bqhd,bkhd->bhqk", q, k) / d_head**0.5  # hook_q: [B, n, H, d]
+    n = scores.shape[-1]
+    return scores.masked_fill(torch.ones(n, n, dtype=torch.bool).triu(1), -torch.inf).softmax(-1)
+
+
+LENS_CONFIG = {"d_model": 16, "n_layers": 2, "n_heads": 2, "d_head": 8, "d_mlp": 32,
+               "n_ctx": 16, "d_vocab": 20, "act_fn": "gelu", "seed": 0}
+
+
 def test_lens_attention_of_a_native_bridge_is_its_softmax_of_scores() -> None:
     lens = pytest.importorskip("transformer_lens")
-    config = lens.TransformerBridgeConfig(
-        d_model=16, n_layers=2, n_heads=2, d_head=8, d_mlp=32, n_ctx=16, d_vocab=20,
-        act_fn="gelu", seed=0,
-    )
-    model = lens.TransformerBridge.boot_native(config)
+    if getattr(getattr(lens, "TransformerBridge", None), "boot_native", None) is None:
+        pytest.skip("TransformerBridge.boot_native is TransformerLens 4's")
+    model = lens.TransformerBridge.boot_native(lens.TransformerBridgeConfig(**LENS_CONFIG))
     _, cache = model.run_with_cache(torch.arange(1, 7)[None])
     items = lens_attention(cache, layers=[1])
-    q, k = cache["blocks.1.attn.hook_q"], cache["blocks.1.attn.hook_k"]  # [B, n, H, d]
-    scores = torch.einsum("bqhd,bkhd->bhqk", q, k) / 8**0.5
-    scores = scores.masked_fill(torch.ones(6, 6, dtype=torch.bool).triu(1), float("-inf"))
-    torch.testing.assert_close(items[0].weights, scores.softmax(-1), rtol=0, atol=1e-6)
+    torch.testing.assert_close(
+        items[0].weights, softmax_of_cached_scores(cache, 1, 8), rtol=0, atol=1e-6
+    )
+
+
+def test_lens_attention_of_a_hooked_transformer_is_its_softmax_of_scores() -> None:
+    pytest.importorskip("transformer_lens")
+    try:
+        from transformer_lens import HookedTransformer, HookedTransformerConfig
+    except ImportError:
+        pytest.skip("HookedTransformer was removed in TransformerLens 4")
+    model = HookedTransformer(HookedTransformerConfig(**LENS_CONFIG))
+    _, cache = model.run_with_cache(torch.arange(1, 7)[None])
+    items = lens_attention(cache)
+    assert [item.layer for item in items] == [0, 1]
+    for item in items:
+        torch.testing.assert_close(
+            item.weights, softmax_of_cached_scores(cache, item.layer, 8), rtol=0, atol=1e-6
+        )

@@ -97,3 +97,26 @@ def test_scale_invariant_metrics_hold_at_every_weight_scale(exponent: int) -> No
     ratios = residual_ratio([scale * X, 0.5 * scale * X])
     assert ratios.tolist() == pytest.approx([1.0, 0.5], rel=1e-12)
     assert float(effective_rank(scale * torch.eye(3, dtype=torch.float64))) == pytest.approx(3.0)
+
+
+def test_dirichlet_energy_is_a_sum_of_squares_never_negative() -> None:
+    """On features in consensus (equal rows) the energy is exactly 0, where tr(X^T L X) gave
+    about -3e-17 in the report; elsewhere it equals tr(X^T L X) for both normalisations."""
+    import numpy as np
+
+    from tgnn.metrics.spectral import laplacian
+
+    gen = torch.Generator().manual_seed(0)
+    ei = torch.randint(0, 9, (2, 30), generator=gen)
+    w = torch.rand(30, generator=gen, dtype=torch.float64) * 1e3
+    rows = torch.randn(2, 1, 5, generator=gen, dtype=torch.float64)
+    consensus = rows.expand(2, 9, 5)  # every node the same features
+    assert (dirichlet_energy(consensus, ei, w, 9) == 0).all()
+    X = torch.randn(2, 9, 5, generator=gen, dtype=torch.float64)
+    for normalization in (None, "sym"):
+        L = laplacian(ei, w, 9, normalization=normalization).toarray()
+        expected = np.einsum("bnd,nm,bmd->b", X.numpy(), L, X.numpy())
+        got = dirichlet_energy(X, ei, w, 9, normalization=normalization).numpy()
+        np.testing.assert_allclose(got, expected, rtol=1e-12)
+    with pytest.raises(ValueError, match="normalization"):
+        dirichlet_energy(X, ei, w, 9, normalization="rw")

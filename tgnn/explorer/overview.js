@@ -3,6 +3,7 @@
 // the per-position profiles below it. Drag on either to choose the detail window.
 const VIRIDIS = [[68, 1, 84], [59, 82, 139], [33, 145, 140], [94, 201, 98], [253, 231, 37]];
 const HEAT_FLOOR = -4;  // log10 of the lightest weight the heatmap colours
+const HEAT_MAX = 320;  // px: the heatmap's side (bins of n / 320 tokens)
 function viridisRGB(u) {
   const x = Math.min(Math.max(u, 0), 1) * (VIRIDIS.length - 1), k = Math.min(Math.floor(x), 3);
   const f = x - k, a = VIRIDIS[k], b = VIRIDIS[k + 1];
@@ -36,7 +37,7 @@ function heatBins(l, s, B) {
   return bins;
 }
 function drawHeatmap() {
-  const canvas = $("overview"), size = canvas.parentElement.clientWidth - 2;
+  const canvas = $("overview"), size = Math.min(HEAT_MAX, canvas.parentElement.clientWidth - 2);
   const ctx = fitCanvas(canvas, size, size), B = Math.min(n, Math.floor(size));
   const bins = heatBins(state.layer, state.head, B), img = ctx.createImageData(B, B);
   let total = 0;
@@ -67,10 +68,12 @@ function drawHeatmap() {
 }
 
 // Profiles: one chart per quantity, x = position (same axis as the heatmap's keys).
-const PROFILE_H = 52, PROFILE_GAP = 6;
+const PROFILE_H = 40, PROFILE_GAP = 5;
 function profileList() { return ROWS.concat([RESISTANCE], PROFILES); }
 function drawProfiles() {
   $("profiles-scope").textContent = "layer " + state.layer + ", " + headName(state.head);
+  $("profiles-missing").textContent = Object.entries(D.unavailable).filter(([k]) => k !== "panel")
+    .map(([k, why]) => k.replace(/_/g, " ") + ": " + why).join("; ");
   const canvas = $("profiles"), width = canvas.parentElement.clientWidth - 2;
   const list = profileList(), height = list.length * (PROFILE_H + PROFILE_GAP);
   const ctx = fitCanvas(canvas, width, height), x = (t) => (t / n) * width;

@@ -58,8 +58,9 @@ def html_from_payload(payload: dict[str, Any]) -> str:
 
 
 def _display(token: str) -> str:
-    """GPT-2 byte-level markers shown as a visible space / newline."""
-    return token.replace("\u0120", "\u2423").replace("\u010a", "\u23ce").replace("\n", "\u23ce")
+    """Spaces and newlines (plain, or GPT-2's byte-level markers) shown as visible symbols."""
+    return (token.replace("\u0120", "\u2423").replace(" ", "\u2423")
+            .replace("\u010a", "\u23ce").replace("\n", "\u23ce"))
 
 
 def capture_text(

@@ -8,7 +8,10 @@ from typing import Annotated
 
 import typer
 
-__all__ = ["SWEEP_HELP", "sweep"]
+from tgnn._cli_common import DebugOption, QuietOption, fail, running
+from tgnn._progress import live, step
+
+__all__ = ["SWEEP_HELP", "SWEEP_SHORT_HELP", "sweep"]
 
 
 class SweepOverflow(str, Enum):
@@ -19,11 +22,6 @@ class SweepOverflow(str, Enum):
     error = "error"
 
 
-def _sweep_fail(message: str) -> typer.Exit:
-    typer.echo(f"tgnn sweep: {message}", err=True)
-    return typer.Exit(2)
-
-
 def _sweep_documents(paths: list[Path], texts: list[str]) -> dict[str, str]:
     """``{id: text}``: each file (id: its path), each folder's ``*.txt`` (sorted), each --text."""
     files: list[Path] = []
@@ -31,30 +29,32 @@ def _sweep_documents(paths: list[Path], texts: list[str]) -> dict[str, str]:
         if path.is_dir():
             found = sorted(p for p in path.rglob("*.txt") if p.is_file())
             if not found:
-                raise _sweep_fail(f"no .txt files in the folder {str(path)!r}")
+                raise fail("sweep", f"no .txt files in the folder {str(path)!r}")
             files += found
         elif path.is_file():
             files.append(path)
         else:
-            raise _sweep_fail(f"no such file or folder: {str(path)!r}")
+            raise fail("sweep", f"no such file or folder: {str(path)!r}")
     docs: dict[str, str] = {}
     for file in files:
         try:
             docs[file.as_posix()] = file.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as error:
-            raise _sweep_fail(f"cannot read {str(file)!r} as UTF-8 text ({error})") from None
+            raise fail("sweep", f"cannot read {str(file)!r} as UTF-8 text ({error})") from None
     docs |= {f"text-{k}": text for k, text in enumerate(texts)}
     if not docs:
-        raise _sweep_fail("no documents: give text files, folders of .txt files or --text")
+        raise fail("sweep", "no documents: give text files, folders of .txt files or --text")
     return docs
 
+
+SWEEP_SHORT_HELP = "Measure many documents in many models into one table."
 
 SWEEP_HELP = (
     "Measure many documents in many models: per-layer metrics and per-token profiles in one "
     "table.\n\n"
     "Each document x model runs one sparse attention capture. Each layer gives a row with "
     "kind=layer (means over tokens: kept mass, entropy, first-token mass; the spectral gap) "
-    "and, unless --no-profiles, one row per token with kind=position. Load OUT with "
+    "and each token a row with kind=position (turned off by --no-profiles). Load OUT with "
     "pandas.read_csv(OUT) or pandas.read_json(OUT, lines=True).\n\n"
     "Models: tgnn-gpt2-tiny (default), tgnn-gpt2-tiny-nobos, minilm, random:gpt2, "
     "random:llama, random:bert, a .safetensors file or a Hugging Face checkpoint folder.\n\n"
@@ -96,29 +96,34 @@ def sweep(
         "--ray", help="Run on Ray: 'auto' joins this machine's cluster (ray start), "
                       "'ray://HOST:10001' or 'HOST:6379' a remote one, 'local' starts one on "
                       "this machine's cores.", show_default=False)] = None,
+    quiet: QuietOption = False,
+    debug: DebugOption = False,
 ) -> None:
     """Measure many documents in many models: per-layer metrics and per-token profiles."""
     from tgnn._output import check_output
-    from tgnn.errors import TgnnError
     from tgnn.sweep import check_model, corpus_sweep, write_rows
 
     if out.suffix.lower() not in (".csv", ".jsonl"):
-        raise _sweep_fail(f"--out: expected a .csv or .jsonl file, got {str(out)!r}")
+        raise fail("sweep", f"--out: expected a .csv or .jsonl file, got {str(out)!r}")
     models = model or ["tgnn-gpt2-tiny"]
-    try:  # every check before any work: the output path, the documents, the models
-        check_output(out, overwrite=force, argument="--out", option="--force")
-        docs = _sweep_documents(documents or [], text or [])
-        for name in models:
-            check_model(name)
-        rows = corpus_sweep(docs, models, layers=layer, top_k=top_k or None,
-                            max_tokens=max_tokens, overflow=overflow.value, profiles=profiles,
-                            gap_max_nodes=gap_max_nodes, workers=workers, ray_address=ray,
-                            progress=True)
-        write_rows(rows, out, force=force)
-    except TgnnError as error:
-        raise _sweep_fail(str(error).splitlines()[0]) from None
+    try:
+        with running("sweep", quiet=quiet, debug=debug):
+            # every check before any work: the output path, the documents, the models
+            check_output(out, overwrite=force, argument="--out", option="--force")
+            docs = _sweep_documents(documents or [], text or [])
+            for name in models:
+                check_model(name)
+            with step(f"measuring {len(docs)} documents x {len(models)} models"):
+                rows = corpus_sweep(docs, models, layers=layer, top_k=top_k or None,
+                                    max_tokens=max_tokens, overflow=overflow.value,
+                                    profiles=profiles, gap_max_nodes=gap_max_nodes,
+                                    workers=workers, ray_address=ray, progress=live())
+            with step(f"writing {out}"):
+                write_rows(rows, out, force=force)
     except ConnectionError as error:  # ray.init found no cluster at the address
-        raise _sweep_fail(f"--ray {ray}: {str(error).splitlines()[0]}") from None
+        if debug:
+            raise
+        raise fail("sweep", f"--ray {ray}: {str(error).splitlines()[0]}") from None
     layers = sum(row["kind"] == "layer" for row in rows)
     typer.echo(f"wrote {len(rows)} rows ({layers} layer rows, {len(docs)} documents x "
                f"{len(models)} models) to {out}")

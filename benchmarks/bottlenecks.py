@@ -6,6 +6,17 @@ commute time, balanced Forman and Ollivier-Ricci curvature where ``tgnn.metrics`
 the first-to-last rollout resistance ``R^roll_4(0, n-1)`` (the graph's row-normalised matrix
 repeated over 4 layers with residual share 1/2, or a model's real layer stack), and for causal
 attention the causal resistances ``R^abs``, ``R^Y`` and ``R^G`` between the first and last token.
+
+Comparable scales. GNN graphs have unit edge weights (mean weighted degree ``2|E|/n``, 2 for a
+path, 4 inside a grid), attention graphs are row-stochastic (weights about ``1/n``, mean
+weighted degree ``1 - mean_i A[i, i]`` after symmetrisation), and a resistance scales as
+1 / weight, so raw resistances of the two kinds are not comparable. Every graph is therefore
+also measured rescaled to mean weighted degree 1: ``W' = W / dbar``, ``dbar = sum_ij W_ij / n``
+(symmetrised, self-loops dropped, as the Laplacian sees it), so ``R'(i, j) = dbar R(i, j)``.
+Since ``vol(G) = n dbar``, ``R'(i, j) = C(i, j) / n``, the commute time per node (Chandra et
+al. 1989, ``C = vol R``): a property of the random walk on the graph, unchanged when all the
+weights are multiplied by one constant. The raw values stay in the rows (``total_R``,
+``max_R``); the ``*_unit`` columns are the rescaled ones.
 """
 
 from __future__ import annotations
@@ -19,13 +30,13 @@ from tgnn.benchmarks.common import attention_stack, load_model, pyplot, sample_i
 from tgnn.benchmarks.report import BenchConfig, ExperimentResult, md_table, save_figure
 from torch_geometric.data import Data
 
-__all__ = ["build_graphs", "measure", "run"]
+__all__ = ["build_graphs", "measure", "run", "unit_scale"]
 
 NAME = "bottlenecks"
 DEPTH = 4  # layers of the rollout of a single graph
 COLUMNS = ["graph", "kind", "n", "spectral_gap", "cheeger_lo", "cheeger_hi", "total_R", "max_R",
-           "commute_first_last", "bfc_min", "bfc_mean", "orc_min", "orc_mean", "R_roll",
-           "R_abs", "R_ysl", "R_group"]
+           "mean_degree", "mean_R_unit", "max_R_unit", "commute_first_last", "bfc_min",
+           "bfc_mean", "orc_min", "orc_mean", "R_roll", "R_abs", "R_ysl", "R_group"]
 
 
 def _attention_graph(matrix: np.ndarray, name: str) -> Data:
@@ -120,6 +131,22 @@ def _causal(data: Data, matrix: np.ndarray) -> dict[str, float]:
             "R_group": float(group_inverse_resistance(matrix)[0, n - 1])}
 
 
+def unit_scale(data: Data, total_R: float, max_R: float) -> dict[str, float]:
+    """Resistances of ``data`` rescaled to mean weighted degree 1 (module docstring).
+
+    Returns ``mean_degree`` (``dbar``), ``total_R_unit = dbar Kf``, ``mean_R_unit`` (that over
+    the ``n (n - 1) / 2`` pairs: the mean pairwise resistance, comparable across sizes) and
+    ``max_R_unit = dbar max R``.
+    """
+    from tgnn.metrics import prepare
+
+    n = int(data.num_nodes)
+    degree = float(prepare(data).adjacency("mean").sum()) / n
+    pairs = max(n * (n - 1) / 2, 1.0)
+    return {"mean_degree": degree, "total_R_unit": total_R * degree,
+            "mean_R_unit": total_R * degree / pairs, "max_R_unit": max_R * degree}
+
+
 def measure(data: Data) -> dict[str, Any]:
     """All the table's measures of one graph (``n/a`` where a measure does not apply)."""
     from tgnn.theory.rollout import rollout_resistance
@@ -133,6 +160,7 @@ def measure(data: Data) -> dict[str, Any]:
     R = metrics.effective_resistance(data).numpy()
     row["total_R"] = metrics.total_effective_resistance(data)
     row["max_R"] = float(R.max())
+    row.update(unit_scale(data, row["total_R"], row["max_R"]))
     row["commute_first_last"] = float(metrics.commute_time(data, pairs=np.array([[0], [n - 1]]))[0])
     row.update(_curvatures(data))
     stack = data.get("stack")
@@ -155,12 +183,12 @@ def _plot(rows: list[dict[str, Any]], config: BenchConfig) -> str:
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for row in rows:
-        gap, total = row["spectral_gap"], row["total_R"] / max(row["n"], 1)
+        gap, total = row["spectral_gap"], row["mean_R_unit"]
         color = "tab:blue" if row["kind"] == "GNN" else "tab:red"
         ax.scatter(gap, total, color=color)
         ax.annotate(row["graph"], (gap, total), fontsize=7)
     ax.set(xscale="log", yscale="log", xlabel="spectral gap (normalised Laplacian)",
-           ylabel="total effective resistance / n",
+           ylabel="mean pairwise resistance at mean weighted degree 1",
            title="GNN families (blue) and attention graphs (red)")
     return save_figure(fig, config, NAME, "gap_vs_resistance.png")
 
@@ -178,6 +206,11 @@ def run(config: BenchConfig) -> ExperimentResult:
             "R_abs, R_ysl, R_group: causal resistances between the "
             "first and last token (causal graphs only). bfc, orc: balanced Forman and "
             "Ollivier-Ricci (idleness 1/2) curvature of the symmetrised edge pattern, unit "
-            "lengths.\n\n" + md_table(rows, COLUMNS))
+            "lengths. Scales: every graph is also measured rescaled to mean weighted degree 1 "
+            "(W / dbar, dbar = sum of the symmetrised weights / n, self-loops dropped), so its "
+            "resistances are commute times per node and GNN graphs (unit weights) and attention "
+            "graphs (row-stochastic, weights ~1/n) sit on one scale: mean_degree = dbar, "
+            "mean_R_unit = dbar Kf / (n(n-1)/2), max_R_unit = dbar max R; total_R and max_R are "
+            "the raw values (results.json also has total_R_unit).\n\n" + md_table(rows, COLUMNS))
     return ExperimentResult(NAME, "Bottleneck table: GNN families beside attention graphs",
                             {"n": n, "rows": rows}, [_plot(rows, config)], text, notes)

@@ -1,76 +1,214 @@
-"""Section 3: representational collapse (Barbero et al. 2024) against length and precision.
+"""Section 3: representational collapse (Barbero et al. 2024) in its setting: causal rotary models.
 
-The copy family (``"changed"``: ``1 1 ... 1`` against the same with the first ``1`` replaced
-by ``0``) and the count family (``"counting"``: ``n`` ones against ``n + 1`` ones) through the
-harness :func:`tgnn.metrics.representation.collapse_table`, in fp32, bf16 and fp16, on the
-causal model and MiniLM. Reported: the final-token distance against ``n`` and the length from
-which the two representations are bitwise equal (``collapse_length``).
+Random-init Llama-like models (rotary positions, grouped-query attention, SDPA kernels;
+:func:`tgnn.benchmarks.collapse_rotary.rotary_model`) run the three pair families of
+:mod:`tgnn.benchmarks.collapse_rotary` (``repeated``: Thm 4.2; ``counting``: ones closed by a
+zero; ``copy``: the first token changed) over a geometric grid of lengths up to 4096 tokens
+(full run) in fp32, bf16 and fp16, each sequence its own forward pass. Reported:
+
+* the final-token distance against ``n`` with its log-log slope per seed (bootstrap interval
+  over seeds) beside a ``1/n`` reference;
+* the first grid length where the two final representations are bitwise equal, per precision
+  ("never up to N" when none);
+* the softmax-separation limit ``n*(Δ, u)`` of Prop. B.4
+  (:func:`tgnn.theory.softmax_separation_limit`) from the measured logit spread ``Δ``, beside
+  the measured equality lengths;
+* the path-sum bound of Thm 5.1 (:func:`tgnn.theory.oversquashing_bound`) beside measured
+  Jacobian sensitivities (:mod:`tgnn.benchmarks.collapse_sensitivity`);
+* the embedded trained GPT-2 (learned absolute positions, outside Thm 4.2) to its context.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from tgnn.benchmarks.common import load_model, pyplot
-from tgnn.benchmarks.report import BenchConfig, ExperimentResult, md_table, save_figure
+import numpy as np
+from tgnn.benchmarks.claims import bootstrap_interval, claims_numbers, claims_table
+from tgnn.benchmarks.collapse_rotary import (
+    FAMILIES,
+    ROTARY,
+    collapse_point,
+    equality_lengths,
+    length_grid,
+    loglog_slope,
+)
+from tgnn.benchmarks.common import pyplot
+from tgnn.benchmarks.report import BenchConfig, ExperimentResult, fmt, md_table, save_figure
 from tgnn.benchmarks.runner import grid, run_sweep
 
-__all__ = ["collapse_point", "run"]
+__all__ = ["SIZES", "run", "summarise"]
 
 NAME = "representational_collapse"
 DTYPES = ("fp32", "bf16", "fp16")
+TRAINED = ("tgnn-gpt2-tiny", "tgnn-gpt2-tiny-nobos")  # embedded causal models, 256 positions
+SIZES: dict[str, dict[str, Any]] = {
+    "smoke": {"size": "tiny", "scan_seeds": [0], "n_min": 4, "n_max": 32, "per_octave": 1,
+              "slope_seeds": [0, 1], "slope_n": 32, "slope_from": 4, "sens_seeds": [0, 1],
+              "sens_n": 12, "spread_n": 16, "trained": []},
+    "quick": {"size": "small", "scan_seeds": [0], "n_min": 16, "n_max": 2048, "per_octave": 2,
+              "slope_seeds": [0, 1, 2, 3], "slope_n": 512, "slope_from": 32,
+              "sens_seeds": [0, 1, 2, 3], "sens_n": 64, "spread_n": 512,
+              "trained": [16, 64, 250]},
+    "full": {"size": "small", "scan_seeds": [0, 1], "n_min": 16, "n_max": 4096, "per_octave": 2,
+             "slope_seeds": list(range(8)), "slope_n": 1024, "slope_from": 32,
+             "sens_seeds": list(range(8)), "sens_n": 128, "spread_n": 1024,
+             "trained": [16, 32, 64, 128, 250]},
+}
 
 
-def collapse_point(point: dict[str, Any]) -> dict[str, Any]:
-    """One model: every family, length and dtype (``{"model", "lengths"}``) -> table rows."""
-    from tgnn.metrics.representation import collapse_table
+def _points(cfg: dict[str, Any], model: str) -> list[dict[str, Any]]:
+    scan = length_grid(cfg["n_min"], cfg["n_max"], cfg["per_octave"])
+    slope = length_grid(cfg["n_min"], cfg["slope_n"], cfg["per_octave"])
+    base = {"model": ROTARY, "size": cfg["size"]}
+    points = [{**base, **p, "lengths": scan, "spread_n": cfg["spread_n"]}
+              for p in grid(seed=cfg["scan_seeds"], dtype=DTYPES)]
+    points += [{**base, "seed": s, "dtype": "fp32", "lengths": slope}
+               for s in cfg["slope_seeds"] if s not in cfg["scan_seeds"]]
+    if cfg["trained"] and model in TRAINED:
+        points += [{"model": model, "seed": 0, "dtype": d, "lengths": cfg["trained"]}
+                   for d in DTYPES]
+    return points
 
-    model, tok = load_model(point["model"])
-    return {"rows": collapse_table(model, tok, point["lengths"], dtypes=DTYPES)}
+
+def _merge(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One result per (model, seed) with the rows of every dtype (scan seeds first)."""
+    merged: dict[tuple[str, int], dict[str, Any]] = {}
+    for r in results:
+        key = (r["point"]["model"], int(r["point"]["seed"]))
+        entry = merged.setdefault(key, {"point": {"model": key[0], "seed": key[1]}, "rows": []})
+        entry["rows"] += r["rows"]
+        if "spread" in r:
+            entry["spread"], entry["spread_n"] = r["spread"], r["point"]["spread_n"]
+    return list(merged.values())
 
 
-def _plot(results: list[dict[str, Any]], config: BenchConfig) -> str:
+def _equality(result: dict[str, Any]) -> list[dict[str, Any]]:
+    out = []
+    for family in FAMILIES:
+        for dtype in DTYPES:
+            rows = [r for r in result["rows"] if (r["family"], r["dtype"]) == (family, dtype)]
+            if rows:
+                last = max(rows, key=lambda r: r["n"])
+                out.append({**result["point"], "family": family, "dtype": dtype,
+                            **equality_lengths(rows), "distance": last["distance"],
+                            "relative": last["relative"]})
+    return out
+
+
+def summarise(results: list[dict[str, Any]], cfg: dict[str, Any]) -> dict[str, Any]:
+    """Equality lengths, slopes, limits and trained-model rows from the merged results."""
+    from tgnn.theory import softmax_separation_limit
+
+    rotary = [r for r in results if r["point"]["model"] == ROTARY]
+    scan = [r for r in rotary if {x["dtype"] for x in r["rows"]} == set(DTYPES)]
+    lo, hi = cfg["slope_from"], cfg["slope_n"]
+    slopes = {f: [loglog_slope([x for x in r["rows"] if x["family"] == f and x["dtype"] == "fp32"
+                                and x["n"] <= hi], n_min=lo) for r in rotary] for f in FAMILIES}
+    limits = [{"seed": r["point"]["seed"], "spread": r["spread"], "spread_n": r["spread_n"],
+               "limit": {d: softmax_separation_limit(r["spread"], d) for d in DTYPES}}
+              for r in scan]
+    trained = [e for r in results if r["point"]["model"] != ROTARY for e in _equality(r)]
+    return {"equality": [e for r in scan for e in _equality(r)], "slopes": slopes,
+            "slope_span": f"n in [{lo}, {hi}], {len(rotary)} seeds", "limits": limits,
+            "trained": trained}
+
+
+def _plot_distances(results: list[dict[str, Any]], summary: dict[str, Any],
+                    config: BenchConfig) -> str:
     plt = pyplot()
-    fig, axes = plt.subplots(1, len(results), figsize=(5.5 * len(results), 4), squeeze=False)
-    styles = {"changed": "-", "counting": "--"}
-    for ax, result in zip(axes[0], results, strict=True):
-        for family in ("changed", "counting"):
-            for k, dtype in enumerate(DTYPES):
-                rows = [r for r in result["rows"] if (r["family"], r["dtype"]) == (family, dtype)]
-                ax.plot([r["n"] for r in rows], [max(r["relative"], 1e-9) for r in rows],
-                        styles[family], color=f"C{k}", marker="o", ms=3,
-                        label=f"{family} {dtype}")
-        ax.set(xscale="log", yscale="log", xlabel="length n",
-               ylabel="relative final-token distance (1e-9 = equal)",
-               title=result["point"]["model"])
+    fig, axes = plt.subplots(1, len(FAMILIES), figsize=(5.2 * len(FAMILIES), 4.2), squeeze=False)
+    first = results[0]
+    floor = 1e-9
+    for ax, family in zip(axes[0], FAMILIES, strict=True):
+        for r in results[1:]:
+            if r["point"]["model"] == ROTARY:
+                rows = [x for x in r["rows"] if (x["family"], x["dtype"]) == (family, "fp32")]
+                ax.plot([x["n"] for x in rows], [x["distance"] for x in rows], color="C0",
+                        alpha=0.25, lw=0.8)
+        for k, dtype in enumerate(DTYPES):
+            rows = [x for x in first["rows"] if (x["family"], x["dtype"]) == (family, dtype)]
+            ns, ds = [x["n"] for x in rows], [max(x["distance"], floor) for x in rows]
+            ax.plot(ns, ds, "-o", color=f"C{k}", ms=3, label=f"{dtype} (seed 0)")
+            ax.plot([n for n, x in zip(ns, rows, strict=True) if x["equal"]],
+                    [floor] * sum(x["equal"] for x in rows), "x", color=f"C{k}", ms=7)
+        fp32 = [x for x in first["rows"] if (x["family"], x["dtype"]) == (family, "fp32")]
+        ns = np.array([fp32[0]["n"], fp32[-1]["n"]], dtype=float)
+        ax.plot(ns, fp32[0]["distance"] * ns[0] / ns, "k--", lw=1, label="1/n reference")
+        for dtype, style in (("bf16", ":"), ("fp16", "-.")):
+            ax.axvline(summary["limits"][0]["limit"][dtype], color="gray", ls=style, lw=1,
+                       label=f"n* {dtype} (Prop. B.4)")
+        ax.set(xscale="log", yscale="log", xlabel="length n", title=family,
+               ylabel="final-token distance (x: bitwise equal)")
     axes[0][0].legend(fontsize=7)
     return save_figure(fig, config, NAME, "distance_vs_length.png")
 
 
-def run(config: BenchConfig) -> ExperimentResult:
-    """Distances for both models, the collapse lengths and the plot."""
-    from tgnn.metrics.representation import collapse_length
+def _plot_sensitivity(sens: list[dict[str, Any]], held: dict[str, Any],
+                      config: BenchConfig) -> str:
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    for k, r in enumerate(sens[:4]):
+        s = np.asarray(r["sensitivity"]) / held["C_fit"]
+        ax.plot(s, color=f"C{k}", lw=1, label=f"measured S / C_fit (seed {r['point']['seed']})")
+        ax.plot(r["bound"], color=f"C{k}", ls="--", lw=1)
+    ax.set(yscale="log", xlabel="source position s", ylabel="sensitivity to token s",
+           title="Path-sum bound (dashed) beside measured sensitivity (solid)")
+    ax.legend(fontsize=7)
+    return save_figure(fig, config, NAME, "bound_vs_sensitivity.png")
 
-    lengths = [4, 16] if config.smoke else [16, 64, 250] if config.quick else [
-        8, 16, 32, 64, 128, 200, 250]
-    models = [config.model] if config.smoke else [config.model, "minilm"]
-    results = run_sweep(collapse_point, grid(model=models, lengths=[lengths]),
-                        workers=config.workers, ray_address=config.ray_address, desc=NAME,
-                        progress=config.progress)
-    summary = []
-    for result in results:
-        for (family, dtype), n in collapse_length(result["rows"]).items():
-            longest = max((r for r in result["rows"] if (r["family"], r["dtype"]) ==
-                           (family, dtype)), key=lambda r: r["n"])
-            summary.append({"model": result["point"]["model"], "family": family,
-                            "dtype": dtype, "equal_from_n": n if n is not None else "never",
-                            "relative_at_max_n": longest["relative"],
-                            "distance_at_max_n": longest["distance"]})
-    text = (f"Lengths n = {lengths}. `equal_from_n`: the length from which the final-token "
-            "representations of the pair are bitwise equal (`never` within these lengths). "
-            "Relative distance: ||y_a - y_b|| / ||y_a|| at the longest length.\n\n"
-            + md_table(summary, ["model", "family", "dtype", "equal_from_n",
-                                 "relative_at_max_n", "distance_at_max_n"]))
+
+def _tables(summary: dict[str, Any]) -> str:
+    equality = [{**e, "first_equal": fmt(e["first_equal"]) if e["first_equal"] else
+                 f"never up to {e['max_n']}", "equal_from": e["equal_from"] or "never"}
+                for e in summary["equality"] + summary["trained"]]
+    slopes = [{"family": f, "seeds": len(v),
+               **dict(zip(("mean", "low", "high"), bootstrap_interval(v), strict=True))}
+              for f, v in summary["slopes"].items()]
+    limits = [{"seed": lim["seed"], "spread": lim["spread"], "spread_n": lim["spread_n"],
+               **{f"n*_{d}": v for d, v in lim["limit"].items()}} for lim in summary["limits"]]
+    sens = [{"seed": r["point"]["seed"], "spearman": r["spearman"],
+             "argmax_s": r["argmax_sensitivity"], "max S/B": max(r["ratio"])}
+            for r in summary["sensitivity"]]
+    return ("**Bitwise equality** (first grid length with equal final states; `equal_from`: "
+            "equal at every grid length from there on):\n\n"
+            + md_table(equality, ["model", "seed", "family", "dtype", "first_equal",
+                                  "equal_from", "distance", "relative"])
+            + f"\n**Log-log slope** of the fp32 distance ({summary['slope_span']}; 1/n has "
+            "slope -1; 95% bootstrap interval over seeds):\n\n"
+            + md_table(slopes, ["family", "mean", "low", "high", "seeds"])
+            + "\n**Softmax-separation limit** n*(D, u) (Prop. B.4) from the logit spread D of "
+            "the last query on `BOS 1^n`, max over layers and heads:\n\n"
+            + md_table(limits, ["seed", "spread", "spread_n", "n*_fp32", "n*_bf16", "n*_fp16"])
+            + "\n**Path-sum bound and sensitivity** (Spearman of log S against log B over "
+            "s < n-1; argmax_s: most sensitive source):\n\n"
+            + md_table(sens, ["seed", "spearman", "argmax_s", "max S/B"]))
+
+
+def run(config: BenchConfig) -> ExperimentResult:
+    """Sweep the rotary models (and the trained GPT-2), summarise, plot, and state the claims."""
+    from tgnn.benchmarks.collapse_claims import collapse_claims
+    from tgnn.benchmarks.collapse_sensitivity import held_out_bound, sensitivity_point
+
+    cfg = SIZES["smoke" if config.smoke else "quick" if config.quick else "full"]
+    sweep = {"workers": config.workers, "ray_address": config.ray_address,
+             "progress": config.progress}
+    results = _merge(run_sweep(collapse_point, _points(cfg, config.model), desc=NAME, **sweep))
+    sens = run_sweep(sensitivity_point, grid(seed=cfg["sens_seeds"], n=[cfg["sens_n"]],
+                                             size=[cfg["size"]]), desc=f"{NAME} bound", **sweep)
+    summary = summarise(results, cfg)
+    summary.update(sensitivity=sens, held_out=held_out_bound(sens), sensitivity_n=cfg["sens_n"])
+    claims = collapse_claims(summary)
+    figures = [_plot_distances(results, summary, config),
+               _plot_sensitivity(sens, summary["held_out"], config)]
+    text = (f"Random-init rotary Llama ({cfg['size']}: "
+            f"{'4 layers, 4 heads, width 64' if cfg['size'] == 'small' else '2 layers, width 32'}"
+            f", 2 key/value heads, init std 0.02, SDPA), seeds {cfg['scan_seeds']} over "
+            f"lengths {length_grid(cfg['n_min'], cfg['n_max'], cfg['per_octave'])} in fp32, "
+            f"bf16 and fp16, and seeds {cfg['slope_seeds']} in fp32 to n = {cfg['slope_n']} "
+            "for the slopes. Pairs (BOS first): `repeated` = 1^n vs 1^(n+1) (Thm 4.2), "
+            "`counting` = 1^n 0 vs 1^(n+1) 0, `copy` = 1^n vs 0 1^(n-1); each sequence is its "
+            "own forward pass. Distance: ||y_a - y_b||_2 of the last token's final state.\n\n"
+            + _tables(summary) + "\n**Claims**\n\n" + claims_table(claims))
+    numbers = {"config": cfg, "results": results, **summary, "claims": claims_numbers(claims)}
     return ExperimentResult(NAME, "Representational collapse with length and precision",
-                            {"lengths": lengths, "results": results, "summary": summary},
-                            [_plot(results, config)], text)
+                            numbers, figures, text)

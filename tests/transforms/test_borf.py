@@ -11,8 +11,8 @@ from rewire_measure import attention_data, row_sums, spectral_gap, total_resista
 from torch_geometric.data import Data
 
 from tgnn.graphs import barbell_graph, binary_tree, clique_path, ring_graph, sliding_window
+from tgnn.metrics._ollivier import orc_edge
 from tgnn.transforms import BORF, borf_rewire
-from tgnn.transforms._ollivier import orc_edge
 from tgnn.transforms._rewire import undirected_view
 
 

@@ -8,7 +8,7 @@ from torch_geometric.data.datapipes import functional_transform
 
 from tgnn._params import check_choice, check_count, check_real
 from tgnn.metrics._balanced_forman import affected_edges
-from tgnn.transforms._ollivier import orc_edge
+from tgnn.metrics._ollivier import orc_edge
 from tgnn.transforms._rewire import Pair, RewiringTransform, UndirectedView, net_changes
 
 __all__ = ["BORF", "borf_rewire"]
@@ -77,7 +77,7 @@ def borf_rewire(
     Each of ``num_iterations`` batches computes the Ollivier-Ricci curvature of every edge; for
     each of the ``batch_add`` most negatively curved edges ``(u, v)`` it adds a pair ``(p, q)``
     from the optimal transport plan from ``m_u`` to ``m_v`` (``pick``, see
-    :func:`~tgnn.transforms._ollivier.orc_edge`; skipped when ``p == q`` or already an edge),
+    :func:`~tgnn.metrics._ollivier.orc_edge`; skipped when ``p == q`` or already an edge),
     then removes the ``batch_remove`` most positively curved edges of the batch whose curvature
     exceeds ``removal_bound`` (the published code removes them whatever their sign, which
     cuts rings and trees apart). Ties are broken by edge order (deterministic).

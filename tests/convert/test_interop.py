@@ -124,11 +124,13 @@ def test_record_attention_layers_and_passes() -> None:
     assert [(item.layer, item.weights.shape[-1]) for item in recorded] == [(1, 7), (1, 4)]
 
 
-def test_record_attention_refuses_no_pass_and_generation() -> None:
+def test_record_attention_refuses_no_pass_a_submodule_call_and_generation() -> None:
     model = make_model("gpt2")
     with pytest.raises(EmptyInputError, match="forward pass"), record_attention(model):
         pass
     ids = padded_inputs(batch=1)["input_ids"]
+    with pytest.raises(AttentionUnavailableError, match="submodule"), record_attention(model):
+        model.transformer(ids)  # the base model, below the model given: no padding mask read
     with pytest.raises(ShapeError, match="key/value cache"), record_attention(model):
         model.generate(ids, max_new_tokens=2, do_sample=False, pad_token_id=0)
 

@@ -222,13 +222,14 @@ def record_attention(
     for float32 models, and used for the layer output); the model's own implementation is
     restored on exit. Whatever calls the model in between is recorded: an nnsight
     ``model.trace(...)`` (with its interventions, which change the recorded attention of later
-    layers as they change the model), a TransformerLens bridge around the model, or a plain
-    call. The padding mask of each pass is read from its ``attention_mask`` input.
+    layers as they change the model) or a plain call. The padding mask of each pass is read
+    from its ``attention_mask`` input. (A TransformerLens bridge replaces the model's attention
+    modules with its own: read its cache with :func:`lens_attention` instead.)
 
     Parameters
     ----------
     model
-        A ``transformers.PreTrainedModel``, or an ``nnsight.NNsight`` / ``LanguageModel``
+        A ``transformers.PreTrainedModel``, or an nnsight ``NNsight`` / ``TransformersModel``
         wrapping one (its ``config`` and ``set_attn_implementation`` reach the wrapped model).
     layers
         Layer indices to record (default all); other layers run the fast SDPA kernel.
@@ -285,6 +286,11 @@ def _check_passes(
     recorded: list[LayerAttention], passes: list[int], layers: Collection[int] | None, depth: int
 ) -> None:
     """Every pass gave each wanted layer once, with square weights."""
+    if recorded and (not passes or passes[0] > 0):
+        raise AttentionUnavailableError(
+            "record_attention: attention ran outside a call of the model given (a submodule "
+            "such as model.base_model was called directly); pass that submodule instead"
+        )
     if not passes:
         raise EmptyInputError(
             "record_attention: expected a forward pass of the model inside the block (an "
@@ -297,7 +303,8 @@ def _check_passes(
             raise AttentionUnavailableError(
                 f"model: expected attention weights from layers {wanted} in forward pass "
                 f"{number}, got {got}; this model's attention does not go through "
-                "transformers' AttentionInterface"
+                "transformers' AttentionInterface (or a wrapper such as a TransformerLens "
+                "bridge replaced its attention modules)"
             )
         queries, keys = recorded[start].weights.shape[-2:]
         if queries != keys:

@@ -33,8 +33,7 @@ QuietOption = Annotated[bool, typer.Option(
 DebugOption = Annotated[bool, typer.Option(
     "--debug", help="Show the full traceback of an error instead of its one-line message.")]
 
-_USER_ERRORS: tuple[type[Exception], ...] = (FileNotFoundError, IsADirectoryError,
-                                             NotADirectoryError, PermissionError)
+_FILE_ERRORS = (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError)
 """Besides :class:`tgnn.errors.TgnnError`: the file-system mistakes reported in one line."""
 
 
@@ -59,7 +58,7 @@ def running(command: str, *, quiet: bool = False, debug: bool = False) -> Iterat
     with reporting(command, quiet=quiet):
         try:
             yield
-        except (TgnnError, *_USER_ERRORS) as error:
+        except (TgnnError, *_FILE_ERRORS) as error:
             if debug:
                 raise
             raise fail(command, _described(error)) from None
@@ -123,4 +122,12 @@ def load_model(name: str, device: str, dtype: str) -> tuple[Any, Any]:
     if dtype not in DTYPES:
         raise OptionError(f"--dtype: expected one of {', '.join(DTYPES)}, got {dtype!r}")
     with step(f"loading the model {name}"):
-        return load(name, device=where, dtype=getattr(torch, dtype))
+        try:
+            return load(name, device=where, dtype=getattr(torch, dtype))
+        except OptionError:
+            raise
+        except (OSError, ValueError) as error:  # a folder or file transformers cannot read
+            first = " ".join(str(error).split())
+            raise OptionError(f"model: cannot load {name!r} ({first}); pass a Hugging Face "
+                              "checkpoint folder with config.json and weights, or a "
+                              ".safetensors file from tgnn train-tiny") from error

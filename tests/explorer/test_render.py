@@ -70,6 +70,14 @@ def test_automatic_jacobian_weighs_time(monkeypatch: pytest.MonkeyPatch) -> None
     assert note.startswith("skipped: the exact Jacobian would take about 100 s (budget 10 s)")
     assert "sensitivity=True" in note and "--sensitivity" in note
     assert "sensitivity" not in keys(data, "profiles")
+    # too much memory even to time it: no estimate runs (jacobian_seconds_estimate would fail)
+    import tgnn.explorer.jacobian as jacobian
+
+    monkeypatch.setattr(jacobian, "BACKWARD_MAX_BYTES", 100)  # 8 L H n^2 = 800
+    monkeypatch.setattr(sensitivity, "jacobian_seconds_estimate", None)
+    data = page_data(render_html(model, tok, "abcd"))
+    assert data["unavailable"]["sensitivity"].startswith(
+        "skipped: differentiating 5 tokens through eager attention keeps about")
 
 
 def test_random_bert_page_is_bidirectional() -> None:

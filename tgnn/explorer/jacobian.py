@@ -17,11 +17,15 @@ from typing import Any, Literal
 from tgnn.errors import ShapeError
 from tgnn.explorer.payload import Sensitivity
 
-__all__ = ["SENSITIVITY_MAX_BYTES", "JACOBIAN_BUDGET_S", "NUM_PROBES", "SensitivityMode",
-           "measured_sensitivity"]
+__all__ = ["SENSITIVITY_MAX_BYTES", "BACKWARD_MAX_BYTES", "JACOBIAN_BUDGET_S", "NUM_PROBES",
+           "SensitivityMode", "measured_sensitivity"]
 
 SENSITIVITY_MAX_BYTES = 256 * 2**20
 """Largest exact Jacobian (``L n d^2`` floats) measured automatically."""
+
+BACKWARD_MAX_BYTES = 2**30
+"""Largest eager-attention backward (``2 L H n^2`` float32 scores and weights kept for
+autograd) that the automatic choice runs, even only to time it."""
 
 JACOBIAN_BUDGET_S = 20.0
 """Seconds the automatic choice may spend on the sensitivity."""
@@ -60,8 +64,10 @@ def measured_sensitivity(
     """The ``[L, n]`` sensitivity of the last token at each layer output, or why it is missing.
 
     ``mode``: ``True`` exact, ``"probe"`` the random-probe estimate, ``False`` none, ``None``
-    automatic (exact if it needs at most ``SENSITIVITY_MAX_BYTES`` and about ``budget_s``
-    seconds, else the estimate if it takes at most ``budget_s``, else none).
+    automatic: none when one backward pass through eager attention would keep more than
+    ``BACKWARD_MAX_BYTES`` (both methods differentiate it; the time estimate runs one), else
+    exact if it needs at most ``SENSITIVITY_MAX_BYTES`` and about ``budget_s`` seconds, else
+    the estimate if it takes at most ``budget_s``, else none.
     """
     from tgnn.metrics.sensitivity import jacobian_seconds_estimate
 
@@ -76,6 +82,11 @@ def measured_sensitivity(
         return _probe(model, input_ids, layers, num_probes)
     n = int(input_ids.shape[-1])
     d = int(model.get_input_embeddings().weight.shape[-1])
+    heads = int(getattr(model.config, "num_attention_heads", 1))
+    backward = 8 * num_layers * heads * n * n
+    if backward > BACKWARD_MAX_BYTES:
+        return Sensitivity(note=(f"skipped: differentiating {n} tokens through eager attention "
+                                 f"keeps about {backward / 2**30:.1f} GiB; {_ASK}"))
     size = 4 * num_layers * n * d * d
     exact_s = jacobian_seconds_estimate(model, n, num_layers=num_layers)
     if size <= SENSITIVITY_MAX_BYTES and exact_s <= budget_s:

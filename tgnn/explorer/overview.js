@@ -22,8 +22,9 @@ function fitCanvas(canvas, width, height) {
   return ctx;
 }
 
-const heat = { cache: new Map(), size: 0 };
-function heatBins(l, s, B) {
+// The heatmap image of one layer and slot at B x B bins (the last few kept), and its total.
+const heat = { cache: new Map() };
+function heatImage(l, s, B) {
   const key = l + "," + s + "," + B;
   if (heat.cache.has(key)) return heat.cache.get(key);
   const bins = new Float32Array(B * B), keys = KEYS[l], w = WEIGHTS[l], per = n / B;
@@ -32,27 +33,26 @@ function heatBins(l, s, B) {
     for (let r = 0; r < K; r++) if (w[base + r] > 0) bins[row + Math.floor(keys[base + r] / per)] += w[base + r];
   }
   const rows = Math.max(per, 1);  // mean mass one query of the row bin gives the key bin
-  for (let b = 0; b < bins.length; b++) bins[b] /= rows;
-  heat.cache.set(key, bins);
-  return bins;
+  const off = document.createElement("canvas"), g = off.getContext("2d"), img = g.createImageData(B, B);
+  let total = 0;
+  for (let b = 0; b < bins.length; b++) {
+    const v = bins[b] / rows, o = 4 * b;
+    total += bins[b];
+    const rgb = v > 0 ? viridisRGB((Math.log10(v) - HEAT_FLOOR) / -HEAT_FLOOR) : [255, 255, 255];
+    img.data[o] = rgb[0]; img.data[o + 1] = rgb[1]; img.data[o + 2] = rgb[2]; img.data[o + 3] = 255;
+  }
+  off.width = B; off.height = B; g.putImageData(img, 0, 0);
+  if (heat.cache.size > 8) heat.cache.delete(heat.cache.keys().next().value);
+  heat.cache.set(key, { off, total });
+  return heat.cache.get(key);
 }
 function drawHeatmap() {
   const canvas = $("overview"), size = Math.min(HEAT_MAX, canvas.parentElement.clientWidth - 2);
   const ctx = fitCanvas(canvas, size, size), B = Math.min(n, Math.floor(size));
-  const bins = heatBins(state.layer, state.head, B), img = ctx.createImageData(B, B);
-  let total = 0;
-  for (let b = 0; b < bins.length; b++) {
-    const v = bins[b], o = 4 * b;
-    total += v;
-    if (!(v > 0)) { img.data[o] = img.data[o + 1] = img.data[o + 2] = 255; img.data[o + 3] = 255; continue; }
-    const rgb = viridisRGB((Math.log10(v) - HEAT_FLOOR) / -HEAT_FLOOR);
-    img.data[o] = rgb[0]; img.data[o + 1] = rgb[1]; img.data[o + 2] = rgb[2]; img.data[o + 3] = 255;
-  }
-  const off = document.createElement("canvas");
-  off.width = B; off.height = B; off.getContext("2d").putImageData(img, 0, 0);
+  const image = heatImage(state.layer, state.head, B);
   ctx.imageSmoothingEnabled = false;
   ctx.clearRect(0, 0, size, size);
-  ctx.drawImage(off, 0, 0, size, size);
+  ctx.drawImage(image.off, 0, 0, size, size);
   const x = (t) => (t / n) * size, [a, b] = state.window;
   ctx.fillStyle = "rgba(217,72,15,0.12)";
   ctx.fillRect(x(a), 0, x(b) - x(a), size); ctx.fillRect(0, x(a), size, x(b) - x(a));
@@ -63,8 +63,7 @@ function drawHeatmap() {
     const y = x(state.selected + 0.5);
     ctx.beginPath(); ctx.moveTo(0, y); ctx.lineTo(size, y); ctx.stroke();
   }
-  heat.size = size;
-  return total * Math.max(n / B, 1);  // the drawn mass of all rows
+  return image.total;  // the drawn mass of all rows
 }
 
 // Profiles: one chart per quantity, x = position (same axis as the heatmap's keys).

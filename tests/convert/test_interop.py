@@ -69,8 +69,8 @@ def test_attention_layers_checks_real_rows_only() -> None:
 @pytest.mark.parametrize(
     ("patterns", "mask", "error", "match"),
     [
-        ([], None, EmptyInputError, "non-empty sequence"),
-        (torch.eye(2)[None], None, EmptyInputError, "got Tensor"),
+        ([], None, EmptyInputError, "at least one layer"),
+        (torch.eye(2)[None], None, ShapeError, "got Tensor"),
         ([torch.eye(2)[None], torch.eye(3)[None]], None, ShapeError, "shape of the first layer"),
         ([torch.ones(1, 2, 3)], None, ShapeError, "square"),
         ([torch.eye(2)[None]], torch.ones(1, 3), MaskError, r"\[B, n\] = \[1, 2\]"),
@@ -129,6 +129,10 @@ def test_record_attention_refuses_no_pass_a_submodule_call_and_generation() -> N
     with pytest.raises(EmptyInputError, match="forward pass"), record_attention(model):
         pass
     ids = padded_inputs(batch=1)["input_ids"]
+    with pytest.raises(ShapeError, match=r"0 \.\. 2 .* got \[3\]"), record_attention(
+        model, layers=[0, 3]
+    ):
+        pass
     with pytest.raises(AttentionUnavailableError, match="submodule"), record_attention(model):
         model.transformer(ids)  # the base model, below the model given: no padding mask read
     with pytest.raises(ShapeError, match="key/value cache"), record_attention(model):

@@ -89,8 +89,8 @@ def attention_layers(
     Raises
     ------
     ShapeError, NotStochasticError, NonFiniteError
-        A tensor is not ``[(B,) H, n, n]``, the layers disagree in shape, or a real query's row
-        is not a probability distribution (rows of A must sum to one).
+        ``patterns`` is not a sequence, a tensor is not ``[(B,) H, n, n]``, the layers disagree
+        in shape, or a real query's row is not a probability distribution (rows sum to one).
     EmptyInputError
         ``patterns`` is empty.
     MaskError
@@ -102,11 +102,13 @@ def attention_layers(
     >>> [(a.layer, tuple(a.weights.shape)) for a in attention_layers([A, A], layers=[2, 3])]
     [(2, (1, 1, 2, 2)), (3, (1, 1, 2, 2))]
     """
-    if isinstance(patterns, Tensor) or not isinstance(patterns, Sequence) or not patterns:
-        raise EmptyInputError(
-            "patterns: expected a non-empty sequence of [B, H, n, n] tensors, one per layer, "
-            f"got {type(patterns).__name__}{' (empty)' if not isinstance(patterns, Tensor) else ''}"
+    if isinstance(patterns, Tensor) or not isinstance(patterns, Sequence):
+        raise ShapeError(
+            "patterns: expected a sequence (list) of [B, H, n, n] tensors, one per layer, got "
+            f"{type(patterns).__name__}"
         )
+    if not patterns:
+        raise EmptyInputError("patterns: expected at least one layer, got an empty sequence")
     indices = list(range(len(patterns))) if layers is None else list(layers)
     if len(indices) != len(patterns):
         raise ShapeError(
@@ -245,8 +247,9 @@ def record_attention(
     AttentionUnavailableError
         The model cannot switch to tgnn's capture, or a pass did not give every layer asked for.
     ShapeError
-        A pass attended from fewer queries than keys (``generate`` with a key/value cache):
-        record one full forward pass (``model.trace``) instead.
+        ``layers`` names a layer the model does not have, or a pass attended from fewer
+        queries than keys (``generate`` with a key/value cache): record one full forward pass
+        (``model.trace``) instead.
     EmptyInputError
         No forward pass ran inside the block.
 
@@ -259,6 +262,13 @@ def record_attention(
     >>> [(a.layer, tuple(a.weights.shape)) for a in recorded]
     [(0, (1, 2, 5, 5)), (1, (1, 2, 5, 5))]
     """
+    depth = num_layers(model)
+    wrong = [layer for layer in layers or () if not 0 <= layer < depth]
+    if wrong:
+        raise ShapeError(
+            f"layers: expected indices in 0 .. {depth - 1} (the model has {depth} layers), "
+            f"got {wrong}"
+        )
     recorded: list[LayerAttention] = []
     session = _Session(consume=recorded.append, padding_mask=torch.ones(0, dtype=torch.bool),
                        layers=None if layers is None else set(layers))
@@ -279,7 +289,7 @@ def record_attention(
     finally:
         _SESSION.reset(token)
         hook.remove()
-    _check_passes(recorded, passes, layers, num_layers(model))
+    _check_passes(recorded, passes, layers, depth)
 
 
 def _check_passes(

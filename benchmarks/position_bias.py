@@ -1,16 +1,18 @@
-"""Section 2: position bias. Does the last token's Jacobian sensitivity follow the resistances?
+r"""Section 2: position bias. Which predictor ranks the sources of the last token's sensitivity?
 
-For each model, length and seed (one sweep through :mod:`tgnn.benchmarks.runner`): the measured
-sensitivity ``S_s = ||d y_{n-1} / d x_s||_F`` of the final hidden state of the last token to the
-input embedding of each source ``s`` (``tgnn.metrics.sensitivity``), and five resistances from
-the captured attention (``tgnn.theory``, ``tgnn.metrics``): the rollout resistance ``R^roll``
-with fixed ``rho = 1/2`` and with the calibrated per-token ``rho``, and on the layer-averaged
-attention ``R^abs``, ``R^Y``, the symmetrised effective resistance and ``R^G``. The score is the
-Spearman correlation over ``s < n-1`` of ``log S_s`` against ``-log R(s, n-1)`` (THEORY.md,
-prediction 1). The bound ``S_s <= C (1 + beta)^L / R^roll`` (Barbero et al. 2024, Thm 5.1) holds
-with the smallest constant ``C* = max_s S_s / bound_s``; ``spread`` is ``C*`` over the smallest
-ratio (how far the bound's shape is from the measured profile). In the linear attention-only
-surrogate the bound is an equality (``surrogate_gap``, should be ~0).
+For each model and length, over many sequences (one sweep point per sequence through
+:mod:`tgnn.benchmarks.runner`): the measured sensitivity ``S_s = ||d y_t / d x_s||_F`` of the
+final hidden state of the target token ``t`` (the last token; ``[CLS]`` in the bidirectional
+MiniLM) to the input embedding of each source ``s`` (:func:`tgnn.metrics.jacobian_sensitivity`,
+``d`` backward passes batched), and the predictors of
+:mod:`tgnn.benchmarks.position_predictors` from one captured forward pass
+(:mod:`tgnn.benchmarks.position_models`). Scores: Spearman over ``s != t`` of ``log S`` against
+each predictor, per sequence (mean with a bootstrap interval over sequences) and on the averaged
+profile (``log S`` and scores averaged over sequences first; interval by resampling sequences),
+with predictors that rank by position alone flagged (:mod:`tgnn.benchmarks.position_stats`).
+The bound ``S_s <= C 2^L / R^roll_L(s, t)`` (Barbero et al. 2024, Thm 5.1, ``beta = 1``) is
+checked out of sample: ``C`` fitted on one half of the sequences, violations counted on the
+other. Claims: :mod:`tgnn.benchmarks.position_claims`.
 """
 
 from __future__ import annotations
@@ -19,159 +21,142 @@ from typing import Any
 
 import numpy as np
 import torch
-from scipy.stats import spearmanr
-from tgnn.benchmarks.common import RANDOM_GPT2, attention_stack, load_model, pyplot, sample_ids
-from tgnn.benchmarks.report import BenchConfig, ExperimentResult, md_table, save_figure
-from tgnn.benchmarks.runner import grid, run_sweep
+from tgnn.benchmarks.common import sample_ids
+from tgnn.benchmarks.position_predictors import PREDICTORS
+from tgnn.benchmarks.report import BenchConfig, ExperimentResult, md_table
+from tgnn.benchmarks.runner import run_sweep
 
-__all__ = ["position_point", "run"]
+__all__ = ["plan", "position_point", "run", "study"]
 
 NAME = "position_bias"
-RESISTANCES = ["R_roll", "R_roll_calibrated", "R_abs", "R_ysl", "R_eff", "R_group"]
+TITLE = "Position bias: Jacobian sensitivity against causal resistances"
+CHUNK = 16  # cotangents per batched pullback: fastest on CPU at n ~ 100 (measured, 1.4x)
 
 
-def _residual_share(model: Any, ids: torch.Tensor) -> np.ndarray | None:
-    """Calibrated ``rho[l, i]`` from GPT-2 blocks' inputs and attention outputs (None otherwise)."""
-    from tgnn.theory.rollout import calibrated_residual_share
-
-    blocks = getattr(getattr(model, "transformer", None), "h", None)
-    if blocks is None:
-        return None
-    inputs: list[torch.Tensor] = []
-    outputs: list[torch.Tensor] = []
-    hooks = [b.register_forward_pre_hook(lambda m, a, kw: inputs.append(
-        (a[0] if a else kw["hidden_states"])[0].detach()), with_kwargs=True) for b in blocks]
-    hooks += [b.attn.register_forward_hook(lambda m, a, out: outputs.append(out[0][0].detach()))
-              for b in blocks]
-    try:
-        with torch.no_grad():
-            model(input_ids=ids)
-    finally:
-        for hook in hooks:
-            hook.remove()
-    return calibrated_residual_share(outputs, inputs)
-
-
-def _resistances(stack: np.ndarray, rho: np.ndarray | None) -> dict[str, np.ndarray]:
-    from tgnn.theory.absorbing import absorbing_resistance
-    from tgnn.theory.group_inverse import group_inverse_resistance
-    from tgnn.theory.rollout import rollout_resistance
-    from tgnn.theory.ysl import ysl_resistance
-
-    from tgnn import attention_to_data, metrics
-
-    n = stack.shape[-1]
-    mean = stack.mean(0)
-    mean = mean / mean.sum(1, keepdims=True)
-    out = {
-        "R_roll": rollout_resistance(list(stack), rho=0.5, target=n - 1),
-        "R_abs": absorbing_resistance(mean, target=n - 1),
-        "R_ysl": ysl_resistance(mean)[:, n - 1],
-        "R_eff": metrics.effective_resistance(attention_to_data(torch.as_tensor(mean)),
-                                              source=n - 1).numpy(),
-        "R_group": group_inverse_resistance(mean)[:, n - 1],
-    }
-    if rho is not None:
-        out["R_roll_calibrated"] = rollout_resistance(list(stack), rho=rho, target=n - 1)
-    return out
-
-
-def _spearman(log_s: np.ndarray, resistance: np.ndarray) -> float:
-    x, y = log_s[:-1], -np.log(resistance[:-1])
-    ok = np.isfinite(x) & np.isfinite(y)
-    if ok.sum() < 3:
-        return float("nan")
-    return float(spearmanr(x[ok], y[ok]).statistic)
-
-
-def _bound(stack: np.ndarray, sens: np.ndarray) -> dict[str, float]:
-    from tgnn.theory.bounds import oversquashing_bound
-
-    from tgnn.metrics.sensitivity import surrogate_sensitivity
-
-    bound = oversquashing_bound(list(stack), target=-1, beta=1.0)
-    ratio = sens / np.maximum(bound, 1e-300)
-    surrogate = surrogate_sensitivity(torch.as_tensor(stack), 0.5, d=1, targets=[-1])[0].numpy()
-    linear = oversquashing_bound(list(stack), target=-1, beta=1.0) / 2.0 ** len(stack)
-    return {"C_star": float(ratio.max()), "spread": float(ratio.max() / ratio.min()),
-            "bound_ratio": ratio.tolist(), "surrogate_gap": float(np.abs(surrogate - linear).max())}
-
-
-def _held_out(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Per model: C fitted on its first point, and violations of that bound on the others."""
-    out = []
-    for model in dict.fromkeys(r["point"]["model"] for r in rows):
-        sel = [r for r in rows if r["point"]["model"] == model]
-        c_fit = sel[0]["C_star"]
-        ratios = np.concatenate([np.asarray(r["bound_ratio"]) for r in sel[1:]] or [np.zeros(0)])
-        out.append({"model": model, "C_fit": c_fit, "held_out_positions": int(ratios.size),
-                    "violations": int((ratios > c_fit * (1 + 1e-9)).sum()),
-                    "worst_ratio_over_C_fit": float(ratios.max() / c_fit) if ratios.size
-                    else float("nan")})
-    return out
+def plan(config: BenchConfig) -> list[tuple[str, int, int]]:
+    """``(model, n, sequences)`` groups of the run: smoke, quick or full."""
+    if config.smoke:
+        return [(config.model, 12, 3), ("gpt2-random@0.02", 12, 3)]
+    if config.quick:
+        return [(config.model, 96, 32), ("tgnn-gpt2-tiny-nobos", 96, 16),
+                ("gpt2-random@0.02", 96, 16), ("llama-random@0.02", 96, 16)]
+    full = [(config.model, 96, 32), (config.model, 128, 32), (config.model, 256, 32),
+            ("tgnn-gpt2-tiny-nobos", 96, 32), ("tgnn-gpt2-tiny-nobos", 128, 32)]
+    full += [(f"{kind}-random@{r}", 96, 32) for kind in ("gpt2", "llama")
+             for r in (0.02, 0.1, 0.3)]
+    return full + [("gpt2-random@0.02", 128, 32), ("llama-random@0.02", 512, 32),
+                   ("minilm", 32, 8)]
 
 
 def position_point(point: dict[str, Any]) -> dict[str, Any]:
-    """One sweep point: ``{"model", "n", "seed"}`` -> profiles, Spearman scores, bound check."""
-    from tgnn.metrics.sensitivity import jacobian_sensitivity
+    """One sequence ``{"model", "n", "seed"}``: sensitivity, predictor scores, bound ratios."""
+    from tgnn.benchmarks.position_models import capture_sequence, load_position_model
+    from tgnn.benchmarks.position_predictors import predictor_scores
+    from tgnn.benchmarks.position_stats import spearman_rows
+    from tgnn.theory.bounds import oversquashing_bound
 
-    model, tok = load_model(point["model"])
+    from tgnn.metrics.sensitivity import jacobian_sensitivity, surrogate_sensitivity
+
+    model, tok = load_position_model(point["model"])
     ids = sample_ids(tok, int(point["n"]), int(point["seed"]))
     n = ids.shape[1]
-    sens = jacobian_sensitivity(model, ids, targets=[n - 1])[-1, 0].double().numpy()
-    stack = attention_stack(model, ids)
-    res = _resistances(stack, _residual_share(model, ids))
+    causal = model.config.model_type != "bert"
+    target = n - 1 if causal else 0
+    sens = jacobian_sensitivity(model, ids, targets=[target], chunk_size=CHUNK)[-1, 0]
+    sens = sens.double().numpy()
+    capture = capture_sequence(model, ids)
+    scores = predictor_scores(capture, target, causal)
+    keep = np.arange(n) != target
     log_s = np.log(np.maximum(sens, 1e-300))
-    return {"log_sensitivity": log_s, "resistances": res,
-            "spearman": {k: _spearman(log_s, v) for k, v in res.items()},
-            "primacy": bool(np.argmin(res["R_roll"][:-1]) == 0), **_bound(stack, sens)}
+    layers = list(capture["heads"].mean(1))
+    bound = oversquashing_bound(layers, target=target, beta=1.0, causal=causal)
+    ratio = sens / np.maximum(bound, 1e-300)
+    seen = ratio[: target + 1] if causal else ratio
+    linear = bound / 2.0 ** len(layers)
+    surrogate = surrogate_sensitivity(torch.from_numpy(capture["heads"]), 0.5, d=1,
+                                      targets=[target])[0].numpy()
+    return {"target": target, "log_sensitivity": log_s, "scores": scores,
+            "spearman": {k: float(spearman_rows(log_s[keep], v[keep])[0])
+                         for k, v in scores.items()},
+            "resistances": {"R_roll": np.exp(-scores["rollout_half"])},
+            "primacy": bool(np.argmax(log_s[keep]) == 0),
+            "bound_ratio": seen, "C_star": float(seen.max()),
+            "spread": float(seen.max() / seen.min()),
+            "surrogate_gap": float(np.abs(surrogate - linear).max())}
 
 
-def _plot(rows: list[dict[str, Any]], config: BenchConfig) -> str:
-    plt = pyplot()
-    fig, axes = plt.subplots(1, len(rows), figsize=(5 * len(rows), 3.8), squeeze=False)
-    for ax, row in zip(axes[0], rows, strict=True):
-        log_s = np.asarray(row["log_sensitivity"])
-        ax.plot(log_s - log_s.max(), "k-", lw=2, label="log S (measured)")
-        for key, values in row["resistances"].items():
-            with np.errstate(divide="ignore"):
-                curve = -np.log(np.asarray(values, dtype=float))
-            ax.plot(curve - np.nanmax(curve[np.isfinite(curve)]), lw=1, label=f"-log {key}")
-        p = row["point"]
-        ax.set(title=f"{p['model']}, n={p['n']}", xlabel="source position s",
-               ylabel="shifted log scale")
-    axes[0][0].legend(fontsize=7)
-    return save_figure(fig, config, NAME, "profiles.png")
+def study(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Group the sequences by model and length; summarise each group."""
+    from tgnn.benchmarks.position_stats import bound_held_out, summarise
+
+    groups = []
+    for key in dict.fromkeys((r["point"]["model"], r["point"]["n"]) for r in rows):
+        sel = [r for r in rows if (r["point"]["model"], r["point"]["n"]) == key]
+        target = sel[0]["target"]
+        log_s = np.stack([r["log_sensitivity"] for r in sel])
+        scores = {k: np.stack([r["scores"][k] for r in sel]) for k in sel[0]["scores"]}
+        groups.append({
+            "model": key[0], "n": key[1], "sequences": len(sel), "target": target,
+            "summary": summarise(log_s, scores, target),
+            "profile": log_s.mean(0).tolist(),
+            "predictor_profiles": {k: v.mean(0).tolist() for k, v in scores.items()},
+            "primacy_rate": float(np.mean([r["primacy"] for r in sel])),
+            "bound": bound_held_out(np.stack([r["bound_ratio"] for r in sel])),
+        })
+    return groups
+
+
+def _cell(stat: dict[str, Any], key: str) -> str:
+    value, (low, high) = stat[key], stat[f"{key}_ci"]
+    flag = " (pos.)" if stat["position_alone"] else ""
+    return f"{value:.3f} [{low:.2f}, {high:.2f}]{flag}"
+
+
+def _tables(groups: list[dict[str, Any]]) -> str:
+    keys = [k for k in PREDICTORS if any(k in g["summary"] for g in groups)]
+    out = ""
+    for key, label in (("mean", "Per-sequence Spearman, mean [95% CI over sequences]"),
+                       ("averaged", "Averaged-profile Spearman [95% CI, sequences resampled]")):
+        rows = [{"model": g["model"], "n": g["n"], "seqs": g["sequences"],
+                 **{k: _cell(g["summary"][k], key) for k in keys if k in g["summary"]}}
+                for g in groups]
+        out += f"{label}:\n\n" + md_table(rows, ["model", "n", "seqs", *keys]) + "\n"
+    wins = [{"model": g["model"], "n": g["n"],
+             **{k: g["summary"][k]["wins"] for k in keys if k in g["summary"]}} for g in groups]
+    out += ("Sequences on which each predictor is best (ties count for each):\n\n"
+            + md_table(wins, ["model", "n", *keys]) + "\n")
+    bounds = [{"model": g["model"], "n": g["n"], "held-out positions": g["bound"]["positions"],
+               "violations": g["bound"]["violations"],
+               "rate": g["bound"]["violations"] / max(g["bound"]["positions"], 1),
+               "worst ratio / C_fit": g["bound"]["worst_ratio"],
+               "C_fit (fold 1, 2)": ", ".join(f"{f['C_fit']:.3g}" for f in g["bound"]["folds"])}
+              for g in groups]
+    out += ("Bound `S_s <= C 2^L / R^roll_L(s, t)` with `C` fitted on a random half of the "
+            "sequences (largest ratio there) and checked on the other half, then the halves "
+            "swapped:\n\n" + md_table(bounds, list(bounds[0])) + "\n")
+    return out
 
 
 def run(config: BenchConfig) -> ExperimentResult:
-    """Sweep models x lengths x seeds, tabulate Spearman scores and the bound check."""
-    models = [config.model, RANDOM_GPT2]
-    lengths = [12] if config.smoke else [32] if config.quick else [32, 64, 128]
-    seeds = [config.seed + k for k in range(1 if config.smoke else 2 if config.quick else 3)]
-    rows = run_sweep(position_point, grid(model=models, n=lengths, seed=seeds),
-                     workers=config.workers, ray_address=config.ray_address, desc=NAME,
-                     progress=config.progress)
-    table = [{**r["point"], **{k: r["spearman"].get(k) for k in RESISTANCES},
-              "C_star": r["C_star"], "spread": r["spread"], "primacy": r["primacy"]}
-             for r in rows]
-    text = ("Spearman correlation over source positions s < n-1 between log ||dy_last/dx_s|| "
-            "and -log R(s, last). Positive: the resistance ranks positions like the measured "
-            "sensitivity. C_star: the smallest constant C with S_s <= C 2^L / R^roll_L(s, n) "
-            "at every s of that sequence; spread: "
-            "C_star over the smallest ratio (1 would be a tight shape). primacy: the first "
-            "token has the lowest R^roll to the last.\n\n"
-            + md_table(table, ["model", "n", "seed", *RESISTANCES, "C_star", "spread",
-                               "primacy"]))
-    held_out = _held_out(rows)
-    numbers = {"rows": rows, "surrogate_gap_max": max(r["surrogate_gap"] for r in rows),
-               "held_out": held_out}
-    text += (f"\nLinear surrogate check: max |surrogate - bound/2^L| = "
-             f"{numbers['surrogate_gap_max']:.2e} (equality expected).\n\n"
-             "Bound with a constant fitted on one sequence (first seed and length), checked on "
-             "the other sequences of the sweep (a violation: S_s > C_fit 2^L / R^roll_L):\n\n"
-             + md_table(held_out, ["model", "C_fit", "held_out_positions", "violations",
-                                   "worst_ratio_over_C_fit"]))
-    firsts = [r for r in rows if r["point"]["seed"] == seeds[0] and r["point"]["n"] == lengths[0]]
-    return ExperimentResult(NAME, "Position bias: Jacobian sensitivity against causal resistances",
-                            numbers, [_plot(firsts, config)], text)
+    """The study over :func:`plan`; tables, claims and figures of section 2."""
+    from tgnn.benchmarks.claims import claims_numbers, claims_table
+    from tgnn.benchmarks.position_claims import INTRO, position_alone_text, position_claims
+    from tgnn.benchmarks.position_plots import plot_profiles, plot_spearman
+
+    points = [{"model": m, "n": n, "seed": config.seed + k}
+              for m, n, count in plan(config) for k in range(count)]
+    rows = run_sweep(position_point, points, workers=config.workers,
+                     ray_address=config.ray_address, desc=NAME, progress=config.progress)
+    groups = study(rows)
+    claims = position_claims(groups)
+    light = [{k: r[k] for k in ("point", "spearman", "C_star", "spread", "primacy")}
+             | {"resistances": r["resistances"]} for r in rows]
+    numbers = {"rows": light, "groups": groups, "claims": claims_numbers(claims),
+               "surrogate_gap_max": max(r["surrogate_gap"] for r in rows)}
+    text = (INTRO + _tables(groups) + position_alone_text(groups)
+            + f"Linear surrogate check: max |surrogate - bound / 2^L| = "
+              f"{numbers['surrogate_gap_max']:.2e} (equality expected).\n\n"
+            + claims_table(claims))
+    figures = [plot_profiles(groups, config),
+               plot_spearman(groups, list(PREDICTORS), config)]
+    return ExperimentResult(NAME, TITLE, numbers, figures, text)

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from tgnn.errors import ShapeError
+from tgnn.errors import ShapeError, TgnnError
 
 from ._inputs import (
     ArrayLike,
@@ -30,6 +30,7 @@ __all__ = [
     "rollout_row",
     "rollout_resistance",
     "calibrated_residual_share",
+    "gain_rollout_row",
     "value_weighted_attention",
 ]
 
@@ -297,3 +298,82 @@ def value_weighted_attention(attention: ArrayLike, value_norms: ArrayLike) -> np
     mass = weighted.sum(-1, keepdims=True)
     out = np.where(mass > 0, weighted / np.where(mass > 0, mass, 1.0), stack)
     return out.mean(0)
+
+
+def _head_stack(raw: Any, name: str, n: int, causal: bool) -> np.ndarray:
+    """One layer's per-head attention as validated float64 ``[H, n, n]`` (``[n, n]``: H = 1)."""
+    arr = raw.detach().cpu().numpy() if hasattr(raw, "detach") else np.asarray(raw)
+    arr = arr[0] if arr.ndim == 4 and arr.shape[0] == 1 else arr
+    arr = arr[None] if arr.ndim == 2 else arr
+    if arr.ndim != 3 or arr.shape[1:] != (n, n):
+        raise ShapeError(f"{name}: expected [H, {n}, {n}] or [{n}, {n}], got {arr.shape}")
+    return np.stack([as_matrix(head, f"{name}[{h}]", causal=causal) for h, head in enumerate(arr)])
+
+
+def gain_rollout_row(
+    attentions: Any, key_gains: ArrayLike, target: int = -1, *, causal: bool = True
+) -> np.ndarray:
+    r"""First-order Jacobian path sum ``e_i^T prod_l (I + sum_h A^(l,h) diag(c^(l,h)))``.
+
+    Definition: for a pre-LN attention block ``y_i = x_i + sum_h sum_j A^h_ij f^h(x_j)``,
+    ``f^h(x) = (LN(x) W_V^h + b_V^h) W_O^h``, and with the dependence of ``A`` on ``x`` (the
+    query-key path) and the MLP left out, ``d y_i / d x_j = delta_ij I +
+    sum_h A^h_ij J_LN(x_j) W_V^h W_O^h``. Replacing each block by its RMS gain
+    (``||.||_F / sqrt(d)``, 1 for the identity) and summing over the causal paths of the layered
+    graph gives the row returned here: ``c^(l,h)_j`` is the gain of head ``h``'s value path at
+    key ``j`` in layer ``l``, about ``||diag(gamma) W_V^h W_O^h||_F / (sqrt(d) sigma_j)`` with
+    ``sigma_j`` the standard deviation of ``x_j`` that the LayerNorm divides by. It is Barbero et
+    al.'s path sum (2024, Thm 5.1) with measured per-key constants in place of one global
+    Lipschitz constant, and the rollout ``rollout_row(A, rho)`` scaled by ``(1 + c)^L`` when all
+    gains of a single head equal ``c`` (``rho = c / (1 + c)``). Unlike
+    :func:`calibrated_residual_share`, which divides norms of the attention *output*, the gain
+    does not shrink when diffuse attention averages values that cancel (``||sum_j A_ij f(x_j)||``
+    falls like ``1/sqrt(i)`` for random values while each key's derivative does not).
+
+    Complexity: O(L H n^2).
+
+    Parameters
+    ----------
+    attentions
+        Per layer, first layer first, the per-head attention: a list of ``[H, n, n]`` (or
+        ``[n, n]``: one head) arrays or tensors, or an ``[L, H, n, n]`` stack.
+    key_gains
+        ``c[l, h, j] >= 0``: ``[L, H, n]`` (or ``[L, n]``, shared by the heads).
+    target
+        0-based query token (negative counts from the end).
+    causal
+        Require lower-triangular attention.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``[n]`` float64 path sums over source tokens (``>= 1`` at the target itself).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> u = np.tril(np.ones((3, 3))) / np.arange(1, 4)[:, None]
+    >>> gain_rollout_row([u], np.ones((1, 3)))  # (I + U)[2] = 2 * rollout_row(u, rho=1/2)
+    array([0.3333..., 0.3333..., 1.3333...])
+    """
+    layers, n = _layers(attentions)
+    i = resolve_token(target, n)
+    gains = np.asarray(key_gains.detach().cpu() if hasattr(key_gains, "detach") else key_gains,
+                       dtype=np.float64)
+    gains = gains[:, None] if gains.ndim == 2 else gains
+    if gains.ndim != 3 or gains.shape[0] != len(layers) or gains.shape[2] != n:
+        raise ShapeError(f"key_gains: expected [L, H, n] or [L, n] with L = {len(layers)}, "
+                         f"n = {n}, got {np.shape(key_gains)}")
+    if not np.all(np.isfinite(gains)) or gains.min(initial=0.0) < 0:
+        raise TgnnError("key_gains: expected finite non-negative gains, got a negative or "
+                        "non-finite value")
+    row = np.zeros(n)
+    row[i] = 1.0
+    for index in range(len(layers) - 1, -1, -1):
+        heads = _head_stack(layers[index], f"attentions[{index}]", n, causal)
+        if gains.shape[1] not in (1, len(heads)):
+            raise ShapeError(f"key_gains: expected {len(heads)} heads (or 1) in layer {index}, "
+                             f"got {gains.shape[1]}")
+        c = np.broadcast_to(gains[index], (len(heads), n))
+        row = row + np.einsum("i,hij,hj->j", row, heads, c)
+    return row

@@ -10,6 +10,8 @@ function viridisRGB(u) {
   return [0, 1, 2].map((c) => Math.round(a[c] + f * (b[c] - a[c])));
 }
 function viridis(u) { return "rgb(" + viridisRGB(u).join(",") + ")"; }
+const LUT = new Uint8Array(256 * 3);  // viridis at 256 levels, for images
+for (let k = 0; k < 256; k++) LUT.set(viridisRGB(k / 255), 3 * k);
 
 function fitCanvas(canvas, width, height) {
   const dpr = window.devicePixelRatio || 1;
@@ -33,15 +35,19 @@ function heatImage(l, s, B) {
     for (let r = 0; r < K; r++) if (w[base + r] > 0) bins[row + Math.floor(keys[base + r] / per)] += w[base + r];
   }
   const rows = Math.max(per, 1);  // mean mass one query of the row bin gives the key bin
-  const off = document.createElement("canvas"), g = off.getContext("2d"), img = g.createImageData(B, B);
+  const off = document.createElement("canvas");
+  off.width = B; off.height = B;
+  const g = off.getContext("2d"), img = g.createImageData(B, B);
   let total = 0;
   for (let b = 0; b < bins.length; b++) {
     const v = bins[b] / rows, o = 4 * b;
     total += bins[b];
-    const rgb = v > 0 ? viridisRGB((Math.log10(v) - HEAT_FLOOR) / -HEAT_FLOOR) : [255, 255, 255];
-    img.data[o] = rgb[0]; img.data[o + 1] = rgb[1]; img.data[o + 2] = rgb[2]; img.data[o + 3] = 255;
+    img.data[o + 3] = 255;
+    if (!(v > 0)) { img.data[o] = img.data[o + 1] = img.data[o + 2] = 255; continue; }
+    const k = 3 * Math.round(255 * Math.min(1, Math.max(0, (Math.log10(v) - HEAT_FLOOR) / -HEAT_FLOOR)));
+    img.data[o] = LUT[k]; img.data[o + 1] = LUT[k + 1]; img.data[o + 2] = LUT[k + 2];
   }
-  off.width = B; off.height = B; g.putImageData(img, 0, 0);
+  g.putImageData(img, 0, 0);
   if (heat.cache.size > 8) heat.cache.delete(heat.cache.keys().next().value);
   heat.cache.set(key, { off, total });
   return heat.cache.get(key);

@@ -58,7 +58,13 @@ def html_from_payload(payload: dict[str, Any]) -> str:
 
 
 def _display(token: str) -> str:
-    """Spaces and newlines (plain, or GPT-2's byte-level markers) shown as visible symbols."""
+    r"""Spaces and newlines (plain, or GPT-2's byte-level markers) shown as visible symbols.
+
+    Examples
+    --------
+    >>> _display(" "), _display("\u0120the"), _display("\n")
+    ('␣', '␣the', '⏎')
+    """
     return (token.replace("\u0120", "\u2423").replace(" ", "\u2423")
             .replace("\u010a", "\u23ce").replace("\n", "\u23ce"))
 

@@ -10,7 +10,7 @@ disk, a link to a folder shows a directory listing), no page loads anything from
 and the benchmark page is a report rather than the "no report" placeholder. In headless Chromium
 (skipped without Playwright or Chromium, see ``tests/explorer/browser.py``): the theory page's
 math is typeset by the site's own MathJax with no request leaving ``file://``, a nav link opens
-a page, and the search answers.
+a page (the benchmark report, with its plots shown), and the search answers.
 """
 
 from __future__ import annotations
@@ -154,10 +154,12 @@ def test_theory_math_is_typeset_offline(site: Path, browser: Any) -> None:
 @pytest.mark.slow
 def test_nav_link_opens_a_page_and_search_answers(site: Path, browser: Any) -> None:
     page, requests, errors = _open(browser, site / "index.html")
-    page.click("nav.md-nav--primary >> text=Quickstart")
+    page.click("nav.md-nav--primary >> text=Benchmark report")
     page.wait_for_load_state()
-    assert page.url == (site / "quickstart.html").resolve().as_uri()
-    assert page.title() == "Quickstart - tgnn"  # a page of the site, not a directory listing
+    assert page.url == (site / "benchmarks" / "index.html").resolve().as_uri()
+    assert page.title() == "Benchmark report - tgnn"  # a page of the site, not a folder listing
+    shown = page.evaluate("() => Array.from(document.images, i => i.complete && i.naturalWidth)")
+    assert len(shown) >= 3 and all(shown), f"report plots not shown: {shown}"
     page.keyboard.press("s")  # material's shortcut to the search box
     page.keyboard.type("resistance")
     page.wait_for_selector(".md-search-result__item", timeout=10_000)

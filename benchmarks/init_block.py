@@ -172,12 +172,16 @@ def block_forward(cfg: BlockConfig, rho: float = 0.0, x0: Tensor | None = None,
                     torch.stack(ent, -1) if ent else empty, hidden)
 
 
-def participation_sweep(cfg: BlockConfig, rho: float, betas: list[float]) -> Tensor:
-    """``[len(betas), seeds]`` measured ``Y2 = mean_i sum_j A_ij^2`` of one attention layer.
+def participation_sweep(cfg: BlockConfig, rho: float,
+                        betas: list[float]) -> tuple[Tensor, Tensor]:
+    """Measured ``Y2 = mean_i sum_j A_ij^2`` and cross overlap ``X2 = mean_{a != b} sum_j A_aj
+    A_bj`` of one attention layer, each ``[len(betas), seeds]``.
 
     Tokens of correlation ``rho`` and one draw of ``W_Q, W_K`` per seed; the logits of every
     ``beta`` are the same matrix scaled (``cfg.beta`` is ignored), so the curves over ``beta``
-    are smooth and cost one product ``(h W_Q)(h W_K)^T``.
+    are smooth and cost one product ``(h W_Q)(h W_K)^T``. The paper's attention moments take
+    ``X2 = 0`` (distinct queries pick independent keys); the output overlap is
+    ``p + (q - p) X2`` in general.
     """
     gen = torch.Generator().manual_seed(cfg.seed)
     h = correlated_tokens(cfg, rho, gen)
@@ -188,8 +192,11 @@ def participation_sweep(cfg: BlockConfig, rho: float, betas: list[float]) -> Ten
     k = (h @ wk).reshape(s, n, heads, dh).transpose(1, 2)
     length = cfg.n if cfg.context is None else cfg.context
     raw = q @ k.transpose(-1, -2) * math.sqrt(math.log(length) / dh)
-    out = []
+    y2, x2 = [], []
     for beta in betas:
         attn = torch.softmax(beta * raw, dim=-1)
-        out.append((attn * attn).sum(-1).mean((-1, -2)))
-    return torch.stack(out)
+        gram = attn @ attn.transpose(-1, -2)
+        diag = gram.diagonal(dim1=-2, dim2=-1)
+        y2.append(diag.mean((-1, -2)))
+        x2.append(((gram.sum((-1, -2)) - diag.sum(-1)) / (n * (n - 1))).mean(-1))
+    return torch.stack(y2), torch.stack(x2)

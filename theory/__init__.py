@@ -11,6 +11,8 @@ plus :func:`group_inverse_resistance` (a documented pitfall), exact closed forms
 (:mod:`tgnn.theory.closed_forms`) and the over-squashing bound (:mod:`tgnn.theory.bounds`).
 The softmax-separation limit of representational collapse is in
 :mod:`tgnn.theory.representational_collapse`.
+Signal propagation at initialisation (critical query-key scale, REM participation ratio, the
+block's correlation map; Giorlandino & Goldt) is in :mod:`tgnn.theory.signal_propagation`.
 The specification is ``THEORY.md`` of the project; ``docs/theory.md`` explains it.
 """
 

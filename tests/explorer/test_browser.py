@@ -102,7 +102,13 @@ def test_2k_page_loads_answers_and_finds_a_token(long_page: tuple[Path, list]) -
     states = timings["states"]
     assert states["layer"]["layer"] == 1 and states["head"]["head"] == 3
     assert states["threshold"]["hidden"] > 0
+    a, b = states["context"]["window"]  # around token 1000, from find above
+    size = b - a
+    assert states["next"]["window"] == [b, b + size] and states["prev"]["window"] == [a, b]
     assert states["find"]["selected"] == 1000
+    assert states["find"]["window"][1] - states["find"]["window"][0] == size
+    clicked = states["detail_click"]
+    assert (clicked["selected"], clicked["depth"]) == (clicked["window"][0] + 2, 2)
     assert (states["grid_cell"]["layer"], states["grid_cell"]["head"]) == (0, 0)
     assert states["brush"]["window"][0] in range(490, 510)  # a quarter of the way: token 500
 

@@ -21,6 +21,11 @@ function setWindow(a, b) {
   state.window = [a, b]; redraw();
   return state.window.slice();
 }
+function shiftWindow(direction) {  // by one window, keeping its size
+  const size = state.window[1] - state.window[0];
+  const a = Math.max(0, Math.min(n - size, state.window[0] + direction * size));
+  return setWindow(a, a + size);
+}
 function centreWindow(t) {
   const size = state.window[1] - state.window[0], a = Math.max(0, Math.min(n - size, t - Math.floor(size / 2)));
   return setWindow(a, a + size);
@@ -168,8 +173,8 @@ function init() {
   };
   $("find").onkeydown = (e) => { if (e.key === "Enter") find(e.target.value); };
   $("find-go").onclick = () => find($("find").value);
-  $("prev").onclick = () => setWindow(2 * state.window[0] - state.window[1], state.window[0]);
-  $("next").onclick = () => setWindow(state.window[1], 2 * state.window[1] - state.window[0]);
+  $("prev").onclick = () => shiftWindow(-1);
+  $("next").onclick = () => shiftWindow(1);
   $("detail").onclick = (ev) => {
     const h = detailHit(ev);
     if (h && h.t === state.selected && h.d === state.depth) select(null); else if (h) select(h.t, h.d);

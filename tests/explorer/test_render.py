@@ -42,7 +42,7 @@ def test_random_gpt2_page_has_every_quantity() -> None:
     assert_offline(html)
     data = page_data(html)
     assert (data["n"], data["layers"], data["heads"], data["top_k"]) == (8, 2, 2, 4)
-    assert data["tokens"][1:] == list("abc def") and data["causal"]
+    assert data["tokens"][1:] == list("abc\u2423def") and data["causal"]  # visible space
     assert data["source"] == "sparse"  # a model's page comes from the sparse capture
     assert keys(data, "rows") == {"sink_mass", "entropy", "drawn_mass", "first_token_mass"}
     assert keys(data, "profiles") == {"rollout_resistance", "sensitivity"}

@@ -84,10 +84,17 @@ def test_arguments_are_checked(setup) -> None:
         probe_sensitivity(model, ids, distribution="normal")
     with pytest.raises(ShapeError, match="n: expected an integer >= 1"):
         jacobian_seconds_estimate(model, 0)
+    with pytest.raises(ShapeError, match="num_probes: expected an integer >= 1"):
+        jacobian_seconds_estimate(model, 4, num_probes=0)
 
 
-def test_seconds_estimate_counts_backward_passes(setup) -> None:
+def test_seconds_estimate_counts_backward_passes(setup, monkeypatch) -> None:
+    from tgnn.metrics import sensitivity
+
+    ticks = iter(range(100))  # a clock that advances 1 s per reading
+    monkeypatch.setattr(sensitivity, "_synchronized", lambda device: float(next(ticks)))
     model = setup[0]
-    exact = jacobian_seconds_estimate(model, 64, num_layers=2, num_targets=3)
-    probes = jacobian_seconds_estimate(model, 64, num_layers=2, num_targets=3, num_probes=2)
-    assert 0 < probes < exact < 60  # d = 16 passes per slot against 2
+    # forward 1 s; 8 timed passes (d = 16 > TIMED_PASSES) in 1 s; k = 2 * 3 * 16 passes
+    assert jacobian_seconds_estimate(model, 64, num_layers=2, num_targets=3) == 1 + 96 / 8
+    assert jacobian_seconds_estimate(model, 64, num_layers=2, num_targets=3,
+                                     num_probes=2) == 1 + 12 / 8

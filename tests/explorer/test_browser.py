@@ -161,6 +161,10 @@ def test_short_dense_page_reacts_to_layer_head_slider_and_click(tmp_path: Path) 
         timed(page, lambda: page.mouse.click(point["x"], point["y"]))
         assert page.evaluate("tgnnExplorer.state().selected") == 40
         assert "position 40" in page.inner_text("#panel-token")
+        assert page.evaluate("tgnnExplorer.find('33').t") == 33  # a position: no token is "33"
+        assert page.evaluate("tgnnExplorer.find('W4').matches") == 9  # w4, w40..w47
+        assert page.evaluate("tgnnExplorer.find('zz')") is None
+        assert page.inner_text("#find-result") == 'no token matches "zz"'
         sources = page.evaluate("Array.from(tgnnExplorer.flows(3, 47, 3).sources)")
         assert record["errors"] == []
     # the page's path flow = rollout row of the last token through the stored top-k edges

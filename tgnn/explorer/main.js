@@ -36,7 +36,9 @@ function select(t, d) {
 }
 function find(query) {
   const text = String(query).trim(), lower = text.toLowerCase();
+  // a token equal to the text, else the position it names, else tokens containing it
   let matches = D.tokens.flatMap((tok, t) => (tok === text ? [t] : []));
+  if (!matches.length && /^\d+$/.test(text) && +text < n) matches = [+text];
   if (!matches.length && text) matches = D.tokens.flatMap((tok, t) => (tok.toLowerCase().includes(lower) ? [t] : []));
   const out = $("find-result");
   if (!matches.length) { out.textContent = "no token matches " + JSON.stringify(text); return null; }

@@ -35,13 +35,15 @@ ROTARY = "llama-rotary"
 _DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
-def rotary_model(seed: int, dtype: str = "fp32", max_len: int = 4096,
-                 size: str = "small") -> tuple[Any, Any]:
+def rotary_model(seed: int, dtype: str = "fp32", max_len: int = 4096, size: str = "small",
+                 logit_scale: float = 1.0) -> tuple[Any, Any]:
     """A seeded random-init Llama (rotary positions, grouped-query attention, SDPA kernels).
 
     ``size``: ``"small"`` (4 layers, 4 heads, width 64) or ``"tiny"`` (2 layers, width 32).
-    Weights are drawn in fp32 with the Llama initialiser (std 0.02) and then cast, so the
-    three precisions hold the same model rounded.
+    Weights are drawn in fp32 with the Llama initialiser (std 0.02), the query projections are
+    multiplied by ``logit_scale`` (every attention logit ``q·k / sqrt(d)`` becomes that many
+    times the default init's: sharper attention, a wider logit spread), and the model is then
+    cast, so the three precisions hold the same model rounded.
     """
     shape = {"small": {"n_layer": 4, "n_head": 4, "hidden": 64},
              "tiny": {"n_layer": 2, "n_head": 4, "hidden": 32}}
@@ -49,8 +51,12 @@ def rotary_model(seed: int, dtype: str = "fp32", max_len: int = 4096,
         raise ShapeError(f"size: expected one of {tuple(shape)}, got {size!r}")
     from tgnn.models import random_config_model
 
-    return random_config_model("llama", seed=seed, n_ctx=max_len + 8, attn_implementation="sdpa",
-                               dtype=_DTYPES[dtype], **shape[size])
+    model, tok = random_config_model("llama", seed=seed, n_ctx=max_len + 8,
+                                     attn_implementation="sdpa", **shape[size])
+    with torch.no_grad():
+        for layer in model.model.layers:
+            layer.self_attn.q_proj.weight.mul_(float(logit_scale))
+    return model.to(_DTYPES[dtype]), tok
 
 
 def length_grid(n_min: int, n_max: int, per_octave: int = 2) -> list[int]:
@@ -155,20 +161,23 @@ def logit_spread(model: Any, tokenizer: Any, n: int) -> float:
 
 
 def collapse_point(point: dict[str, Any]) -> dict[str, Any]:
-    """One sweep point ``{"model", "seed", "dtype", "lengths", "size"}`` -> distance rows.
+    """One sweep point ``{"model", "seed", "dtype", "lengths"}`` -> distance rows.
 
-    ``model`` is :data:`ROTARY` (random-init rotary Llama, seeded) or an embedded model name.
-    For the rotary model in fp32 the point also measures the logit spread at ``spread_n``.
+    ``model`` is :data:`ROTARY` (random-init rotary Llama, seeded; optional ``size`` and
+    ``logit_scale``, see :func:`rotary_model`) or an embedded model name; ``families``
+    (default all). For the rotary model in fp32 the point also measures the logit spread at
+    ``spread_n`` when given.
     """
     from tgnn.benchmarks.common import load_model
 
     lengths = [int(n) for n in point["lengths"]]
     if point["model"] == ROTARY:
         model, tok = rotary_model(int(point["seed"]), point["dtype"], max(lengths) + 2,
-                                  point.get("size", "small"))
+                                  point.get("size", "small"), point.get("logit_scale", 1.0))
     else:
         model, tok = load_model(point["model"], point["dtype"])
-    rows = [{**r, "dtype": point["dtype"]} for r in distance_rows(model, tok, lengths)]
+    families = point.get("families", FAMILIES)
+    rows = [{**r, "dtype": point["dtype"]} for r in distance_rows(model, tok, lengths, families)]
     out: dict[str, Any] = {"rows": rows}
     if point["model"] == ROTARY and point["dtype"] == "fp32" and point.get("spread_n"):
         out["spread"] = logit_spread(model, tok, int(point["spread_n"]))

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 from tgnn.benchmarks.claims import bootstrap_interval, claims_numbers, claims_table
+from tgnn.benchmarks.collapse_claims import LIMIT_FACTOR
 from tgnn.benchmarks.collapse_rotary import (
     FAMILIES,
     ROTARY,
@@ -42,14 +43,17 @@ NAME = "representational_collapse"
 DTYPES = ("fp32", "bf16", "fp16")
 TRAINED = ("tgnn-gpt2-tiny", "tgnn-gpt2-tiny-nobos")  # embedded causal models, 256 positions
 SIZES: dict[str, dict[str, Any]] = {
-    "smoke": {"size": "tiny", "scan_seeds": [0], "n_min": 4, "n_max": 32, "per_octave": 1,
+    "smoke": {"size": "tiny", "scan_seeds": [0], "scales": [1.0, 10.0], "n_min": 4, "n_max": 32,
+              "per_octave": 1,
               "slope_seeds": [0, 1], "slope_n": 32, "slope_from": 4, "sens_seeds": [0, 1],
               "sens_n": 12, "spread_n": 16, "trained": []},
-    "quick": {"size": "small", "scan_seeds": [0], "n_min": 16, "n_max": 2048, "per_octave": 2,
+    "quick": {"size": "small", "scan_seeds": [0], "scales": [1.0, 10.0, 30.0], "n_min": 16,
+              "n_max": 2048, "per_octave": 2,
               "slope_seeds": [0, 1, 2, 3], "slope_n": 512, "slope_from": 32,
               "sens_seeds": [0, 1, 2, 3], "sens_n": 64, "spread_n": 512,
               "trained": [16, 64, 250]},
-    "full": {"size": "small", "scan_seeds": [0, 1], "n_min": 16, "n_max": 4096, "per_octave": 2,
+    "full": {"size": "small", "scan_seeds": [0, 1], "scales": [1.0, 10.0, 30.0], "n_min": 16,
+             "n_max": 4096, "per_octave": 2,
              "slope_seeds": list(range(8)), "slope_n": 1024, "slope_from": 32,
              "sens_seeds": list(range(8)), "sens_n": 128, "spread_n": 1024,
              "trained": [16, 32, 64, 128, 250]},
@@ -62,6 +66,9 @@ def _points(cfg: dict[str, Any], model: str) -> list[dict[str, Any]]:
     base = {"model": ROTARY, "size": cfg["size"]}
     points = [{**base, **p, "lengths": scan, "spread_n": cfg["spread_n"]}
               for p in grid(seed=cfg["scan_seeds"], dtype=DTYPES)]
+    points += [{**base, "seed": cfg["scan_seeds"][0], "dtype": d, "lengths": scan,
+                "spread_n": cfg["spread_n"], "logit_scale": scale, "families": ["repeated"]}
+               for scale in cfg["scales"] if scale != 1.0 for d in DTYPES]
     points += [{**base, "seed": s, "dtype": "fp32", "lengths": slope}
                for s in cfg["slope_seeds"] if s not in cfg["scan_seeds"]]
     if cfg["trained"] and model in TRAINED:
@@ -71,11 +78,13 @@ def _points(cfg: dict[str, Any], model: str) -> list[dict[str, Any]]:
 
 
 def _merge(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One result per (model, seed) with the rows of every dtype (scan seeds first)."""
-    merged: dict[tuple[str, int], dict[str, Any]] = {}
+    """One result per (model, seed, logit scale) with the rows of every dtype (scan first)."""
+    merged: dict[tuple[str, int, float], dict[str, Any]] = {}
     for r in results:
-        key = (r["point"]["model"], int(r["point"]["seed"]))
-        entry = merged.setdefault(key, {"point": {"model": key[0], "seed": key[1]}, "rows": []})
+        key = (r["point"]["model"], int(r["point"]["seed"]),
+               float(r["point"].get("logit_scale", 1.0)))
+        point = {"model": key[0], "seed": key[1], "logit_scale": key[2]}
+        entry = merged.setdefault(key, {"point": point, "rows": []})
         entry["rows"] += r["rows"]
         if "spread" in r:
             entry["spread"], entry["spread_n"] = r["spread"], r["point"]["spread_n"]
@@ -99,12 +108,15 @@ def summarise(results: list[dict[str, Any]], cfg: dict[str, Any]) -> dict[str, A
     """Equality lengths, slopes, limits and trained-model rows from the merged results."""
     from tgnn.theory import softmax_separation_limit
 
-    rotary = [r for r in results if r["point"]["model"] == ROTARY]
-    scan = [r for r in rotary if {x["dtype"] for x in r["rows"]} == set(DTYPES)]
+    scan = [r for r in results if r["point"]["model"] == ROTARY and
+            {x["dtype"] for x in r["rows"]} == set(DTYPES)]
+    rotary = [r for r in results if r["point"]["model"] == ROTARY and
+              r["point"]["logit_scale"] == 1.0]
     lo, hi = cfg["slope_from"], cfg["slope_n"]
     slopes = {f: [loglog_slope([x for x in r["rows"] if x["family"] == f and x["dtype"] == "fp32"
                                 and x["n"] <= hi], n_min=lo) for r in rotary] for f in FAMILIES}
-    limits = [{"seed": r["point"]["seed"], "spread": r["spread"], "spread_n": r["spread_n"],
+    limits = [{"seed": r["point"]["seed"], "logit_scale": r["point"]["logit_scale"],
+               "spread": r["spread"], "spread_n": r["spread_n"],
                "limit": {d: softmax_separation_limit(r["spread"], d) for d in DTYPES}}
               for r in scan]
     trained = [e for r in results if r["point"]["model"] != ROTARY for e in _equality(r)]
@@ -121,7 +133,7 @@ def _plot_distances(results: list[dict[str, Any]], summary: dict[str, Any],
     floor = 1e-9
     for ax, family in zip(axes[0], FAMILIES, strict=True):
         for r in results[1:]:
-            if r["point"]["model"] == ROTARY:
+            if (r["point"]["model"], r["point"]["logit_scale"]) == (ROTARY, 1.0):
                 rows = [x for x in r["rows"] if (x["family"], x["dtype"]) == (family, "fp32")]
                 ax.plot([x["n"] for x in rows], [x["distance"] for x in rows], color="C0",
                         alpha=0.25, lw=0.8)
@@ -141,6 +153,26 @@ def _plot_distances(results: list[dict[str, Any]], summary: dict[str, Any],
                ylabel="final-token distance (x: bitwise equal)")
     axes[0][0].legend(fontsize=7)
     return save_figure(fig, config, NAME, "distance_vs_length.png")
+
+
+def _plot_limits(pairs: list[dict[str, Any]], config: BenchConfig) -> str:
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(5.5, 4.5))
+    scales = sorted({p["logit_scale"] for p in pairs})
+    for p in pairs:
+        never = p["first_equal"] is None
+        color = f"C{scales.index(p['logit_scale'])}"
+        ax.scatter(p["n_star"], p["max_n"] if never else p["first_equal"],
+                   marker="^" if never else "o", edgecolors=color,
+                   facecolors="none" if p["dtype"] == "fp16" else color)
+    lims = np.array([min(p["n_star"] for p in pairs) / 2, max(p["n_star"] for p in pairs) * 2])
+    ax.plot(lims, lims, "k-", lw=1)
+    ax.fill_between(lims, lims / LIMIT_FACTOR, lims * LIMIT_FACTOR, color="gray", alpha=0.15)
+    ax.set(xscale="log", yscale="log", xlabel="n* (Prop. B.4) from the measured logit spread",
+           ylabel="first bitwise-equal length (^: none up to N)",
+           title="Collapse length against the separation limit\n(filled bf16, open fp16; "
+                 f"color: logit scale {', '.join(f'x{v:g}' for v in scales)})")
+    return save_figure(fig, config, NAME, "limit_vs_collapse.png")
 
 
 def _plot_sensitivity(sens: list[dict[str, Any]], held: dict[str, Any],
@@ -164,21 +196,25 @@ def _tables(summary: dict[str, Any]) -> str:
     slopes = [{"family": f, "seeds": len(v),
                **dict(zip(("mean", "low", "high"), bootstrap_interval(v), strict=True))}
               for f, v in summary["slopes"].items()]
-    limits = [{"seed": lim["seed"], "spread": lim["spread"], "spread_n": lim["spread_n"],
-               **{f"n*_{d}": v for d, v in lim["limit"].items()}} for lim in summary["limits"]]
+    pairs = [{**p, "first_equal": p["first_equal"] or f"never up to {p['max_n']}"}
+             for p in summary["limit_pairs"]]
     sens = [{"seed": r["point"]["seed"], "spearman": r["spearman"],
              "argmax_s": r["argmax_sensitivity"], "max S/B": max(r["ratio"])}
             for r in summary["sensitivity"]]
     return ("**Bitwise equality** (first grid length with equal final states; `equal_from`: "
             "equal at every grid length from there on):\n\n"
-            + md_table(equality, ["model", "seed", "family", "dtype", "first_equal",
-                                  "equal_from", "distance", "relative"])
+            + md_table(equality, ["model", "seed", "logit_scale", "family", "dtype",
+                                  "first_equal", "equal_from", "distance", "relative"])
             + f"\n**Log-log slope** of the fp32 distance ({summary['slope_span']}; 1/n has "
             "slope -1; 95% bootstrap interval over seeds):\n\n"
             + md_table(slopes, ["family", "mean", "low", "high", "seeds"])
             + "\n**Softmax-separation limit** n*(D, u) (Prop. B.4) from the logit spread D of "
-            "the last query on `BOS 1^n`, max over layers and heads:\n\n"
-            + md_table(limits, ["seed", "spread", "spread_n", "n*_fp32", "n*_bf16", "n*_fp16"])
+            "the last query on `BOS 1^n` (max over layers and heads), beside the first length "
+            "where the repeated pair is bitwise equal; logit_scale: the query weights times that "
+            f"factor (sharper attention); consistent: within a factor {LIMIT_FACTOR} of n*, or "
+            f"none seen up to N < {LIMIT_FACTOR} n*:\n\n"
+            + md_table(pairs, ["seed", "logit_scale", "spread", "dtype", "n_star",
+                               "first_equal", "consistent"])
             + "\n**Path-sum bound and sensitivity** (Spearman of log S against log B over "
             "s < n-1; argmax_s: most sensitive source):\n\n"
             + md_table(sens, ["seed", "spearman", "argmax_s", "max S/B"]))
@@ -186,7 +222,7 @@ def _tables(summary: dict[str, Any]) -> str:
 
 def run(config: BenchConfig) -> ExperimentResult:
     """Sweep the rotary models (and the trained GPT-2), summarise, plot, and state the claims."""
-    from tgnn.benchmarks.collapse_claims import collapse_claims
+    from tgnn.benchmarks.collapse_claims import collapse_claims, limit_pairs
     from tgnn.benchmarks.collapse_sensitivity import held_out_bound, sensitivity_point
 
     cfg = SIZES["smoke" if config.smoke else "quick" if config.quick else "full"]
@@ -196,9 +232,11 @@ def run(config: BenchConfig) -> ExperimentResult:
     sens = run_sweep(sensitivity_point, grid(seed=cfg["sens_seeds"], n=[cfg["sens_n"]],
                                              size=[cfg["size"]]), desc=f"{NAME} bound", **sweep)
     summary = summarise(results, cfg)
-    summary.update(sensitivity=sens, held_out=held_out_bound(sens), sensitivity_n=cfg["sens_n"])
+    summary.update(sensitivity=sens, held_out=held_out_bound(sens), sensitivity_n=cfg["sens_n"],
+                   limit_pairs=limit_pairs(summary["limits"], summary["equality"]))
     claims = collapse_claims(summary)
     figures = [_plot_distances(results, summary, config),
+               _plot_limits(summary["limit_pairs"], config),
                _plot_sensitivity(sens, summary["held_out"], config)]
     text = (f"Random-init rotary Llama ({cfg['size']}: "
             f"{'4 layers, 4 heads, width 64' if cfg['size'] == 'small' else '2 layers, width 32'}"

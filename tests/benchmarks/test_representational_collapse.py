@@ -6,6 +6,8 @@ models (CPU, seconds). Recorded values on this project's machine (torch 2.13, x8
   scans 128..1024);
 * fp32 log-log slope over n in [32, 512]: ``repeated`` -1.61 (seed 0), -1.43 (seed 1);
   ``copy`` -0.85 (both seeds);
+* the same model with its query weights x30 (logit spread 2.30 instead of 0.077): bf16 first
+  equal at 2048 instead of 362, beside Prop. B.4's n* = 2542 instead of 277;
 * small rotary Llama (4 layers, width 64), n = 64 text tokens: Spearman(log S, log B) 0.96-0.98
   over seeds 0-3, the first token the most sensitive source in every seed.
 """
@@ -90,3 +92,20 @@ def test_path_sum_bound_tracks_sensitivity_on_held_out_seeds() -> None:
         assert r["spearman"] > 0.9
         assert r["argmax_sensitivity"] == 0
     assert held_out_bound(results)["worst_ratio_over_C_fit"] <= 1.25
+
+
+def test_sharper_logits_postpone_the_collapse_as_the_separation_limit_predicts() -> None:
+    """Prop. B.4: n* grows like e^spread. Scaling the query weights by 30 widens the logit spread
+    (0.077 -> 2.30, n*_bf16 277 -> 2542) and moves the bf16 collapse from 362 to 2048 (recorded).
+    Tolerance: each measured length within a factor 8 of its n* (the section's rule: the limit
+    is a scale, not a threshold), and the sharp model collapsing at least 2x later."""
+    measured = {}
+    for scale in (1.0, 30.0):
+        ref, tok = rotary_model(0, "fp32", 4100, "tiny", logit_scale=scale)
+        n_star = softmax_separation_limit(logit_spread(ref, tok, 1024), "bf16")
+        model, _ = rotary_model(0, "bf16", 4100, "tiny", logit_scale=scale)
+        rows = distance_rows(model, tok, length_grid(256, 4096, per_octave=1), ["repeated"])
+        first = equality_lengths(rows)["first_equal"]
+        assert first is not None and n_star / 8 <= first <= 8 * n_star
+        measured[scale] = first
+    assert measured[30.0] >= 2 * measured[1.0]

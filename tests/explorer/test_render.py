@@ -70,9 +70,18 @@ def test_automatic_jacobian_weighs_time(monkeypatch: pytest.MonkeyPatch) -> None
     assert note.startswith("skipped: the exact Jacobian would take about 100 s (budget 10 s)")
     assert "sensitivity=True" in note and "--sensitivity" in note
     assert "sensitivity" not in keys(data, "profiles")
-    # too much memory even to time it: no estimate runs (jacobian_seconds_estimate would fail)
+    # long inputs are timed at TIMING_TOKENS and scaled by (n / TIMING_TOKENS)^2
     import tgnn.explorer.jacobian as jacobian
 
+    calls: list[int] = []
+    monkeypatch.setattr(jacobian, "TIMING_TOKENS", 2)
+    monkeypatch.setattr(sensitivity, "jacobian_seconds_estimate",
+                        lambda model, n, num_layers=1, num_probes=None: calls.append(n) or (
+                            4.0 if num_probes is None else 1.0))
+    data = page_data(render_html(model, tok, "abcd", jacobian_budget_s=20))  # 5 tokens
+    found = next(q for q in data["profiles"] if q["key"] == "sensitivity")
+    assert calls == [2, 2] and "about 25 s (budget 20 s)" in found["note"]  # 4 * 2.5^2
+    # too much memory even to time it: no estimate runs (jacobian_seconds_estimate would fail)
     monkeypatch.setattr(jacobian, "BACKWARD_MAX_BYTES", 100)  # 8 L H n^2 = 800
     monkeypatch.setattr(sensitivity, "jacobian_seconds_estimate", None)
     data = page_data(render_html(model, tok, "abcd"))

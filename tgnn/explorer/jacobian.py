@@ -5,8 +5,8 @@ backward passes per layer and ``L n d^2`` floats; the random-probe estimate
 (:func:`tgnn.metrics.sensitivity.probe_sensitivity`) costs ``num_probes`` passes per layer and
 comes with a standard error. The automatic choice (``mode=None``) takes both memory and time
 into account, with the time estimated by
-:func:`tgnn.metrics.sensitivity.jacobian_seconds_estimate` (one timed forward and backward):
-exact when it fits both budgets, else the probe estimate when that fits the time budget, else
+:func:`tgnn.metrics.sensitivity.jacobian_seconds_estimate` (timed on at most
+``TIMING_TOKENS`` tokens): exact when it fits both budgets, else the probe estimate when that fits the time budget, else
 nothing, and the page says why and how to ask for it.
 """
 
@@ -17,8 +17,8 @@ from typing import Any, Literal
 from tgnn.errors import ShapeError
 from tgnn.explorer.payload import Sensitivity
 
-__all__ = ["SENSITIVITY_MAX_BYTES", "BACKWARD_MAX_BYTES", "JACOBIAN_BUDGET_S", "NUM_PROBES",
-           "SensitivityMode", "measured_sensitivity"]
+__all__ = ["SENSITIVITY_MAX_BYTES", "BACKWARD_MAX_BYTES", "JACOBIAN_BUDGET_S", "TIMING_TOKENS",
+           "NUM_PROBES", "SensitivityMode", "measured_sensitivity"]
 
 SENSITIVITY_MAX_BYTES = 256 * 2**20
 """Largest exact Jacobian (``L n d^2`` floats) measured automatically."""
@@ -29,6 +29,11 @@ autograd) that the automatic choice runs, even only to time it."""
 
 JACOBIAN_BUDGET_S = 20.0
 """Seconds the automatic choice may spend on the sensitivity."""
+
+TIMING_TOKENS = 256
+"""Longer inputs are timed at this length and scaled by ``(n / 256)^2`` (attention's cost; an
+over-estimate where the rest of the model dominates), so choosing costs at most one backward
+batch at 256 tokens."""
 
 NUM_PROBES = 16
 """Random probes per layer of the estimate (standard error about ``1 / sqrt(2 * 16)``)."""
@@ -57,6 +62,16 @@ def _probe(model: Any, ids: Any, layers: list[int], probes: int) -> Sensitivity:
                        f"random-probe estimate, {probes} probes, +- 1 standard error", "")
 
 
+def _seconds(model: Any, n: int, num_layers: int, num_probes: int | None = None) -> float:
+    """:func:`~tgnn.metrics.sensitivity.jacobian_seconds_estimate`, timed at no more than
+    ``TIMING_TOKENS`` and scaled by ``(n / TIMING_TOKENS)^2`` beyond."""
+    from tgnn.metrics.sensitivity import jacobian_seconds_estimate
+
+    m = min(n, TIMING_TOKENS)
+    seconds = jacobian_seconds_estimate(model, m, num_layers=num_layers, num_probes=num_probes)
+    return seconds * (n / m) ** 2
+
+
 def measured_sensitivity(
     model: Any, input_ids: Any, num_layers: int, mode: SensitivityMode = None, *,
     budget_s: float = JACOBIAN_BUDGET_S, num_probes: int = NUM_PROBES,
@@ -67,10 +82,9 @@ def measured_sensitivity(
     automatic: none when one backward pass through eager attention would keep more than
     ``BACKWARD_MAX_BYTES`` (both methods differentiate it; the time estimate runs one), else
     exact if it needs at most ``SENSITIVITY_MAX_BYTES`` and about ``budget_s`` seconds, else
-    the estimate if it takes at most ``budget_s``, else none.
+    the estimate if it takes at most ``budget_s``, else none (times from
+    :func:`~tgnn.metrics.sensitivity.jacobian_seconds_estimate`, see ``TIMING_TOKENS``).
     """
-    from tgnn.metrics.sensitivity import jacobian_seconds_estimate
-
     if mode not in (True, False, None, "probe"):
         raise ShapeError(f"sensitivity: expected True, False, None or 'probe', got {mode!r}")
     layers = list(range(1, num_layers + 1))
@@ -88,13 +102,13 @@ def measured_sensitivity(
         return Sensitivity(note=(f"skipped: differentiating {n} tokens through eager attention "
                                  f"keeps about {backward / 2**30:.1f} GiB; {_ASK}"))
     size = 4 * num_layers * n * d * d
-    exact_s = jacobian_seconds_estimate(model, n, num_layers=num_layers)
+    exact_s = _seconds(model, n, num_layers)
     if size <= SENSITIVITY_MAX_BYTES and exact_s <= budget_s:
         return _exact(model, input_ids, layers)
     why = (f"the exact Jacobian needs about {size / 2**20:.0f} MiB"
            if size > SENSITIVITY_MAX_BYTES else
            f"the exact Jacobian would take about {exact_s:.0f} s (budget {budget_s:.0f} s)")
-    probe_s = jacobian_seconds_estimate(model, n, num_layers=num_layers, num_probes=num_probes)
+    probe_s = _seconds(model, n, num_layers, num_probes)
     if probe_s <= budget_s:
         found = _probe(model, input_ids, layers, num_probes)
         found.method += f"; {why}: {_ASK}"

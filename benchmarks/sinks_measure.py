@@ -33,6 +33,7 @@ from tgnn.errors import ShapeError
 __all__ = [
     "QUANTITIES",
     "Condition",
+    "batched_attention",
     "jacobian_profile",
     "measure",
     "nearest_neighbour_distance",
@@ -79,15 +80,16 @@ def nearest_neighbour_distance(hidden: torch.Tensor | np.ndarray) -> np.ndarray:
     return dist.min(axis=1) / np.linalg.norm(h, axis=1).mean()
 
 
-def _attention(cond: Condition) -> np.ndarray:
-    """``[L, S, n, n]`` head-averaged attention of every layer (tgnn capture, one forward)."""
+def batched_attention(model: Any, ids: torch.Tensor, mask: torch.Tensor | None = None
+                      ) -> np.ndarray:
+    """``[L, S, n, n]`` head-averaged attention of every layer for ``ids`` ``[S, n]`` (tgnn
+    capture, one forward); ``mask``: an additive ``[1, 1, n, n]`` mask shared by the batch."""
     from tgnn import capture_attention
 
-    mask = torch.ones_like(cond.ids) if cond.mask is None else cond.mask.expand(
-        cond.ids.shape[0], 1, -1, -1)
+    full = torch.ones_like(ids) if mask is None else mask.expand(ids.shape[0], 1, -1, -1)
     with torch.no_grad():
         layers = [item.weights.double().mean(1).numpy() for item in
-                  capture_attention(cond.model, {"input_ids": cond.ids, "attention_mask": mask})]
+                  capture_attention(model, {"input_ids": ids, "attention_mask": full})]
     return np.stack(layers)
 
 
@@ -119,7 +121,7 @@ def measure(cond: Condition) -> dict[str, np.ndarray]:
     src, dst = lay.content[:-1], lay.content[1:]
     picked = logp[:, src].gather(-1, cond.ids[:, dst, None])[..., 0]
     last = logp[:, lay.last].gather(-1, cond.targets[:, None])[:, 0]
-    stack = _attention(cond)
+    stack = batched_attention(cond.model, cond.ids, cond.mask)
     pairs = [resistances(stack[:, s], lay.first, lay.last) for s in range(stack.shape[1])]
     hidden = out.hidden_states[-1][:, lay.last].double()
     return {"loss": (-picked.mean(1)).numpy(), "last_loss": (-last).numpy(),

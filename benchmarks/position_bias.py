@@ -62,8 +62,8 @@ def position_point(point: dict[str, Any]) -> dict[str, Any]:
     n = ids.shape[1]
     causal = model.config.model_type != "bert"
     target = n - 1 if causal else 0
-    sens = jacobian_sensitivity(model, ids, targets=[target], chunk_size=CHUNK)[-1, 0]
-    sens = sens.double().numpy()
+    jac = jacobian_sensitivity(model, ids, targets=[target], chunk_size=CHUNK)[-1, 0]
+    sens = jac.double().numpy()
     capture = capture_sequence(model, ids)
     scores = predictor_scores(capture, target, causal)
     keep = np.arange(n) != target

@@ -81,7 +81,8 @@ def test_init_collapse_ranges_and_entropy_falls_with_scale(config: BenchConfig) 
         assert r["grad_ratio"] > 0
     first = {(r["point"]["beta"], r["point"]["alpha"]): r["entropy"][0] for r in rows}
     assert first[(4.0, 0.0)] < first[(0.5, 0.0)]  # sharper logits, lower entropy
-    assert result.numbers["beta_c"] == pytest.approx(math.sqrt(2 * math.log(8)))
+    assert result.numbers["beta_c"] == pytest.approx(math.sqrt(2))  # paper's beta_c(rho = 0)
+    assert any("REM critical scale" in c["paper"] for c in result.numbers["claims"])
 
 
 def test_consensus_attention_only_contracts(config: BenchConfig) -> None:

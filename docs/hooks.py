@@ -43,8 +43,9 @@ PACKAGES = (
 )
 MIRROR = Path("build") / "docs-src"
 REPORT = Path("reports") / "latest"
-# The committed quick report (refresh: `tgnn bench --quick --out docs/benchmarks/report`), shown
-# when no local report exists (CI, a fresh clone). mkdocs.yml excludes it from the pages.
+# The committed quick report (refresh: `tgnn bench --quick --out docs/benchmarks/report`; git keeps
+# report.md and the plots, not the results.json files), shown when no local report exists (CI, a
+# fresh clone). mkdocs.yml excludes it from the pages.
 COMMITTED_REPORT = Path("docs") / "benchmarks" / "report"
 # MathJax 3 from the installed `django-static-mathjax` (import name `mathjax`): the SVG output
 # bundle draws every glyph itself, so no web font is fetched (browsers refuse fonts from file://).
@@ -252,8 +253,9 @@ def _report_files(config: Any, root: Path) -> list[Any]:
 COMMITTED_NOTE = (
     "!!! note \"The committed quick report\"\n"
     "    This is the quick run committed with the sources (`docs/benchmarks/report/`, made by "
-    "`tgnn bench --quick --out docs/benchmarks/report`). Run `make bench` to write your own "
-    "`reports/latest/report.md`: `make docs` then shows that one here instead.\n"
+    "`tgnn bench --quick --out docs/benchmarks/report`; only its text and plots are kept, not "
+    "the `results.json` files it names). Run `make bench` to write your own "
+    "`reports/latest/`: `make docs` then shows that one here instead.\n"
 )
 
 

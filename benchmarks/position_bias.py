@@ -40,11 +40,11 @@ def plan(config: BenchConfig) -> list[tuple[str, int, int]]:
     if config.quick:
         return [(config.model, 96, 32), ("tgnn-gpt2-tiny-nobos", 96, 16),
                 ("gpt2-random@0.02", 96, 16), ("llama-random@0.02", 96, 16)]
-    full = [(config.model, 96, 32), (config.model, 128, 32), (config.model, 256, 32),
+    full = [(config.model, 96, 32), (config.model, 128, 32), (config.model, 256, 16),
             ("tgnn-gpt2-tiny-nobos", 96, 32), ("tgnn-gpt2-tiny-nobos", 128, 32)]
     full += [(f"{kind}-random@{r}", 96, 32) for kind in ("gpt2", "llama")
              for r in (0.02, 0.1, 0.3)]
-    return full + [("gpt2-random@0.02", 128, 32), ("llama-random@0.02", 512, 32),
+    return full + [("gpt2-random@0.02", 128, 32), ("llama-random@0.02", 512, 16),
                    ("minilm", 32, 8)]
 
 
@@ -75,7 +75,11 @@ def position_point(point: dict[str, Any]) -> dict[str, Any]:
     linear = bound / 2.0 ** len(layers)
     surrogate = surrogate_sensitivity(torch.from_numpy(capture["heads"]), 0.5, d=1,
                                       targets=[target])[0].numpy()
+    late = slice(n // 2, n)  # attention share of late queries: where output norms cancel most
+    gain_share = _gain_share(capture)
     return {"target": target, "log_sensitivity": log_s, "scores": scores,
+            "share": {"calibrated": float(capture["rho"][:, late].mean()),
+                      "gain": float(gain_share[:, late].mean())},
             "spearman": {k: float(spearman_rows(log_s[keep], v[keep])[0])
                          for k, v in scores.items()},
             "resistances": {"R_roll": np.exp(-scores["rollout_half"])},
@@ -83,6 +87,13 @@ def position_point(point: dict[str, Any]) -> dict[str, Any]:
             "bound_ratio": seen, "C_star": float(seen.max()),
             "spread": float(seen.max() / seen.min()),
             "surrogate_gap": float(np.abs(surrogate - linear).max())}
+
+
+def _gain_share(capture: dict[str, np.ndarray]) -> np.ndarray:
+    """``k / (1 + k)`` per layer and query, ``k_i = sum_h sum_j A^h_ij c^h_j``: the attention
+    share that the value-path gains imply, beside the calibrated ``rho``."""
+    k = np.einsum("lhij,lhj->li", capture["heads"], capture["key_gains"])
+    return k / (1.0 + k)
 
 
 def study(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -101,14 +112,15 @@ def study(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "profile": log_s.mean(0).tolist(),
             "predictor_profiles": {k: v.mean(0).tolist() for k, v in scores.items()},
             "primacy_rate": float(np.mean([r["primacy"] for r in sel])),
+            "share": {k: float(np.mean([r["share"][k] for r in sel])) for k in sel[0]["share"]},
             "bound": bound_held_out(np.stack([r["bound_ratio"] for r in sel])),
         })
     return groups
 
 
-def _cell(stat: dict[str, Any], key: str) -> str:
+def _cell(stat: dict[str, Any], key: str, name: str) -> str:
     value, (low, high) = stat[key], stat[f"{key}_ci"]
-    flag = " (pos.)" if stat["position_alone"] else ""
+    flag = " (pos.)" if stat["position_alone"] and name != "position" else ""
     return f"{value:.3f} [{low:.2f}, {high:.2f}]{flag}"
 
 
@@ -118,9 +130,20 @@ def _tables(groups: list[dict[str, Any]]) -> str:
     for key, label in (("mean", "Per-sequence Spearman, mean [95% CI over sequences]"),
                        ("averaged", "Averaged-profile Spearman [95% CI, sequences resampled]")):
         rows = [{"model": g["model"], "n": g["n"], "seqs": g["sequences"],
-                 **{k: _cell(g["summary"][k], key) for k in keys if k in g["summary"]}}
+                 **{k: _cell(g["summary"][k], key, k) for k in keys if k in g["summary"]}}
                 for g in groups]
         out += f"{label}:\n\n" + md_table(rows, ["model", "n", "seqs", *keys]) + "\n"
+    alone = [{"model": g["model"], "n": g["n"],
+              **{k: g["summary"][k]["min_abs_position_corr"] for k in keys[1:]
+                 if k in g["summary"]}} for g in groups]
+    out += ("Smallest |Spearman(score, position)| over the sequences (1: the predictor ranks by "
+            "position alone):\n\n" + md_table(alone, ["model", "n", *keys[1:]]) + "\n")
+    shares = [{"model": g["model"], "n": g["n"], "calibrated rho": g["share"]["calibrated"],
+               "gain share k/(1+k)": g["share"]["gain"]} for g in groups]
+    out += ("Attention share of the late queries (i >= n/2), mean over layers, queries and "
+            "sequences: the calibrated `rho` against the share implied by the value-path gains "
+            "(`k_i = sum_h sum_j A_ij c_j`):\n\n"
+            + md_table(shares, ["model", "n", "calibrated rho", "gain share k/(1+k)"]) + "\n")
     wins = [{"model": g["model"], "n": g["n"],
              **{k: g["summary"][k]["wins"] for k in keys if k in g["summary"]}} for g in groups]
     out += ("Sequences on which each predictor is best (ties count for each):\n\n"
@@ -140,7 +163,12 @@ def _tables(groups: list[dict[str, Any]]) -> str:
 def run(config: BenchConfig) -> ExperimentResult:
     """The study over :func:`plan`; tables, claims and figures of section 2."""
     from tgnn.benchmarks.claims import claims_numbers, claims_table
-    from tgnn.benchmarks.position_claims import INTRO, position_alone_text, position_claims
+    from tgnn.benchmarks.position_claims import (
+        INTRO,
+        losses_text,
+        position_alone_text,
+        position_claims,
+    )
     from tgnn.benchmarks.position_plots import plot_profiles, plot_spearman
 
     points = [{"model": m, "n": n, "seed": config.seed + k}
@@ -153,7 +181,7 @@ def run(config: BenchConfig) -> ExperimentResult:
              | {"resistances": r["resistances"]} for r in rows]
     numbers = {"rows": light, "groups": groups, "claims": claims_numbers(claims),
                "surrogate_gap_max": max(r["surrogate_gap"] for r in rows)}
-    text = (INTRO + _tables(groups) + position_alone_text(groups)
+    text = (INTRO + _tables(groups) + position_alone_text(groups) + losses_text(groups)
             + f"Linear surrogate check: max |surrogate - bound / 2^L| = "
               f"{numbers['surrogate_gap_max']:.2e} (equality expected).\n\n"
             + claims_table(claims))

@@ -6,8 +6,8 @@ backward passes per layer and ``L n d^2`` floats; the random-probe estimate
 comes with a standard error. The automatic choice (``mode=None``) takes both memory and time
 into account, with the time estimated by
 :func:`tgnn.metrics.sensitivity.jacobian_seconds_estimate` (timed on at most
-``TIMING_TOKENS`` tokens): exact when it fits both budgets, else the probe estimate when that fits the time budget, else
-nothing, and the page says why and how to ask for it.
+``TIMING_TOKENS`` tokens): exact when it fits both budgets, else the probe estimate when that
+fits the time budget, else nothing, and the page says why and how to ask for it.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ NUM_PROBES = 16
 
 SensitivityMode = bool | Literal["probe"] | None
 
-_ASK = "pass sensitivity=True (tgnn view --sensitivity) to measure it anyway"
+_ASK = "pass sensitivity=True (tgnn view --sensitivity exact) to measure it anyway"
 
 
 def _exact(model: Any, ids: Any, layers: list[int]) -> Sensitivity:
@@ -115,4 +115,5 @@ def measured_sensitivity(
         return found
     return Sensitivity(note=(f"skipped: {why}, the {num_probes}-probe estimate about "
                              f"{probe_s:.0f} s (budget {budget_s:.0f} s); {_ASK}, "
-                             "or sensitivity='probe' for the estimate"))
+                             "or sensitivity='probe' (tgnn view --sensitivity probe) for the "
+                             "estimate"))

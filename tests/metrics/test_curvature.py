@@ -214,13 +214,15 @@ def test_ollivier_hop_distances_equal_dijkstra_on_the_supports(
     W = type(W)(W)
     supp, _, ext_ptr = _supports(W, 0.5, 2.0, np.e)
     i, j = np.array(list(G.edges())).T
-    costs, offsets, lengths = _cost_blocks(W, supp, ext_ptr, 3.0 * length * (1 + 1e-9))(i, j)
     exact = csg.dijkstra(W, directed=False)  # equal lengths: hop counts off the pattern
-    for t, (x, y) in enumerate(zip(i, j, strict=True)):
-        sx, sy = supp[ext_ptr[x] : ext_ptr[x + 1]], supp[ext_ptr[y] : ext_ptr[y + 1]]
-        block = costs[offsets[t] : offsets[t + 1]].reshape(len(sx), len(sy))
-        np.testing.assert_allclose(block, exact[np.ix_(sx, sy)], rtol=1e-12)
-        assert lengths[t] == pytest.approx(exact[x, y], rel=1e-12)
+    for whole in (False, True):  # per batch of edges, or gathered from one n x n matrix
+        blocks = _cost_blocks(W, supp, ext_ptr, 3.0 * length * (1 + 1e-9), whole)
+        costs, offsets, lengths = blocks(i, j)
+        for t, (x, y) in enumerate(zip(i, j, strict=True)):
+            sx, sy = supp[ext_ptr[x] : ext_ptr[x + 1]], supp[ext_ptr[y] : ext_ptr[y + 1]]
+            block = costs[offsets[t] : offsets[t + 1]].reshape(len(sx), len(sy))
+            np.testing.assert_allclose(block, exact[np.ix_(sx, sy)], rtol=1e-12)
+            assert lengths[t] == pytest.approx(exact[x, y], rel=1e-12)
 
 
 def test_ollivier_batches_within_the_memory_budget_give_the_same_values(monkeypatch) -> None:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from tgnn._output import atomic_output, check_output
+from tgnn._progress import step
 from tgnn.errors import ShapeError
 from tgnn.explorer.jacobian import JACOBIAN_BUDGET_S, SensitivityMode, measured_sensitivity
 from tgnn.explorer.payload import Sensitivity, build_payload
@@ -155,10 +156,12 @@ def render_html(
         if model is None or tokenizer is None or text is None:
             raise ShapeError("model, tokenizer, text: expected all three, or attentions (or "
                              "graphs) and tokens")
-        graphs, tokens, ids = capture_text(model, tokenizer, text, overflow, window,
-                                           top_k=top_k, progress=progress)
-        found = measured_sensitivity(model, ids, len(graphs), sensitivity,
-                                     budget_s=jacobian_budget_s)
+        with step("capturing attention (sparse rows)"):
+            graphs, tokens, ids = capture_text(model, tokenizer, text, overflow, window,
+                                               top_k=top_k, progress=progress)
+        with step("choosing and measuring the Jacobian sensitivity"):
+            found = measured_sensitivity(model, ids, len(graphs), sensitivity,
+                                         budget_s=jacobian_budget_s)
         if found.values is not None and len(tokens) != found.values.shape[-1]:  # learned sink
             found.values = np.concatenate([np.full((len(graphs), 1), np.nan), found.values], 1)
             if found.stderr is not None:
@@ -172,12 +175,13 @@ def render_html(
     elif attentions is not None and graphs is not None:
         raise ShapeError("attentions, graphs: expected one of them, got both")
     title = title or "attention explorer"
-    if graphs is not None:
-        payload = build_sparse_payload(graphs, tokens, top_k=top_k, rho=rho, sensitivity=found,
-                                       title=title)
-    else:
-        payload = build_payload(attentions or [], tokens, top_k=top_k, rho=rho,
-                                sensitivity=found, title=title)
+    with step("computing the page's graph quantities"):
+        if graphs is not None:
+            payload = build_sparse_payload(graphs, tokens, top_k=top_k, rho=rho,
+                                           sensitivity=found, title=title)
+        else:
+            payload = build_payload(attentions or [], tokens, top_k=top_k, rho=rho,
+                                    sensitivity=found, title=title)
     return html_from_payload(payload)
 
 

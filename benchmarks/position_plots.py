@@ -15,12 +15,17 @@ NAME = "position_bias"
 
 
 def _shifted(curve: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """The curve standardised over the sources ``s != t`` (mean 0, standard deviation 1): the
+    shapes are what Spearman compares, and the scales of the predictors differ."""
     finite = np.isfinite(curve) & keep
-    return curve - (curve[finite].mean() if finite.any() else 0.0)
+    if not finite.any():
+        return curve
+    spread = curve[finite].std()
+    return (curve - curve[finite].mean()) / (spread if spread > 0 else 1.0)
 
 
 def plot_profiles(groups: list[dict[str, Any]], config: BenchConfig) -> str:
-    """Averaged ``log S`` (black) and averaged predictor scores, each centred on its mean."""
+    """Averaged ``log S`` (black) and averaged predictor scores, each standardised."""
     plt = pyplot()
     cols = min(4, len(groups))
     rows = -(-len(groups) // cols)
@@ -33,10 +38,11 @@ def plot_profiles(groups: list[dict[str, Any]], config: BenchConfig) -> str:
             ax.plot(np.where(keep, _shifted(np.asarray(curve, dtype=float), keep), np.nan),
                     lw=1, label=key)
         ax.set(title=f"{group['model']}, n={group['n']} ({group['sequences']} seq.)",
-               xlabel="source position s", ylabel="log scale, centred")
+               xlabel="source position s", ylabel="standardised log scale")
     for ax in axes.ravel()[len(groups):]:
         ax.axis("off")
     axes[0][0].legend(fontsize=6)
+    fig.tight_layout()
     return save_figure(fig, config, NAME, "profiles.png")
 
 
@@ -57,4 +63,5 @@ def plot_spearman(groups: list[dict[str, Any]], predictors: list[str], config: B
                ylim=(-1.05, 1.05))
     for ax in axes.ravel()[len(groups):]:
         ax.axis("off")
+    fig.tight_layout()
     return save_figure(fig, config, NAME, "spearman.png")

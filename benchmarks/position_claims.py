@@ -128,8 +128,9 @@ def _early_tokens(g: dict[str, Any], trained: bool) -> Claim:
     low, high = s["averaged_ci"]
     verdict = _sign_verdict(-high, -low)
     return Claim(
-        "Lee 2025, Sec. 3.2",
-        "causal masking makes early tokens dominate the information reaching late tokens",
+        "Lee 2025, Sec. 3.2; Barbero et al. 2024, Sec. 5 (path counts)",
+        "causal masking makes early tokens dominate the information reaching the last token "
+        "(more paths lead from them to it)",
         f"Spearman(averaged log S, s) = {s['averaged']:+.3f} (negative: early tokens dominate)",
         f"95% CI [{low:.3f}, {high:.3f}], {g['sequences']} sequences",
         verdict,

@@ -43,8 +43,8 @@ NAME = "sinks_pause"
 BASELINE = "BOS"
 SIZES = {  # sequences S, content m, pauses k, fine-tune steps and batch, Jacobian sequences
     "smoke": {"S": 2, "m": 10, "k": 2, "steps": 2, "batch": 2, "jac": 1},
-    "quick": {"S": 32, "m": 32, "k": 4, "steps": 40, "batch": 8, "jac": 2},
-    "full": {"S": 32, "m": 128, "k": 8, "steps": 150, "batch": 8, "jac": 2},
+    "quick": {"S": 32, "m": 32, "k": 4, "steps": 60, "batch": 16, "jac": 2},
+    "full": {"S": 32, "m": 128, "k": 8, "steps": 100, "batch": 16, "jac": 2},
 }
 
 

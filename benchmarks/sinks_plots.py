@@ -6,6 +6,7 @@ import math
 from typing import Any
 
 import numpy as np
+from matplotlib.ticker import NullFormatter
 from tgnn.benchmarks.common import pyplot
 from tgnn.benchmarks.report import BenchConfig, save_figure
 
@@ -45,6 +46,8 @@ def plot_quantities(summary: list[dict[str, Any]], groups: dict[str, str], confi
             ax.errorbar(r["mean"], yk, xerr=[[r["mean"] - r["low"]], [r["high"] - r["mean"]]],
                         fmt="o", color=colours[groups[label]], capsize=3)
         ax.set(title=title, xscale=scale)
+        if scale == "log":  # minor-tick labels of a short log range overlap
+            ax.xaxis.set_minor_formatter(NullFormatter())
         ax.grid(axis="x", alpha=0.3)
     for ax in axes[:, 0]:
         ax.set_yticks(y, labels, fontsize=8)

@@ -165,8 +165,8 @@ def collapse_point(point: dict[str, Any]) -> dict[str, Any]:
 
     ``model`` is :data:`ROTARY` (random-init rotary Llama, seeded; optional ``size`` and
     ``logit_scale``, see :func:`rotary_model`) or an embedded model name; ``families``
-    (default all). For the rotary model in fp32 the point also measures the logit spread at
-    ``spread_n`` when given.
+    (default all). Given ``spread_n``, the point also measures the logit spread of the rotary
+    model (in fp32, whatever the point's dtype) at that length.
     """
     from tgnn.benchmarks.common import load_model
 
@@ -179,7 +179,10 @@ def collapse_point(point: dict[str, Any]) -> dict[str, Any]:
     families = point.get("families", FAMILIES)
     rows = [{**r, "dtype": point["dtype"]} for r in distance_rows(model, tok, lengths, families)]
     out: dict[str, Any] = {"rows": rows}
-    if point["model"] == ROTARY and point["dtype"] == "fp32" and point.get("spread_n"):
+    if point["model"] == ROTARY and point.get("spread_n"):
+        if point["dtype"] != "fp32":  # the spread is measured on the fp32 model
+            model, tok = rotary_model(int(point["seed"]), "fp32", int(point["spread_n"]) + 2,
+                                      point.get("size", "small"), point.get("logit_scale", 1.0))
         out["spread"] = logit_spread(model, tok, int(point["spread_n"]))
     return out
 

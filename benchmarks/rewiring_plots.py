@@ -31,8 +31,10 @@ def plot_graphs(rows: list[dict[str, Any]], config: BenchConfig, name: str) -> s
         ax.axhline(1.0, color="k", lw=0.8, ls=":")
         ax.set_xticks(x, [r["transform"] for r in sel])
         ax.set(title=graph, ylabel="total R after / before")
-    axes[0, 0].legend(fontsize=7, loc="lower left")
-    fig.tight_layout()
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=8,
+               bbox_to_anchor=(0.5, -0.02))
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
     return save_figure(fig, config, name, "total_resistance.png")
 
 

@@ -1,18 +1,28 @@
 """The corpus sweep: the table's schema and values, the same rows in this process, in spawned
-processes and on a local Ray instance, the CSV / JSON lines writer, and ``tgnn sweep``."""
+processes and on a local Ray instance, in other dtypes up to rounding, the CSV / JSON lines
+writer, and ``tgnn sweep``."""
 
 from __future__ import annotations
 
 import csv
 import json
 import math
+import re
 from pathlib import Path
 
 import pytest
+import torch
 from typer.testing import CliRunner
 
+from tgnn import sweep
 from tgnn.cli import app
-from tgnn.errors import ContextLengthError, EmptyInputError, OutputExistsError, ShapeError
+from tgnn.errors import (
+    ContextLengthError,
+    EmptyInputError,
+    OptionError,
+    OutputExistsError,
+    ShapeError,
+)
 from tgnn.sweep import COLUMNS, corpus_sweep, write_rows
 
 DOCS = {"cat": "The cat sat on the mat.", "graph": "Graphs explain attention!"}
@@ -118,10 +128,56 @@ def test_a_learned_sink_node_gets_no_position_row() -> None:
     (lambda: corpus_sweep(["a"], ["random:gpt2"], top_k=0), ShapeError, "top_k: expected an"),
     (lambda: corpus_sweep(["a"], ["random:gpt2"], overflow="windows"), ShapeError, "overflow:"),
     (lambda: corpus_sweep(["a"], ["random:gpt2"], workers=0), ShapeError, "workers: expected"),
+    (lambda: corpus_sweep(["a"], ["random:gpt2"], dtype="float8"), OptionError,
+     "dtype: expected one of float32, float64, bfloat16, float16, got 'float8'"),
+    (lambda: corpus_sweep(["a"], ["random:gpt2"], dtype=torch.int64), OptionError,
+     "dtype: expected one of .*, got torch.int64"),
 ])
 def test_bad_arguments_are_named(call: object, error: type[Exception], match: str) -> None:
     with pytest.raises(error, match=match):
         call()  # type: ignore[operator]
+
+
+def test_other_dtypes_give_the_float32_rows_up_to_rounding(
+    rows: list[dict[str, object]]
+) -> None:
+    """The dtype reaches the loaded models and changes only rounding: float64 weights give the
+    float32 table to float32's precision; bfloat16 weights (8-bit mantissa) give the exact row
+    facts (full softmax rows, captured in float32) to 1e-3, but not bit for bit."""
+    wide = corpus_sweep(DOCS, MODELS, top_k=3, dtype="float64")
+    narrow = corpus_sweep(DOCS, MODELS, top_k=3, dtype=torch.bfloat16)
+    assert sweep._model("random:gpt2", "cpu", "bfloat16")[0].dtype == torch.bfloat16
+    assert sweep._model("random:llama", "cpu", "float64")[0].dtype == torch.float64
+    facts = ("entropy", "first_token_mass", "column_sum")
+    for other, names, tolerance in ((wide, (*facts, "kept_mass", "spectral_gap"), 1e-5),
+                                    (narrow, facts, 1e-3)):
+        assert [row["edges"] for row in other] == [row["edges"] for row in rows]
+        for ours, theirs in zip(rows, other, strict=True):
+            for name in names:
+                if ours[name] is None:
+                    assert theirs[name] is None
+                else:
+                    assert theirs[name] == pytest.approx(ours[name], abs=tolerance), name
+    assert narrow != rows
+
+
+@pytest.mark.parametrize(("device", "message"), [
+    ("tpu", "device: expected cpu, cuda, cuda:N or mps, got 'tpu'"),
+    ("meta", "device: expected cpu, cuda, cuda:N or mps, got 'meta'"),
+    ("cuda:x", "device: expected cpu, cuda, cuda:N or mps, got 'cuda:x'"),
+    pytest.param("cuda", "device: expected a device this torch can use, got 'cuda' (this torch "
+                 "build sees no CUDA device); use cpu",
+                 marks=pytest.mark.skipif(torch.cuda.is_available(), reason="has CUDA")),
+    pytest.param("mps", "device: expected a device this torch can use, got 'mps' (MPS is not "
+                 "available here); use cpu",
+                 marks=pytest.mark.skipif(torch.backends.mps.is_available(), reason="has MPS")),
+])
+def test_a_device_this_torch_cannot_use_is_refused_before_any_model_loads(
+    device: str, message: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sweep, "load_model", lambda *a, **k: pytest.fail("a model loaded"))
+    with pytest.raises(OptionError, match=f"^{re.escape(message)}$"):
+        corpus_sweep(["a"], ["random:gpt2"], device=device)
 
 
 def test_csv_and_json_lines_round_trip(rows: list[dict[str, object]], tmp_path: Path) -> None:

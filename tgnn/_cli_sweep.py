@@ -8,7 +8,15 @@ from typing import Annotated
 
 import typer
 
-from tgnn._cli_common import DebugOption, QuietOption, fail, running
+from tgnn._cli_common import (
+    DTYPES,
+    DebugOption,
+    DeviceOption,
+    DtypeOption,
+    QuietOption,
+    fail,
+    running,
+)
 from tgnn._progress import live, step
 
 __all__ = ["SWEEP_HELP", "SWEEP_SHORT_HELP", "sweep"]
@@ -59,7 +67,9 @@ SWEEP_HELP = (
     "Models: tgnn-gpt2-tiny (default), tgnn-gpt2-tiny-nobos, minilm, random:gpt2, "
     "random:llama, random:bert, a .safetensors file or a Hugging Face checkpoint folder.\n\n"
     "Points run one after the other, on --workers local processes, or as Ray tasks with --ray "
-    "(on a cluster: --ray auto)."
+    "(on a cluster: --ray auto). --device and --dtype place every model (each worker "
+    "loads its own copy there); the rows are the same on every device up to the dtype's "
+    "rounding."
 )
 
 
@@ -96,12 +106,14 @@ def sweep(
         "--ray", help="Run on Ray: 'auto' joins this machine's cluster (ray start), "
                       "'ray://HOST:10001' or 'HOST:6379' a remote one, 'local' starts one on "
                       "this machine's cores.", show_default=False)] = None,
+    device: DeviceOption = "cpu",
+    dtype: DtypeOption = "float32",
     quiet: QuietOption = False,
     debug: DebugOption = False,
 ) -> None:
     """Measure many documents in many models: per-layer metrics and per-token profiles."""
     from tgnn._output import check_output
-    from tgnn.sweep import check_model, corpus_sweep, write_rows
+    from tgnn.sweep import check_device, check_dtype, check_model, corpus_sweep, write_rows
 
     if out.suffix.lower() not in (".csv", ".jsonl"):
         raise fail("sweep", f"--out: expected a .csv or .jsonl file, got {str(out)!r}")
@@ -113,11 +125,14 @@ def sweep(
             docs = _sweep_documents(documents or [], text or [])
             for name in models:
                 check_model(name)
+            check_device(device, argument="--device")
+            check_dtype(dtype, argument="--dtype", allowed=DTYPES)
             with step(f"measuring {len(docs)} documents x {len(models)} models"):
                 rows = corpus_sweep(docs, models, layers=layer, top_k=top_k or None,
                                     max_tokens=max_tokens, overflow=overflow.value,
                                     profiles=profiles, gap_max_nodes=gap_max_nodes,
-                                    workers=workers, ray_address=ray, progress=live())
+                                    workers=workers, ray_address=ray, progress=live(),
+                                    device=device, dtype=dtype)
             with step(f"writing {out}"):
                 write_rows(rows, out, force=force)
     except ConnectionError as error:  # ray.init found no cluster at the address

@@ -37,7 +37,7 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tgnn.errors import (
     DisconnectedGraphError,
@@ -47,13 +47,19 @@ from tgnn.errors import (
     SizeLimitError,
 )
 
-__all__ = ["COLUMNS", "corpus_sweep", "check_model", "write_rows"]
+if TYPE_CHECKING:
+    import torch
+
+__all__ = ["COLUMNS", "DTYPE_NAMES", "corpus_sweep", "check_device", "check_dtype", "check_model",
+           "write_rows"]
 
 COLUMNS = ("model", "doc", "layer", "kind", "pos", "token", "n", "heads", "edges", "kept_mass",
            "entropy", "first_token_mass", "column_sum", "spectral_gap")
 """The columns of every row, in order (see the table of :mod:`tgnn.sweep`)."""
 
 RANDOM_KINDS = ("gpt2", "llama", "bert")
+DTYPE_NAMES = ("float32", "float64", "bfloat16", "float16")
+"""The model dtypes :func:`check_dtype` accepts (by name or as ``torch.dtype``)."""
 _OVERFLOWS = ("error", "keep_first", "keep_last")
 
 
@@ -94,6 +100,67 @@ def check_model(name: str) -> str:
     )
 
 
+def check_device(device: Any, *, argument: str = "device") -> torch.device:
+    """``device`` as a ``torch.device`` that this torch can use: ``cpu``, ``cuda``, ``cuda:N``
+    (a GPU this machine has) or ``mps``. Checked before any model loads.
+
+    Raises
+    ------
+    OptionError
+        Another device type, a malformed name, or a device this torch build or machine lacks
+        (the message names ``argument`` and says what to pass instead).
+
+    Examples
+    --------
+    >>> check_device("cpu")
+    device(type='cpu')
+    >>> check_device("tpu", argument="--device")
+    Traceback (most recent call last):
+    ...
+    tgnn.errors.OptionError: --device: expected cpu, cuda, cuda:N or mps, got 'tpu'
+    """
+    import torch
+
+    try:
+        where = torch.device(device)
+    except (RuntimeError, TypeError):
+        where = torch.device("meta")  # refused below
+    if where.type not in ("cpu", "cuda", "mps"):
+        raise OptionError(f"{argument}: expected cpu, cuda, cuda:N or mps, got {device!r}")
+    missing = ""
+    if where.type == "cuda" and not torch.cuda.is_available():
+        missing = "this torch build sees no CUDA device"
+    elif where.type == "cuda" and (where.index or 0) >= torch.cuda.device_count():
+        missing = f"this machine has {torch.cuda.device_count()} CUDA devices"
+    elif where.type == "mps" and not torch.backends.mps.is_available():
+        missing = "MPS is not available here"
+    if missing:
+        raise OptionError(f"{argument}: expected a device this torch can use, got {device!r} "
+                          f"({missing}); use cpu")
+    return where
+
+
+def check_dtype(dtype: Any, *, argument: str = "dtype",
+                allowed: Sequence[str] = DTYPE_NAMES) -> torch.dtype:
+    """``dtype`` (a name among ``allowed`` or such a ``torch.dtype``) as a ``torch.dtype``.
+
+    Examples
+    --------
+    >>> check_dtype("bfloat16")
+    torch.bfloat16
+    >>> check_dtype("float8", argument="--dtype")
+    Traceback (most recent call last):
+    ...
+    tgnn.errors.OptionError: --dtype: expected one of float32, ..., float16, got 'float8'
+    """
+    import torch
+
+    name = str(dtype).removeprefix("torch.") if isinstance(dtype, (str, torch.dtype)) else ""
+    if name not in allowed:
+        raise OptionError(f"{argument}: expected one of {', '.join(allowed)}, got {dtype!r}")
+    return getattr(torch, name)  # type: ignore[no-any-return]
+
+
 def load_model(name: str, device: Any = "cpu", dtype: Any = None) -> tuple[Any, Any]:
     """``(model, tokenizer)`` of a name :func:`check_model` accepts (``random:KIND`` included),
     never from the hub; shared by the sweep and the command line."""
@@ -106,9 +173,12 @@ def load_model(name: str, device: Any = "cpu", dtype: Any = None) -> tuple[Any, 
 
 
 @functools.lru_cache(maxsize=4)
-def _model(name: str) -> tuple[Any, Any]:
-    """``(model, tokenizer)``, loaded once per process (each worker keeps its own)."""
-    return load_model(name)
+def _model(name: str, device: str, dtype: str) -> tuple[Any, Any]:
+    """``(model, tokenizer)`` on ``device`` in ``dtype`` (names), loaded once per process (each
+    worker keeps its own)."""
+    import torch
+
+    return load_model(name, device=device, dtype=getattr(torch, dtype))
 
 
 def tokenize_quietly(tokenizer: Any, text: str | list[str]) -> dict[str, Any]:
@@ -188,7 +258,7 @@ def sweep_point(point: Mapping[str, Any]) -> dict[str, Any]:
     from tgnn.convert import Overflow, capture_sparse_graphs
     from tgnn.convert.context import context_windows
 
-    model, tokenizer = _model(point["model"])
+    model, tokenizer = _model(point["model"], point["device"], point["dtype"])
     inputs = tokenize_quietly(tokenizer, point["text"])
     ids = inputs["input_ids"][0].tolist()
     special = set(getattr(tokenizer, "all_special_ids", None) or [])
@@ -197,9 +267,10 @@ def sweep_point(point: Mapping[str, Any]) -> dict[str, Any]:
         cut = Overflow("keep_first", keep_prefix=ends[0], keep_suffix=ends[1])
         inputs = context_windows(inputs, point["max_tokens"], cut)[0].inputs
     policy = Overflow(point["overflow"], keep_prefix=ends[0], keep_suffix=ends[1])
+    inputs = {key: value.to(model.device) for key, value in inputs.items()}
     graphs = capture_sparse_graphs(model, inputs, layers=point["layers"], top_k=point["top_k"],
                                    overflow=policy)
-    return {"rows": [row for graph in graphs for row in _rows(graph, point)]}
+    return {"rows": [row for graph in graphs for row in _rows(graph.cpu(), point)]}
 
 
 def _documents(documents: Mapping[str, str] | Sequence[str]) -> dict[str, str]:
@@ -236,6 +307,8 @@ def corpus_sweep(
     workers: int = 1,
     ray_address: str | None = None,
     progress: bool = False,
+    device: Any = "cpu",
+    dtype: Any = "float32",
 ) -> list[dict[str, Any]]:
     """Per-layer metrics and per-position profiles of many documents in many models, as rows.
 
@@ -279,6 +352,13 @@ def corpus_sweep(
         ``"ray://host:10001"`` or ``"host:6379"`` joins that one. Needs ``pip install 'tgnn[ray]'``.
     progress
         Show a progress bar over the points.
+    device, dtype
+        Where each model runs and the dtype of its weights (checked by :func:`check_device` and
+        :func:`check_dtype` before any model loads): ``"cpu"`` (default), ``"cuda"``,
+        ``"cuda:N"`` or ``"mps"``; ``"float32"`` (default), ``"float64"``, ``"bfloat16"`` or
+        ``"float16"``. The inputs go to the model's device; attention is captured in float32
+        whatever the weights, and the rows are computed on the CPU. A worker process holds
+        one copy of each model on ``device``.
 
     Returns
     -------
@@ -311,6 +391,7 @@ def corpus_sweep(
     if isinstance(models, str) or not models:
         raise ShapeError(f"models: expected a non-empty list of model names, got {models!r}")
     names = [check_model(name) for name in models]
+    where, weights = check_device(device), check_dtype(dtype)
     if layers is not None:
         layers = list(layers)
         for layer in layers:
@@ -323,7 +404,8 @@ def corpus_sweep(
     if mode not in _OVERFLOWS:
         raise OptionError(f"overflow: expected one of {_OVERFLOWS}, got {overflow!r}")
     common = {"layers": layers, "top_k": top_k, "max_tokens": max_tokens, "overflow": mode,
-              "profiles": bool(profiles), "gap_max_nodes": gap_max_nodes, "seed": 0}
+              "profiles": bool(profiles), "gap_max_nodes": gap_max_nodes, "seed": 0,
+              "device": str(where), "dtype": str(weights).removeprefix("torch.")}
     points = [point | {"text": docs[point["doc"]]} | common
               for point in grid(model=names, doc=list(docs))]
     results = run_sweep(sweep_point, points, workers=workers, ray_address=ray_address,

@@ -35,6 +35,7 @@ from tgnn.models.tiny import (
     uniform_first_mass,
 )
 from tgnn.models.tokenizer import CharTokenizer
+from tgnn.sweep import check_device, check_dtype
 
 __all__ = ["train_tiny", "output_files", "windows", "held_out_loss", "WEIGHTS_DIR"]
 
@@ -64,6 +65,7 @@ def windows(ids: torch.Tensor, starts: torch.Tensor, bos: bool, n_ctx: int = N_C
 
 
 def _loss(model: GPT2LMHeadModel, batch: torch.Tensor, bos: bool) -> torch.Tensor:
+    batch = batch.to(model.device)
     labels = batch.clone()
     if bos:
         labels[:, 0] = -100  # never a prediction target (HF shifts labels by one)
@@ -91,6 +93,23 @@ def held_out_loss(
     return total / count
 
 
+def _step(model: GPT2LMHeadModel, opt: torch.optim.Optimizer, scaler: torch.amp.GradScaler,
+          batch: torch.Tensor, bos: bool, compute: torch.dtype) -> float:
+    """One optimizer step; returns the batch loss. The forward pass runs under autocast in
+    ``compute`` (none for float32), the loss is scaled for float16 (``scaler``), the gradients
+    are unscaled and clipped to norm 1 before AdamW's float32 update."""
+    mixed = compute != torch.float32
+    with torch.autocast(model.device.type, dtype=compute, enabled=mixed):
+        loss = _loss(model, batch, bos)
+    opt.zero_grad(set_to_none=True)
+    scaler.scale(loss).backward()
+    scaler.unscale_(opt)
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    scaler.step(opt)
+    scaler.update()
+    return float(loss.detach())
+
+
 def _lr(step: int, steps: int, peak: float, warmup: int) -> float:
     if step < warmup:
         return peak * (step + 1) / warmup
@@ -101,7 +120,7 @@ def _lr(step: int, steps: int, peak: float, warmup: int) -> float:
 def _sink_report(model: GPT2LMHeadModel, ids: torch.Tensor, bos: bool) -> dict[str, Any]:
     width = N_CTX - 1 if bos else N_CTX
     rows = windows(ids, torch.arange(0, 8 * width, width), bos)
-    mass = first_token_mass(model, rows)
+    mass = first_token_mass(model, rows.to(model.device))
     uniform = uniform_first_mass(N_CTX)
     return {
         "first_token_mass_per_layer": [round(float(x), 5) for x in mass.mean(dim=1)],
@@ -143,7 +162,7 @@ def train_tiny(
     batch: int = 16, lr: float = 2e-3, threads: int = 1, max_minutes: float | None = None,
     weight_decay: float = 0.1, init: str | Path | None = None, stop_after: int | None = None,
     progress: bool = True, eval_windows: int | None = None, window: int = N_CTX,
-    overwrite: bool = False,
+    overwrite: bool = False, device: Any = "cpu", dtype: Any = "float32",
 ) -> dict[str, Any]:
     """Train the tiny character GPT-2 and write its files to ``out``; return the metadata.
 
@@ -160,8 +179,21 @@ def train_tiny(
     which must lie outside the installed package; existing ones are replaced only with
     ``overwrite=True``. Both are checked before training, and the files are written through
     temporary files at the end, so a failed or interrupted run leaves existing files as they were.
+
+    ``device`` is where the model trains (``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"mps"``,
+    checked by :func:`tgnn.sweep.check_device`); ``dtype`` the precision of the training passes:
+    ``"float32"`` (default), or ``"bfloat16"`` / ``"float16"`` as mixed precision (Micikevicius
+    et al. 2018, "Mixed precision training"): the weights and AdamW's state stay float32, the
+    forward pass runs under :func:`torch.autocast` in that dtype, and float16 losses are scaled
+    (:class:`torch.amp.GradScaler`; a step whose gradients overflow is skipped). Both work on
+    the CPU too (float16 slowly). The held-out loss and the sink report are computed in
+    float32, and the weights are written in float32, whatever the device and dtype. The
+    random windows are drawn on the CPU, so a seed gives the same data on every device; the
+    weights differ between devices and dtypes by rounding.
     """
     output_files(out, bos, overwrite=overwrite)
+    where = check_device(device)
+    compute = check_dtype(dtype, allowed=("float32", "bfloat16", "float16"))
     if steps < 1 or batch < 1:
         raise ShapeError(f"steps, batch: expected positive, got {steps}, {batch}")
     if not 2 <= window <= N_CTX:
@@ -175,10 +207,12 @@ def train_tiny(
     model = GPT2LMHeadModel(tiny_config(tok.vocab_size))
     if init is not None:
         load_model(model, str(init))
+    model.to(device=where)  # type: ignore[call-arg]  # transformers types its .to wrapper badly
     model.set_attn_implementation("sdpa")
     model.train()
     opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.95),
                             weight_decay=weight_decay)
+    scaler = torch.amp.GradScaler(where.type, enabled=compute == torch.float16)
     gen = torch.Generator().manual_seed(seed)
     width = window - 1 if bos else window
     t0, done, loss = time.perf_counter(), 0, float("nan")
@@ -187,12 +221,8 @@ def train_tiny(
         for group in opt.param_groups:
             group["lr"] = _lr(step, steps, lr, warmup=min(200, steps // 10 + 1))
         starts = torch.randint(0, len(train_ids) - width, (batch,), generator=gen)
-        loss_t = _loss(model, windows(train_ids, starts, bos, n_ctx=window), bos)
-        opt.zero_grad(set_to_none=True)
-        loss_t.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        value = float(loss_t.detach())
+        value = _step(model, opt, scaler, windows(train_ids, starts, bos, n_ctx=window), bos,
+                      compute)
         done, loss = step + 1, (0.98 * loss + 0.02 * value) if step else value
         bar.set_postfix(loss=f"{loss:.3f}")
         if done == stop_after or (
@@ -211,7 +241,8 @@ def train_tiny(
         "train_loss_ema": round(loss, 5), "train_time_s": round(train_s, 1), "threads": threads,
         "n_params": sum(p.numel() for p in model.parameters()),
         "corpus": f"pydoc_data.topics (Python {platform.python_version()}), last 10% held out",
-        "torch": torch.__version__,
+        "torch": torch.__version__, "device": str(where),
+        "dtype": str(compute).removeprefix("torch."),
     }
     meta.update(_sink_report(model, held_ids, bos))
     _write(model, tok, meta, output_files(out, bos, overwrite=overwrite), overwrite)

@@ -49,6 +49,30 @@ class BenchConfig:
     progress: bool = True
     smoke: bool = False  # tiniest configuration, for the tests
     threads: int | None = None  # torch threads of this process (None: 1 when quick)
+    device: str = "cpu"  # only the CPU: see __post_init__
+    dtype: str = "float32"  # only float32: each section sets its own precisions
+
+    def __post_init__(self) -> None:
+        """Refuse a device other than the CPU and a dtype other than float32, in one line.
+
+        The report's figures are CPU measurements (timings, float32 tolerances), and the
+        sections build their inputs, masks and random-init models on the CPU themselves: a
+        model moved elsewhere would meet CPU tensors. Precision is a variable of its own in
+        the sections that study it (``representational_collapse``), so one dtype for all
+        would change what they compare.
+        """
+        from tgnn.errors import OptionError
+
+        if str(self.device) != "cpu":
+            raise OptionError(
+                f"device: expected 'cpu', got {self.device!r}: the report's figures are "
+                "measured on the CPU and every section builds its inputs there, so no section "
+                "runs on a GPU yet; every other tgnn command takes --device")
+        if str(self.dtype).removeprefix("torch.") != "float32":
+            raise OptionError(
+                f"dtype: expected 'float32', got {self.dtype!r}: the sections set their own "
+                "precisions (representational_collapse compares float32, bfloat16 and "
+                "float16); every other tgnn command takes --dtype")
 
     def folder(self, name: str) -> Path:
         """The experiment's output folder ``out/name`` (created)."""

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from tgnn._cli_common import (
+    DTYPES,
     DebugOption,
     DeviceOption,
     DtypeOption,
@@ -247,6 +248,11 @@ def train_tiny_cmd(
     init: Annotated[Path | None, typer.Option(
         help="Continue from these weights (a .safetensors file from train-tiny).",
         exists=True, dir_okay=False)] = None,
+    device: DeviceOption = "cpu",
+    dtype: Annotated[str, typer.Option(
+        help="Precision of the training passes: float32, or bfloat16 or float16 as mixed "
+             "precision (float32 weights and optimizer; float16 with loss scaling).")
+    ] = "float32",
     quiet: QuietOption = False,
     debug: DebugOption = False,
 ) -> None:
@@ -255,19 +261,23 @@ def train_tiny_cmd(
     Writes tgnn-gpt2-tiny.safetensors, .config.json, .tokenizer.json and .meta.json (with
     --no-bos the tgnn-gpt2-tiny-nobos files) to OUT; load the model with tgnn.models.load and
     the path of the .safetensors file. Existing files are replaced only with --force, after a
-    successful run. Trains on the CPU in float32 (the weights ship in float32).
+    successful run. The weights are written in float32 whatever --device and --dtype; a seed
+    gives the same run on one device, and runs on other devices or dtypes differ by rounding.
     """
     import json
 
     from tgnn.models.train import output_files, train_tiny
+    from tgnn.sweep import check_device, check_dtype
 
     with running("train-tiny", quiet=quiet, debug=debug):
         output_files(out, not no_bos, overwrite=force, argument="--out", option="--force")
+        check_device(device, argument="--device")
+        check_dtype(dtype, argument="--dtype", allowed=DTYPES)
         with step("training"):
             meta = train_tiny(steps=steps, bos=not no_bos, out=out, seed=seed, batch=batch,
                               threads=threads, max_minutes=max_minutes, stop_after=stop_after,
                               lr=lr, weight_decay=weight_decay, init=init, window=window,
-                              overwrite=force, progress=live())
+                              overwrite=force, progress=live(), device=device, dtype=dtype)
     typer.echo(json.dumps(meta, indent=1))
 
 
@@ -284,6 +294,12 @@ def bench(
     ray: Annotated[str | None, typer.Option(
         "--ray", help="Ray address for sweeps ('local' starts one).", show_default=False)] = None,
     threads: Annotated[int, typer.Option(help="Torch threads (0: 1 with --quick).")] = 0,
+    device: Annotated[str, typer.Option(
+        help="Where the models run: cpu only (the report's figures are CPU measurements).")
+    ] = "cpu",
+    dtype: Annotated[str, typer.Option(
+        help="The models' weights: float32 only (the sections set their own precisions).")
+    ] = "float32",
     quiet: QuietOption = False,
     debug: DebugOption = False,
 ) -> None:
@@ -291,7 +307,8 @@ def bench(
 
     OUT is the report folder: a run updates the files of the experiments it runs there and
     rewrites report.md from all results in it. It must lie outside the installed package.
-    The experiments run their models on the CPU.
+    The experiments run their models on the CPU in float32 (a section that studies precision
+    sets its own); --device and --dtype accept only these values, and results.json records them.
     """
     from tgnn._output import outside_package
     from tgnn.benchmarks.suite import EXPERIMENTS, run_suite
@@ -305,7 +322,7 @@ def bench(
                               f"got {', '.join(unknown)}")
         _, report = run_suite(names or None, quick=quick, model=model, out=out, seed=seed,
                               workers=workers, ray_address=ray, threads=threads or None,
-                              progress=not quiet)
+                              progress=not quiet, device=device, dtype=dtype)
     typer.echo(f"report: {report}")
 
 

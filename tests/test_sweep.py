@@ -180,6 +180,16 @@ def test_a_device_this_torch_cannot_use_is_refused_before_any_model_loads(
         corpus_sweep(["a"], ["random:gpt2"], device=device)
 
 
+def test_ray_with_a_gpu_is_refused_before_ray_starts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The sweep's Ray tasks ask for CPUs only, so Ray hides every GPU from them."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    monkeypatch.setattr(sweep, "load_model", lambda *a, **k: pytest.fail("a model loaded"))
+    with pytest.raises(OptionError, match="^device: expected cpu with Ray .*, got 'cuda'; run "
+                                          "without Ray to use cuda$"):
+        corpus_sweep(["a"], ["random:gpt2"], device="cuda", ray_address="local")
+
+
 def test_csv_and_json_lines_round_trip(rows: list[dict[str, object]], tmp_path: Path) -> None:
     table = write_rows(rows, tmp_path / "rows.csv")
     with table.open(encoding="utf-8", newline="") as handle:

@@ -358,7 +358,8 @@ def corpus_sweep(
         ``"cuda:N"`` or ``"mps"``; ``"float32"`` (default), ``"float64"``, ``"bfloat16"`` or
         ``"float16"``. The inputs go to the model's device; attention is captured in float32
         whatever the weights, and the rows are computed on the CPU. A worker process holds
-        one copy of each model on ``device``.
+        one copy of each model on ``device``. Ray tasks get CPUs only: with ``ray_address``
+        the device must be the CPU.
 
     Returns
     -------
@@ -392,6 +393,9 @@ def corpus_sweep(
         raise ShapeError(f"models: expected a non-empty list of model names, got {models!r}")
     names = [check_model(name) for name in models]
     where, weights = check_device(device), check_dtype(dtype)
+    if ray_address is not None and where.type != "cpu":  # tasks ask Ray for CPUs, never a GPU
+        raise OptionError(f"device: expected cpu with Ray (its sweep tasks get CPUs only), got "
+                          f"{device!r}; run without Ray to use {where.type}")
     if layers is not None:
         layers = list(layers)
         for layer in layers:

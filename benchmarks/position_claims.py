@@ -43,9 +43,10 @@ calibrated rollout ranks better (by 0.02-0.05 per sequence). Both leave out the 
 while with random weights the matrix products of different paths are nearly orthogonal: summing
 squared gains instead (a random-phase sum) raised the gain rollout on `gpt2-random@0.3` from
 0.807 to 0.840 per sequence (16 sequences, design-time measurement), close to the calibrated
-0.854 but not above it, and the MLP gain added 0.006. Trained models are closer to the in-phase
-sum (there the random-phase sum lost 0.008 on the no-BOS twin), so the section keeps the
-in-phase one. On MiniLM (post-LN) the per-key gain has no `1/sigma_j` and the LayerNorm after
+0.854 but not above it, and the MLP gain added 0.006. Elsewhere the random-phase sum is no
+better: +0.007 per sequence on `tgnn-gpt2-tiny`, -0.008 on the no-BOS twin, and on
+`gpt2-random@0.02` +0.05 per sequence but 0.55 instead of 0.74 on the averaged profile; so the
+section keeps the in-phase sum (the first-order Jacobian itself). On MiniLM (post-LN) the per-key gain has no `1/sigma_j` and the LayerNorm after
 the residual is outside the formula: the gain rollout does not apply there, and the symmetrised
 effective resistance ranks the `[CLS]` sources best.
 

@@ -46,9 +46,10 @@ squared gains instead (a random-phase sum) raised the gain rollout on `gpt2-rand
 0.854 but not above it, and the MLP gain added 0.006. Elsewhere the random-phase sum is no
 better: +0.007 per sequence on `tgnn-gpt2-tiny`, -0.008 on the no-BOS twin, and on
 `gpt2-random@0.02` +0.05 per sequence but 0.55 instead of 0.74 on the averaged profile; so the
-section keeps the in-phase sum (the first-order Jacobian itself). On MiniLM (post-LN) the per-key gain has no `1/sigma_j` and the LayerNorm after
-the residual is outside the formula: the gain rollout does not apply there, and the symmetrised
-effective resistance ranks the `[CLS]` sources best.
+section keeps the in-phase sum (the first-order Jacobian itself). On MiniLM (post-LN) the
+per-key gain has no `1/sigma_j` and the LayerNorm after the residual is outside the formula:
+the gain rollout does not apply there, and the symmetrised effective resistance ranks the `[CLS]`
+sources best.
 
 MiniLM is bidirectional: there is no causal order, so the causal resistances (`R_abs`, `R_ysl`,
 `R_group`) are undefined and not computed, and "position" means distance to the target `[CLS]`.

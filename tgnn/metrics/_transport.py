@@ -71,7 +71,10 @@ def _merge_equal(mass: np.ndarray, cost: np.ndarray) -> tuple[np.ndarray, np.nda
     if len(mass) < 2:
         return mass, np.arange(len(mass))
     keys = cost @ np.random.default_rng(0).random(cost.shape[1])
+    ordered = np.sort(keys)
+    if not np.any(ordered[1:] == ordered[:-1]):  # all rows differ: the common case, cheaply
+        return mass, np.arange(len(mass))
     _, first, group = np.unique(keys, return_index=True, return_inverse=True)
-    if len(first) == len(mass) or not np.array_equal(cost, cost[first[group]]):
+    if not np.array_equal(cost, cost[first[group]]):
         return mass, np.arange(len(mass))
     return np.bincount(group, weights=mass, minlength=len(first)), first

@@ -80,3 +80,44 @@ def test_local_ray_gets_the_available_cpus(monkeypatch: pytest.MonkeyPatch) -> N
         run_sweep(init_point, POINTS[:1], ray_address="auto", progress=False)
     assert calls[0]["num_cpus"] == 7 and "address" not in calls[0]
     assert calls[1]["address"] == "auto" and "num_cpus" not in calls[1]
+
+
+@pytest.mark.slow
+def test_whole_sections_run_as_tasks_on_a_local_ray_of_two_workers(tmp_path: Path) -> None:
+    """Two sections at once on a two-CPU Ray: the same numbers as in this process, their
+    figures brought back from the workers' scratch folders, the report in registry order."""
+    ray = pytest.importorskip("ray")
+    from tgnn.benchmarks.report import jsonable
+    from tgnn.benchmarks.suite import run_suite
+
+    names = ["rewiring", "bottlenecks"]
+    here, _ = run_suite(names, out=tmp_path / "here", smoke=True, progress=False)
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        spread, report = run_suite(names, out=tmp_path / "ray", smoke=True, progress=False,
+                                   ray_address="local")
+    finally:
+        ray.shutdown()
+    assert [r.name for r in spread] == names
+    for ours, theirs in zip(here, spread, strict=True):
+        assert theirs.figures == ours.figures and theirs.figures
+        assert all((tmp_path / "ray" / fig).stat().st_size > 0 for fig in theirs.figures)
+        assert (tmp_path / "ray" / theirs.name / "results.json").exists()
+        _assert_close(jsonable(theirs.numbers), jsonable(ours.numbers))  # BLAS threads differ
+    text = report.read_text()
+    assert text.index("Bottleneck table") < text.index("Rewiring")
+
+
+def _assert_close(got: object, expected: object) -> None:
+    if isinstance(expected, dict):
+        assert isinstance(got, dict) and got.keys() == expected.keys()
+        for key in expected:
+            _assert_close(got[key], expected[key])
+    elif isinstance(expected, list):
+        assert isinstance(got, list) and len(got) == len(expected)
+        for a, b in zip(got, expected, strict=True):
+            _assert_close(a, b)
+    elif isinstance(expected, float):
+        assert got == pytest.approx(expected, rel=1e-9, abs=1e-12)
+    else:
+        assert got == expected

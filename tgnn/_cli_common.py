@@ -103,27 +103,17 @@ def load_model(name: str, device: str, dtype: str) -> tuple[Any, Any]:
     """``(model, tokenizer)`` for a command, never from the hub. An unknown model, a device
     this torch cannot use or an unknown dtype raise :class:`tgnn.errors.OptionError` (one line
     inside :func:`running`)."""
-    import torch
-
+    from tgnn._devices import check_device, check_dtype
     from tgnn.errors import OptionError
     from tgnn.sweep import check_model
     from tgnn.sweep import load_model as load
 
     check_model(name)
-    try:
-        where = torch.device(device)
-    except (RuntimeError, TypeError):
-        raise OptionError(f"--device: expected cpu, cuda, cuda:N or mps, got {device!r}") from None
-    if where.type == "cuda" and not torch.cuda.is_available():
-        raise OptionError(f"--device {device}: this torch build sees no CUDA device; "
-                          "use --device cpu")
-    if where.type == "mps" and not torch.backends.mps.is_available():
-        raise OptionError(f"--device {device}: MPS is not available here; use --device cpu")
-    if dtype not in DTYPES:
-        raise OptionError(f"--dtype: expected one of {', '.join(DTYPES)}, got {dtype!r}")
+    where = check_device(device, argument="--device")
+    weights = check_dtype(dtype, argument="--dtype", allowed=DTYPES)
     with step(f"loading the model {name}"):
         try:
-            return load(name, device=where, dtype=getattr(torch, dtype))
+            return load(name, device=where, dtype=weights)
         except OptionError:
             raise
         except (OSError, ValueError) as error:  # a folder or file transformers cannot read

@@ -112,8 +112,9 @@ def sweep(
     debug: DebugOption = False,
 ) -> None:
     """Measure many documents in many models: per-layer metrics and per-token profiles."""
+    from tgnn._devices import check_device, check_dtype
     from tgnn._output import check_output
-    from tgnn.sweep import check_device, check_dtype, check_model, corpus_sweep, write_rows
+    from tgnn.sweep import check_model, corpus_sweep, write_rows
 
     if out.suffix.lower() not in (".csv", ".jsonl"):
         raise fail("sweep", f"--out: expected a .csv or .jsonl file, got {str(out)!r}")

@@ -266,8 +266,8 @@ def train_tiny_cmd(
     """
     import json
 
+    from tgnn._devices import check_device, check_dtype
     from tgnn.models.train import output_files, train_tiny
-    from tgnn.sweep import check_device, check_dtype
 
     with running("train-tiny", quiet=quiet, debug=debug):
         output_files(out, not no_bos, overwrite=force, argument="--out", option="--force")

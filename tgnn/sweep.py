@@ -39,6 +39,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tgnn._devices import check_device, check_dtype
 from tgnn.errors import (
     DisconnectedGraphError,
     EmptyInputError,
@@ -50,16 +51,13 @@ from tgnn.errors import (
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["COLUMNS", "DTYPE_NAMES", "corpus_sweep", "check_device", "check_dtype", "check_model",
-           "write_rows"]
+__all__ = ["COLUMNS", "corpus_sweep", "check_model", "write_rows"]
 
 COLUMNS = ("model", "doc", "layer", "kind", "pos", "token", "n", "heads", "edges", "kept_mass",
            "entropy", "first_token_mass", "column_sum", "spectral_gap")
 """The columns of every row, in order (see the table of :mod:`tgnn.sweep`)."""
 
 RANDOM_KINDS = ("gpt2", "llama", "bert")
-DTYPE_NAMES = ("float32", "float64", "bfloat16", "float16")
-"""The model dtypes :func:`check_dtype` accepts (by name or as ``torch.dtype``)."""
 _OVERFLOWS = ("error", "keep_first", "keep_last")
 
 
@@ -98,67 +96,6 @@ def check_model(name: str) -> str:
         f"model: expected one of {', '.join(map(repr, EMBEDDED))}, {kinds}, a .safetensors file "
         f"or a Hugging Face checkpoint folder, got {name!r}"
     )
-
-
-def check_device(device: Any, *, argument: str = "device") -> torch.device:
-    """``device`` as a ``torch.device`` that this torch can use: ``cpu``, ``cuda``, ``cuda:N``
-    (a GPU this machine has) or ``mps``. Checked before any model loads.
-
-    Raises
-    ------
-    OptionError
-        Another device type, a malformed name, or a device this torch build or machine lacks
-        (the message names ``argument`` and says what to pass instead).
-
-    Examples
-    --------
-    >>> check_device("cpu")
-    device(type='cpu')
-    >>> check_device("tpu", argument="--device")
-    Traceback (most recent call last):
-    ...
-    tgnn.errors.OptionError: --device: expected cpu, cuda, cuda:N or mps, got 'tpu'
-    """
-    import torch
-
-    try:
-        where = torch.device(device)
-    except (RuntimeError, TypeError):
-        where = torch.device("meta")  # refused below
-    if where.type not in ("cpu", "cuda", "mps"):
-        raise OptionError(f"{argument}: expected cpu, cuda, cuda:N or mps, got {device!r}")
-    missing = ""
-    if where.type == "cuda" and not torch.cuda.is_available():
-        missing = "this torch build sees no CUDA device"
-    elif where.type == "cuda" and (where.index or 0) >= torch.cuda.device_count():
-        missing = f"this machine has {torch.cuda.device_count()} CUDA devices"
-    elif where.type == "mps" and not torch.backends.mps.is_available():
-        missing = "MPS is not available here"
-    if missing:
-        raise OptionError(f"{argument}: expected a device this torch can use, got {device!r} "
-                          f"({missing}); use cpu")
-    return where
-
-
-def check_dtype(dtype: Any, *, argument: str = "dtype",
-                allowed: Sequence[str] = DTYPE_NAMES) -> torch.dtype:
-    """``dtype`` (a name among ``allowed`` or such a ``torch.dtype``) as a ``torch.dtype``.
-
-    Examples
-    --------
-    >>> check_dtype("bfloat16")
-    torch.bfloat16
-    >>> check_dtype("float8", argument="--dtype")
-    Traceback (most recent call last):
-    ...
-    tgnn.errors.OptionError: --dtype: expected one of float32, ..., float16, got 'float8'
-    """
-    import torch
-
-    name = str(dtype).removeprefix("torch.") if isinstance(dtype, (str, torch.dtype)) else ""
-    if name not in allowed:
-        raise OptionError(f"{argument}: expected one of {', '.join(allowed)}, got {dtype!r}")
-    return getattr(torch, name)  # type: ignore[no-any-return]
 
 
 def load_model(name: str, device: Any = "cpu", dtype: Any = None) -> tuple[Any, Any]:
@@ -353,8 +290,8 @@ def corpus_sweep(
     progress
         Show a progress bar over the points.
     device, dtype
-        Where each model runs and the dtype of its weights (checked by :func:`check_device` and
-        :func:`check_dtype` before any model loads): ``"cpu"`` (default), ``"cuda"``,
+        Where each model runs and the dtype of its weights (both checked before any model
+        loads): ``"cpu"`` (default), ``"cuda"``,
         ``"cuda:N"`` or ``"mps"``; ``"float32"`` (default), ``"float64"``, ``"bfloat16"`` or
         ``"float16"``. The inputs go to the model's device; attention is captured in float32
         whatever the weights, and the rows are computed on the CPU. A worker process holds

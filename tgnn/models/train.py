@@ -24,6 +24,7 @@ from safetensors.torch import load_model, save_model
 from tqdm.auto import tqdm
 from transformers import GPT2LMHeadModel
 
+from tgnn._devices import check_device, check_dtype
 from tgnn._output import atomic_output, check_output, outside_package
 from tgnn.errors import OutputExistsError, ShapeError
 from tgnn.models.tiny import (
@@ -35,7 +36,6 @@ from tgnn.models.tiny import (
     uniform_first_mass,
 )
 from tgnn.models.tokenizer import CharTokenizer
-from tgnn.sweep import check_device, check_dtype
 
 __all__ = ["train_tiny", "output_files", "windows", "held_out_loss", "WEIGHTS_DIR"]
 
@@ -181,7 +181,7 @@ def train_tiny(
     temporary files at the end, so a failed or interrupted run leaves existing files as they were.
 
     ``device`` is where the model trains (``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"mps"``,
-    checked by :func:`tgnn.sweep.check_device`); ``dtype`` the precision of the training passes:
+    checked by ``tgnn._devices.check_device``); ``dtype`` the precision of the training passes:
     ``"float32"`` (default), or ``"bfloat16"`` / ``"float16"`` as mixed precision (Micikevicius
     et al. 2018, "Mixed precision training"): the weights and AdamW's state stay float32, the
     forward pass runs under :func:`torch.autocast` in that dtype, and float16 losses are scaled

@@ -38,7 +38,7 @@ def plan(config: BenchConfig) -> list[tuple[str, int, int]]:
     if config.smoke:
         return [(config.model, 12, 3), ("gpt2-random@0.02", 12, 3)]
     if config.quick:
-        return [(config.model, 96, 32), ("tgnn-gpt2-tiny-nobos", 96, 16),
+        return [(config.model, 96, 32), ("tgnn-gpt2-tiny-nobos", 96, 8),
                 ("gpt2-random@0.02", 96, 16), ("llama-random@0.02", 96, 16)]
     full = [(config.model, 96, 32), (config.model, 128, 32), (config.model, 256, 16),
             ("tgnn-gpt2-tiny-nobos", 96, 32), ("tgnn-gpt2-tiny-nobos", 128, 32)]

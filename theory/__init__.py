@@ -33,6 +33,7 @@ from .representational_collapse import (
 )
 from .rollout import (
     calibrated_residual_share,
+    gain_rollout_row,
     rollout_matrix,
     rollout_resistance,
     rollout_row,
@@ -61,6 +62,7 @@ __all__ = [
     "group_inverse",
     "group_inverse_resistance",
     "calibrated_residual_share",
+    "gain_rollout_row",
     "rollout_matrix",
     "rollout_resistance",
     "rollout_row",

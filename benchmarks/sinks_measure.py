@@ -133,9 +133,9 @@ def measure(cond: Condition) -> dict[str, np.ndarray]:
 
 def jacobian_profile(cond: Condition, count: int, probes: int = 8) -> np.ndarray:
     """Mean over the first ``count`` sequences of ``log ||d y_last / d x_s||`` over content
-    ``s``: a random-probe estimate (:func:`tgnn.metrics.sensitivity.probe_sensitivity`,
+    ``s``: a random-probe estimate (:func:`tgnn.metrics.sensitivity_estimates.probe_sensitivity`,
     ``probes`` vector-Jacobian products per sequence instead of ``d``)."""
-    from tgnn.metrics.sensitivity import probe_sensitivity
+    from tgnn.metrics.sensitivity_estimates import probe_sensitivity
 
     logs = []
     for s in range(min(count, cond.ids.shape[0])):

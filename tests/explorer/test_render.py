@@ -52,7 +52,7 @@ def test_random_gpt2_page_has_every_quantity() -> None:
 
 def test_automatic_jacobian_weighs_time(monkeypatch: pytest.MonkeyPatch) -> None:
     """Over the budget: the probe estimate with its error bar; both over: none, and why."""
-    import tgnn.metrics.sensitivity as sensitivity
+    import tgnn.metrics.sensitivity_estimates as sensitivity
 
     model, tok = random_config_model("gpt2", seed=0, n_layer=2, n_head=2, hidden=16)
     seconds = {"exact": 100.0, "probe": 1.0}

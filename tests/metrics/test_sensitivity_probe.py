@@ -6,12 +6,8 @@ import pytest
 import torch
 
 from tgnn.errors import ShapeError
-from tgnn.metrics.sensitivity import (
-    jacobian_blocks,
-    jacobian_seconds_estimate,
-    jacobian_sensitivity,
-    probe_sensitivity,
-)
+from tgnn.metrics.sensitivity import jacobian_blocks, jacobian_sensitivity
+from tgnn.metrics.sensitivity_estimates import jacobian_seconds_estimate, probe_sensitivity
 from tgnn.models import random_config_model
 
 
@@ -89,10 +85,10 @@ def test_arguments_are_checked(setup) -> None:
 
 
 def test_seconds_estimate_counts_backward_passes(setup, monkeypatch) -> None:
-    from tgnn.metrics import sensitivity
+    from tgnn.metrics import sensitivity_estimates
 
     ticks = iter(range(100))  # a clock that advances 1 s per reading
-    monkeypatch.setattr(sensitivity, "_synchronized", lambda device: float(next(ticks)))
+    monkeypatch.setattr(sensitivity_estimates, "_synchronized", lambda device: float(next(ticks)))
     model = setup[0]
     # forward 1 s; 8 timed passes (d = 16 > TIMED_PASSES) in 1 s; k = 2 * 3 * 16 passes
     assert jacobian_seconds_estimate(model, 64, num_layers=2, num_targets=3) == 1 + 96 / 8

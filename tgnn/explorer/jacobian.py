@@ -2,10 +2,10 @@
 
 The exact sensitivity (:func:`tgnn.metrics.sensitivity.jacobian_sensitivity`) costs ``d``
 backward passes per layer and ``L n d^2`` floats; the random-probe estimate
-(:func:`tgnn.metrics.sensitivity.probe_sensitivity`) costs ``num_probes`` passes per layer and
-comes with a standard error. The automatic choice (``mode=None``) takes both memory and time
-into account, with the time estimated by
-:func:`tgnn.metrics.sensitivity.jacobian_seconds_estimate` (timed on at most
+(:func:`tgnn.metrics.sensitivity_estimates.probe_sensitivity`) costs ``num_probes`` passes per
+layer and comes with a standard error. The automatic choice (``mode=None``) takes both memory
+and time into account, with the time estimated by
+:func:`tgnn.metrics.sensitivity_estimates.jacobian_seconds_estimate` (timed on at most
 ``TIMING_TOKENS`` tokens): exact when it fits both budgets, else the probe estimate when that
 fits the time budget, else nothing, and the page says why and how to ask for it.
 """
@@ -52,7 +52,7 @@ def _exact(model: Any, ids: Any, layers: list[int]) -> Sensitivity:
 
 
 def _probe(model: Any, ids: Any, layers: list[int], probes: int) -> Sensitivity:
-    from tgnn.metrics.sensitivity import probe_sensitivity
+    from tgnn.metrics.sensitivity_estimates import probe_sensitivity
 
     n = int(ids.shape[-1])
     est = probe_sensitivity(model, ids.to(model.device), targets=[n - 1], layers=layers,
@@ -63,9 +63,9 @@ def _probe(model: Any, ids: Any, layers: list[int], probes: int) -> Sensitivity:
 
 
 def _seconds(model: Any, n: int, num_layers: int, num_probes: int | None = None) -> float:
-    """:func:`~tgnn.metrics.sensitivity.jacobian_seconds_estimate`, timed at no more than
+    """:func:`~tgnn.metrics.sensitivity_estimates.jacobian_seconds_estimate`, timed at no more than
     ``TIMING_TOKENS`` and scaled by ``(n / TIMING_TOKENS)^2`` beyond."""
-    from tgnn.metrics.sensitivity import jacobian_seconds_estimate
+    from tgnn.metrics.sensitivity_estimates import jacobian_seconds_estimate
 
     m = min(n, TIMING_TOKENS)
     seconds = jacobian_seconds_estimate(model, m, num_layers=num_layers, num_probes=num_probes)
@@ -83,7 +83,7 @@ def measured_sensitivity(
     ``BACKWARD_MAX_BYTES`` (both methods differentiate it; the time estimate runs one), else
     exact if it needs at most ``SENSITIVITY_MAX_BYTES`` and about ``budget_s`` seconds, else
     the estimate if it takes at most ``budget_s``, else none (times from
-    :func:`~tgnn.metrics.sensitivity.jacobian_seconds_estimate`, see ``TIMING_TOKENS``).
+    :func:`~tgnn.metrics.sensitivity_estimates.jacobian_seconds_estimate`, see ``TIMING_TOKENS``).
     """
     if mode not in (True, False, None, "probe"):
         raise ShapeError(f"sensitivity: expected True, False, None or 'probe', got {mode!r}")

@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
+from tgnn.benchmarks.bottleneck_claims import section_claims
+from tgnn.benchmarks.claims import claims_numbers, claims_table
 from tgnn.benchmarks.common import attention_stack, load_model, pyplot, sample_ids
 from tgnn.benchmarks.report import BenchConfig, ExperimentResult, md_table, save_figure
 from torch_geometric.data import Data
@@ -204,6 +206,7 @@ def run(config: BenchConfig) -> ExperimentResult:
     graphs = build_graphs(n, 12 if config.smoke else 16 if config.quick else 64,
                           model_layers=not config.smoke, causal_model=config.model)
     rows = [measure(g) for g in graphs]
+    claims = section_claims(rows)
     notes: list[str] = []
     text = (f"n = {n} tokens for attention graphs, {rows[0]['n']} nodes for path/ring. R_roll: "
             "rollout resistance R^roll(0, n-1) over 4 layers (rho = 1/2; a model's real "
@@ -216,6 +219,8 @@ def run(config: BenchConfig) -> ExperimentResult:
             "resistances are commute times per node and GNN graphs (unit weights) and attention "
             "graphs (row-stochastic, weights ~1/n) sit on one scale: mean_degree = dbar, "
             "mean_R_unit = dbar Kf / (n(n-1)/2), max_R_unit = dbar max R; total_R and max_R are "
-            "the raw values (results.json also has total_R_unit).\n\n" + md_table(rows, COLUMNS))
+            "the raw values (results.json also has total_R_unit).\n\n" + md_table(rows, COLUMNS)
+            + "\n**Claims.**\n\n" + claims_table(claims))
     return ExperimentResult(NAME, "Bottleneck table: GNN families beside attention graphs",
-                            {"n": n, "rows": rows}, [_plot(rows, config)], text, notes)
+                            {"n": n, "rows": rows, "claims": claims_numbers(claims)},
+                            [_plot(rows, config)], text, notes)

@@ -66,3 +66,20 @@ def test_row_stochastic_complete_graph_meets_unit_weight_complete_graph() -> Non
 def test_unit_scale_of_one_node_has_no_pairs() -> None:
     out = unit_scale(_graph(torch.zeros(2, 0, dtype=torch.long), 1), 0.0, 0.0)
     assert out["total_R_unit"] == 0.0 and out["mean_R_unit"] == 0.0
+
+
+def test_section_claims_against_the_complete_graph_closed_form() -> None:
+    """``K_n`` at mean weighted degree 1 has mean pairwise resistance ``2 (n - 1) / n``
+    (networkx's resistance distance on the unit-weight complete graph, rescaled)."""
+    from tgnn.benchmarks.bottleneck_claims import complete_graph_mean_resistance, section_claims
+    from tgnn.benchmarks.bottlenecks import build_graphs
+
+    n = 7
+    unit = nx.complete_graph(n)
+    pairs = [(i, j) for i in range(n) for j in range(i + 1, n)]
+    mean = sum(nx.resistance_distance(unit, i, j) for i, j in pairs) / len(pairs)
+    assert complete_graph_mean_resistance(n) == pytest.approx(mean * (n - 1))  # degree n-1 -> 1
+    rows = [measure(g) for g in build_graphs(12, 8, model_layers=False,
+                                             causal_model="tgnn-gpt2-tiny")]
+    verdicts = [claim.verdict for claim in section_claims(rows)]
+    assert verdicts == ["reproduced", "reproduced"]

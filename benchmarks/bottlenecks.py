@@ -187,16 +187,20 @@ def measure(data: Data) -> dict[str, Any]:
 
 
 def _plot(rows: list[dict[str, Any]], config: BenchConfig) -> str:
+    """Gap against unit-scale resistance; each graph a marker named in the legend (no text on
+    the axes, so nothing overlaps), colour by kind."""
     plt = pyplot()
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for row in rows:
-        gap, total = row["spectral_gap"], row["mean_R_unit"]
+    fig, ax = plt.subplots(figsize=(10, 5))
+    markers = "osD^v<>PXph*"
+    for k, row in enumerate(rows):
         color = "tab:blue" if row["kind"] == "GNN" else "tab:red"
-        ax.scatter(gap, total, color=color)
-        ax.annotate(row["graph"], (gap, total), fontsize=7)
+        ax.scatter(row["spectral_gap"], row["mean_R_unit"], color=color, s=40,
+                   marker=markers[k % len(markers)], label=f"{row['graph']} ({row['kind']})")
     ax.set(xscale="log", yscale="log", xlabel="spectral gap (normalised Laplacian)",
            ylabel="mean pairwise resistance at mean weighted degree 1",
            title="GNN families (blue) and attention graphs (red)")
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
+    fig.tight_layout()
     return save_figure(fig, config, NAME, "gap_vs_resistance.png")
 
 

@@ -4,6 +4,7 @@ local processes and on a local Ray instance."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -33,17 +34,22 @@ def test_in_process_results_in_point_order() -> None:
     assert rows[0]["cosine"] != rows[1]["cosine"]
 
 
+@pytest.fixture(scope="module")
+def two_cpu_ray() -> Iterator[None]:
+    """One local Ray of two CPUs for the module's Ray tests (started once: seconds each)."""
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
 @pytest.mark.slow
-def test_spawned_processes_and_local_ray_match_in_process() -> None:
+def test_spawned_processes_and_local_ray_match_in_process(two_cpu_ray: None) -> None:
     """One tiny sweep three ways: in this process, two spawned processes, a local Ray."""
     points = POINTS[:2]
     local = run_sweep(init_point, points, progress=False)
     assert run_sweep(init_point, points, workers=2, progress=False) == local
-    ray = pytest.importorskip("ray")
-    try:
-        assert run_sweep(init_point, points, ray_address="local", progress=False) == local
-    finally:
-        ray.shutdown()
+    assert run_sweep(init_point, points, ray_address="local", progress=False) == local
 
 
 def test_available_cpus_follows_the_cgroup_quota(tmp_path: Path) -> None:
@@ -83,21 +89,18 @@ def test_local_ray_gets_the_available_cpus(monkeypatch: pytest.MonkeyPatch) -> N
 
 
 @pytest.mark.slow
-def test_whole_sections_run_as_tasks_on_a_local_ray_of_two_workers(tmp_path: Path) -> None:
+def test_whole_sections_run_as_tasks_on_a_local_ray_of_two_workers(
+    tmp_path: Path, two_cpu_ray: None
+) -> None:
     """Two sections at once on a two-CPU Ray: the same numbers as in this process, their
     figures brought back from the workers' scratch folders, the report in registry order."""
-    ray = pytest.importorskip("ray")
     from tgnn.benchmarks.report import jsonable
     from tgnn.benchmarks.suite import run_suite
 
     names = ["rewiring", "bottlenecks"]
     here, _ = run_suite(names, out=tmp_path / "here", smoke=True, progress=False)
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    try:
-        spread, report = run_suite(names, out=tmp_path / "ray", smoke=True, progress=False,
-                                   ray_address="local")
-    finally:
-        ray.shutdown()
+    spread, report = run_suite(names, out=tmp_path / "ray", smoke=True, progress=False,
+                               ray_address="local")
     assert [r.name for r in spread] == names
     for ours, theirs in zip(here, spread, strict=True):
         assert theirs.figures == ours.figures and theirs.figures

@@ -15,7 +15,7 @@ Rows (goal in brackets):
   (benchmarks/anchors/make_grc_venv.sh), with equal values (>= 10x), two rounds of one anchor
   run and three of ours; skipped when that venv cannot be built;
 - Ollivier-Ricci curvature of the bottleneck section's unrolled MiniLM graph (128 tokens, 7 x
-  128 nodes, 98,304 edges; quick: 32 tokens) against GraphRicciCurvature (``method="OTD"``,
+  128 nodes, 98,304 edges; quick: 16 tokens) against GraphRicciCurvature (``method="OTD"``,
   one process, the same idleness 1/2), whose run over every edge would take hours: its
   one-call setup (conversion, all-pairs shortest paths, pool) is timed, then a sample of edges
   per layer pair in its per-edge function, scaled to the layer pair's edge count (>= 10x, equal
@@ -191,7 +191,7 @@ def unrolled_minilm(n: int) -> tuple[torch.Tensor, int]:
 
 
 def bench_ollivier_unrolled(quick: bool) -> dict:
-    tokens, per_pair = (32, 2) if quick else (128, 3)
+    tokens, per_pair = (16, 1) if quick else (128, 3)
     ei, n = unrolled_minilm(tokens)  # edges (l, t) -> (l + 1, s): each pair once
     name = (f"Ollivier-Ricci unrolled MiniLM {n} nodes {ei.shape[1]} edges vs "
             f"GraphRicciCurvature (scaled from {per_pair} edges per layer pair)")

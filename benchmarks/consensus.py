@@ -118,7 +118,7 @@ def _model_passes(config: BenchConfig) -> tuple[dict[str, dict[str, np.ndarray]]
 
     model, tokenizer = load_model(config.model)
     count, n = (2, 8) if config.smoke else (32, 32)
-    passes = 2 if config.smoke else 25 if config.quick else 250
+    passes = 2 if config.smoke else 25 if config.quick else 100
     ids = torch.cat([sample_ids(tokenizer, n, seed=config.seed + s) for s in range(count)])
     runs = {f"{'with' if mlp else 'without'} MLP": repeated_passes(model, ids, passes, mlp)
             for mlp in (True, False)}

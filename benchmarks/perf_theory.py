@@ -27,8 +27,8 @@ from tgnn.theory import absorbing_resistance, rollout_resistance, ysl_resistance
 
 __all__ = ["run"]
 
-SIZES = {"quick": (128, 256, 512), "full": (256, 1024, 4096)}
-ROW_N = {"quick": 2048, "full": 8192}
+SIZES = {"quick": (128, 256, 512), "full": (256, 1024, 2048)}
+ROW_N = {"quick": 2048, "full": 4096}
 ROW_LAYERS = 2
 
 

@@ -44,7 +44,7 @@ def plan(config: BenchConfig) -> list[tuple[str, int, int]]:
             ("tgnn-gpt2-tiny-nobos", 96, 32), ("tgnn-gpt2-tiny-nobos", 128, 32)]
     full += [(f"{kind}-random@{r}", 96, 32) for kind in ("gpt2", "llama")
              for r in (0.02, 0.1, 0.3)]
-    return full + [("gpt2-random@0.02", 128, 32), ("llama-random@0.02", 512, 16),
+    return full + [("gpt2-random@0.02", 128, 32), ("llama-random@0.02", 256, 16),
                    ("minilm", 32, 8)]
 
 

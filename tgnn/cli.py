@@ -290,9 +290,13 @@ def bench(
     model: Annotated[str, typer.Option(help="Causal model to study.")] = "tgnn-gpt2-tiny",
     out: Annotated[str, typer.Option(help="Output folder of the report.")] = "reports/latest",
     seed: Annotated[int, typer.Option(help="Seed of every random choice.")] = 0,
-    workers: Annotated[int, typer.Option(help="Local processes for sweeps.")] = 1,
+    workers: Annotated[int, typer.Option(
+        help="Local processes: with N > 1, N whole sections at a time (one torch thread each); "
+             "sweeps inside run in-process.")] = 1,
     ray: Annotated[str | None, typer.Option(
-        "--ray", help="Ray address for sweeps ('local' starts one).", show_default=False)] = None,
+        "--ray", help="Ray address: whole sections (and their sweeps) run as Ray tasks; 'local' "
+        "starts one on this machine's CPUs, 'auto' joins the running cluster.",
+        show_default=False)] = None,
     threads: Annotated[int, typer.Option(help="Torch threads (0: 1 with --quick).")] = 0,
     device: Annotated[str, typer.Option(
         help="Where the models run: cpu only (the report's figures are CPU measurements).")

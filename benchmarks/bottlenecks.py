@@ -113,12 +113,12 @@ def _row_stochastic(data: Data) -> np.ndarray:
 def _curvatures(data: Data) -> dict[str, float]:
     """Min and mean curvature over the edges of the graph's pattern (unit lengths: attention
     weights are strengths, and Ollivier-Ricci would read them as lengths)."""
-    from tgnn.metrics import balanced_forman_curvature, ollivier_ricci_curvature
+    from tgnn.metrics import balanced_forman_curvature, ollivier_ricci_curvature, prepare
 
     out: dict[str, float] = {}
-    pattern = (data.edge_index, None, int(data.num_nodes))
+    pattern = prepare(data.edge_index, None, int(data.num_nodes))  # validated once for both
     for key, fn in (("bfc", balanced_forman_curvature), ("orc", ollivier_ricci_curvature)):
-        values = np.asarray(fn(*pattern, symmetrize="max"), dtype=float).ravel()
+        values = np.asarray(fn(pattern, symmetrize="max"), dtype=float).ravel()
         values = values[np.isfinite(values)]
         if values.size:
             out[f"{key}_min"], out[f"{key}_mean"] = float(values.min()), float(values.mean())

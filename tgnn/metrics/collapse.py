@@ -203,7 +203,7 @@ def dirichlet_energy(
     X64 = X.detach().cpu().double()
     if normalization == "sym":
         degree = torch.from_numpy(np.asarray(W.sum(axis=1)).ravel())
-        X64 = X64 / degree.clamp_min(np.finfo(np.float64).tiny).sqrt()[:, None]
+        X64 = X64 / torch.where(degree > 0, degree, 1.0).sqrt()[:, None]  # isolated: no edges
     rows, cols = torch.from_numpy(upper.row.astype(np.int64)), torch.from_numpy(
         upper.col.astype(np.int64))
     gaps = (X64[..., rows, :] - X64[..., cols, :]).square().sum(dim=-1)

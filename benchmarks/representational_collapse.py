@@ -3,16 +3,19 @@
 Random-init Llama-like models (rotary positions, grouped-query attention, SDPA kernels;
 :func:`tgnn.benchmarks.collapse_rotary.rotary_model`) run the three pair families of
 :mod:`tgnn.benchmarks.collapse_rotary` (``repeated``: Thm 4.2; ``counting``: ones closed by a
-zero; ``copy``: the first token changed) over a geometric grid of lengths up to 4096 tokens
+zero, Fig. 1a; ``copy``: the first token changed) over a geometric grid of lengths up to 4096 tokens
 (full run) in fp32, bf16 and fp16, each sequence its own forward pass. Reported:
 
 * the final-token distance against ``n`` with its log-log slope per seed (bootstrap interval
   over seeds) beside a ``1/n`` reference;
 * the first grid length where the two final representations are bitwise equal, per precision
   ("never up to N" when none);
-* the softmax-separation limit ``n*(Δ, u)`` of Prop. B.4
-  (:func:`tgnn.theory.softmax_separation_limit`) from the measured logit spread ``Δ``, beside
-  the measured equality lengths;
+* tgnn's softmax-separation limit ``n*(Δ, u)`` (:func:`tgnn.theory.softmax_separation_limit`:
+  our length scale from Lemma B.1 and Sec. 4; the paper gives none) from the measured logit
+  spread ``Δ``, beside the measured equality lengths;
+* Prop. B.4 (the negative decay result): the total variation of the softmax of alternating
+  logits ``(1 0 1 0 ...)`` and ``(0 1 0 1 ...)``
+  (:func:`tgnn.theory.representational_collapse.softmax_total_variation`) at the same lengths;
 * the path-sum bound of Thm 5.1 (:func:`tgnn.theory.oversquashing_bound`) beside measured
   Jacobian sensitivities (:mod:`tgnn.benchmarks.collapse_sensitivity`);
 * the embedded trained GPT-2 (learned absolute positions, outside Thm 4.2) to its context.
@@ -106,8 +109,10 @@ def _equality(result: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def summarise(results: list[dict[str, Any]], cfg: dict[str, Any]) -> dict[str, Any]:
-    """Equality lengths, slopes, limits and trained-model rows from the merged results."""
+    """Equality lengths, slopes, limits, Prop. B.4's total variations and trained-model rows
+    from the merged results."""
     from tgnn.theory import softmax_separation_limit
+    from tgnn.theory.representational_collapse import softmax_total_variation
 
     scan = [r for r in results if r["point"]["model"] == ROTARY and "spread" in r]
     rotary = [r for r in results if r["point"]["model"] == ROTARY and
@@ -119,10 +124,14 @@ def summarise(results: list[dict[str, Any]], cfg: dict[str, Any]) -> dict[str, A
                "spread": r["spread"], "spread_n": r["spread_n"],
                "limit": {d: softmax_separation_limit(r["spread"], d) for d in DTYPES}}
               for r in scan]
+    evens = sorted({n - n % 2 for n in length_grid(cfg["n_min"], cfg["n_max"],
+                                                    cfg["per_octave"])})
+    alternating = [{"n": n, "tv": softmax_total_variation([1.0, 0.0] * (n // 2),
+                                                          [0.0, 1.0] * (n // 2))} for n in evens]
     trained = [e for r in results if r["point"]["model"] != ROTARY for e in _equality(r)]
     return {"equality": [e for r in scan for e in _equality(r)], "slopes": slopes,
             "slope_span": f"n in [{lo}, {hi}], {len(rotary)} seeds", "limits": limits,
-            "trained": trained}
+            "alternating": alternating, "trained": trained}
 
 
 def _plot_distances(results: list[dict[str, Any]], summary: dict[str, Any],
@@ -148,7 +157,7 @@ def _plot_distances(results: list[dict[str, Any]], summary: dict[str, Any],
         ax.plot(ns, fp32[0]["distance"] * ns[0] / ns, "k--", lw=1, label="1/n reference")
         for dtype, style in (("bf16", ":"), ("fp16", "-.")):
             ax.axvline(summary["limits"][0]["limit"][dtype], color="gray", ls=style, lw=1,
-                       label=f"n* {dtype} (Prop. B.4)")
+                       label=f"n* {dtype} (separation limit)")
         ax.set(xscale="log", yscale="log", xlabel="length n", title=family,
                ylabel="final-token distance (x: bitwise equal)")
     axes[0][0].legend(fontsize=7)
@@ -168,7 +177,8 @@ def _plot_limits(pairs: list[dict[str, Any]], config: BenchConfig) -> str:
     lims = np.array([min(p["n_star"] for p in pairs) / 2, max(p["n_star"] for p in pairs) * 2])
     ax.plot(lims, lims, "k-", lw=1)
     ax.fill_between(lims, lims / LIMIT_FACTOR, lims * LIMIT_FACTOR, color="gray", alpha=0.15)
-    ax.set(xscale="log", yscale="log", xlabel="n* (Prop. B.4) from the measured logit spread",
+    ax.set(xscale="log", yscale="log",
+           xlabel="n* (tgnn, from Lemma B.1) of the measured logit spread",
            ylabel="first bitwise-equal length (^: none up to N)",
            title="Collapse length against the separation limit\n(filled bf16, open fp16; "
                  f"color: logit scale {', '.join(f'x{v:g}' for v in scales)})")
@@ -208,7 +218,8 @@ def _tables(summary: dict[str, Any]) -> str:
             + f"\n**Log-log slope** of the fp32 distance ({summary['slope_span']}; 1/n has "
             "slope -1; 95% bootstrap interval over seeds):\n\n"
             + md_table(slopes, ["family", "mean", "low", "high", "seeds"])
-            + "\n**Softmax-separation limit** n*(D, u) (Prop. B.4) from the logit spread D of "
+            + "\n**Softmax-separation limit** n*(D, u) (tgnn's scale from Lemma B.1 and Sec. 4; "
+            "the paper gives no length) from the logit spread D of "
             "the last query on `BOS 1^n` (max over layers and heads), beside the first length "
             "where the repeated pair is bitwise equal; logit_scale: the query weights times that "
             f"factor (sharper attention); consistent: within a factor {LIMIT_FACTOR} of n*, or "
@@ -244,8 +255,9 @@ def run(config: BenchConfig) -> ExperimentResult:
             f"lengths {length_grid(cfg['n_min'], cfg['n_max'], cfg['per_octave'])} in fp32, "
             f"bf16 and fp16, and seeds {cfg['slope_seeds']} in fp32 to n = {cfg['slope_n']} "
             "for the slopes. Pairs (BOS first): `repeated` = 1^n vs 1^(n+1) (Thm 4.2), "
-            "`counting` = 1^n 0 vs 1^(n+1) 0, `copy` = 1^n vs 0 1^(n-1); each sequence is its "
-            "own forward pass. Distance: ||y_a - y_b||_2 of the last token's final state.\n\n"
+            "`counting` = 1^n 0 vs 1^(n+1) 0 (Fig. 1a), `copy` = 1^n vs 0 1^(n-1); each "
+            "sequence is its own forward pass. Distance: ||y_a - y_b||_2 of the last token's "
+            "final state.\n\n"
             + _tables(summary) + "\n**Claims**\n\n" + claims_table(claims))
     numbers = {"config": cfg, "results": results, **summary, "claims": claims_numbers(claims)}
     return ExperimentResult(NAME, "Representational collapse with length and precision",

@@ -153,8 +153,8 @@ def _plot_distances(results: list[dict[str, Any]], summary: dict[str, Any],
             ax.plot([n for n, x in zip(ns, rows, strict=True) if x["equal"]],
                     [floor] * sum(x["equal"] for x in rows), "x", color=f"C{k}", ms=7)
         fp32 = [x for x in first["rows"] if (x["family"], x["dtype"]) == (family, "fp32")]
-        ns = np.array([fp32[0]["n"], fp32[-1]["n"]], dtype=float)
-        ax.plot(ns, fp32[0]["distance"] * ns[0] / ns, "k--", lw=1, label="1/n reference")
+        ends = np.array([fp32[0]["n"], fp32[-1]["n"]], dtype=float)
+        ax.plot(ends, fp32[0]["distance"] * ends[0] / ends, "k--", lw=1, label="1/n reference")
         for dtype, style in (("bf16", ":"), ("fp16", "-.")):
             ax.axvline(summary["limits"][0]["limit"][dtype], color="gray", ls=style, lw=1,
                        label=f"n* {dtype} (separation limit)")

@@ -27,7 +27,7 @@ from torch import Tensor
 from torch_geometric.data import Data
 
 from tgnn.convert.blockwise import RowBlock
-from tgnn.convert.sparsify import sparsify_mask
+from tgnn.convert.sparsify import sparsify_mask, top_k_entries
 from tgnn.convert.to_graph import HeadReduction, _reduce_heads
 
 __all__ = ["SparseSpec", "RowGraphBuilder"]
@@ -46,6 +46,13 @@ class SparseSpec:
     def keep(self, rows: Tensor) -> Tensor:
         """Boolean keep-mask of ``rows`` ``[..., r, c]`` (entries equal to zero never kept)."""
         return sparsify_mask(rows, threshold=self.threshold, top_k=self.top_k, top_p=self.top_p)
+
+    def kept_entries(self, rows: Tensor) -> tuple[Tensor, Tensor]:
+        """Row and column indices of the kept entries of ``rows`` ``[r, c]``, row-major (as
+        ``keep(rows).nonzero()``; ``top_k`` alone is selected without the ``r x c`` mask)."""
+        if self.top_k is not None and self.threshold is None and self.top_p is None:
+            return top_k_entries(rows, self.top_k)
+        return self.keep(rows).nonzero(as_tuple=True)
 
 
 @dataclass
@@ -137,10 +144,13 @@ class RowGraphBuilder:
         first = max(lo, block.start + 1)  # keys before it lie on or below every row's diagonal
         if seq.acausal or first >= lo + keys:
             return
-        device = allowed.device
-        query = torch.arange(block.start, block.start + real_rows.shape[0], device=device)
-        key = torch.arange(first, lo + keys, device=device)
-        upper = allowed[:, first - lo :] & (key[None, :] > query[real_rows][:, None])
+        if bool(real_rows.all()):  # row i is query start + i: key first + j is above when
+            upper = torch.triu(allowed[:, first - lo :], diagonal=block.start - first + 1)
+        else:  # j - i > start - first
+            device = allowed.device
+            query = torch.arange(block.start, block.start + real_rows.shape[0], device=device)
+            key = torch.arange(first, lo + keys, device=device)
+            upper = allowed[:, first - lo :] & (key[None, :] > query[real_rows][:, None])
         upper &= seq.real[first : lo + keys]
         if bool(upper.any()):
             above = weights[:, :, block.sink + first - lo :]
@@ -155,17 +165,19 @@ class RowGraphBuilder:
         s, lo = block.sink, block.key_start
         keys = weights.shape[-1] - s
         reduced = _reduce_heads(weights, self.spec.head_reduction)
-        keep = self.spec.keep(reduced) if reduced is not None else self.spec.keep(weights).any(0)
+        if reduced is not None:
+            row, col = self.spec.kept_entries(reduced)
+        else:
+            row, col = self.spec.keep(weights).any(0).nonzero(as_tuple=True)
         real_keys = seq.real[lo : lo + keys]
         if s:
             real_keys = torch.cat([real_keys.new_ones(1), real_keys])
-        keep &= real_keys[None, :]
+        dropped = ~real_keys[col]
         if not self.spec.self_loops:
-            query = torch.arange(block.start, block.start + real_rows.shape[0], device=keep.device)
-            diagonal = query[real_rows] - lo + s
-            inside = (diagonal >= s) & (diagonal < s + keys)
-            keep[inside.nonzero().flatten(), diagonal[inside]] = False
-        row, col = keep.nonzero(as_tuple=True)
+            query = torch.arange(block.start, block.start + real_rows.shape[0], device=col.device)
+            dropped |= col == (query[real_rows] - lo + s)[row]  # the diagonal of each row
+        if bool(dropped.any()):
+            row, col = row[~dropped], col[~dropped]
         key_nodes = seq.compact[(lo + col - s).clamp(min=0)] + s
         seq.keys.append(torch.where(col < s, torch.zeros_like(key_nodes), key_nodes))
         seq.queries.append(nodes[row] + s)

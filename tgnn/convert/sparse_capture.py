@@ -24,7 +24,7 @@ from torch_geometric.data import Batch, Data
 from tqdm.auto import tqdm
 
 from tgnn._attention_switch import switched_attention
-from tgnn.convert.blockwise import BYTES_PER_ENTRY, blockwise_attention
+from tgnn.convert.blockwise import BYTES_PER_ENTRY, Workspace, blockwise_attention
 from tgnn.convert.capture import _padding_mask
 from tgnn.convert.context import Overflow, as_overflow, context_windows, fitted_inputs
 from tgnn.convert.model_call import LayerCounter, check_model_call, num_layers
@@ -60,6 +60,7 @@ class _Session:
     progress: Any = None  # a tqdm bar advanced once per attention call, or None
     graphs: dict[int, list[Data]] = field(default_factory=dict)
     counter: LayerCounter = field(default_factory=LayerCounter)
+    workspace: Workspace = field(default_factory=Workspace)  # scratch reused by every layer
 
 
 _SESSION: contextvars.ContextVar[_Session | None] = contextvars.ContextVar(
@@ -107,6 +108,7 @@ def _sparse_forward(
         bytes_per_entry=BYTES_PER_ENTRY + sorting,
         dropout=dropout,
         consume=None if builder is None else builder.add,
+        workspace=session.workspace,
     )
     if builder is not None:
         session.graphs[layer] = builder.graphs(session.token, layer, session.positions)

@@ -12,7 +12,7 @@ from torch import Tensor
 
 from tgnn.errors import ShapeError
 
-__all__ = ["threshold_mask", "top_k_mask", "top_p_mask", "sparsify_mask"]
+__all__ = ["threshold_mask", "top_k_mask", "top_p_mask", "sparsify_mask", "top_k_entries"]
 
 
 def threshold_mask(attention: Tensor, threshold: float) -> Tensor:
@@ -56,6 +56,47 @@ def top_k_mask(attention: Tensor, k: int) -> Tensor:
         room = k - above.sum(-1, keepdim=True)
         keep.view(-1, width)[crowded] = above | (ties & (ties.cumsum(-1) <= room))
     return keep
+
+
+def top_k_entries(attention: Tensor, k: int) -> tuple[Tensor, Tensor]:
+    """Row and column indices of the entries that ``sparsify_mask(attention, top_k=k)`` keeps.
+
+    The same entries in the same (row-major) order as ``sparsify_mask(...).nonzero()``, for
+    ``attention`` ``[r, c]``, without building the mask of every row: one ``topk(k)`` per row
+    gives the k largest; a row with more than k entries at or above its k-th value (a tie,
+    which includes a row with fewer than k non-zero entries) goes through
+    :func:`sparsify_mask`, where the earliest keys win. Cost O(r c log k) plus the mask's cost
+    for the tied rows only.
+
+    Examples
+    --------
+    >>> rows, cols = top_k_entries(torch.tensor([[0.1, 0.6, 0.3], [0.5, 0.5, 0.0]]), 2)
+    >>> rows.tolist(), cols.tolist()
+    ([0, 0, 1, 1], [1, 2, 0, 1])
+    """
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise ShapeError(f"top_k: expected a positive integer, got {k!r}")
+    count, width = attention.shape
+    if k >= width:
+        return sparsify_mask(attention, top_k=k).nonzero(as_tuple=True)
+    values, index = attention.topk(k, dim=-1, sorted=False)  # torch is fastest for k <= 8
+    kth = values.amin(-1, keepdim=True)
+    cols = index.sort(dim=-1).values
+    valid = torch.ones_like(cols, dtype=torch.bool)
+    tied = ((attention >= kth).sum(-1) > k).nonzero().flatten()
+    if tied.numel():
+        keep = sparsify_mask(attention[tied], top_k=k)  # exactly min(k, non-zero) per row
+        room = torch.arange(k, device=cols.device).expand(tied.numel(), k)
+        valid[tied] = room < keep.sum(-1, keepdim=True)
+        cols[tied] = torch.where(valid[tied], _first_true_columns(keep, k), 0)
+    rows = torch.arange(count, device=cols.device)[:, None].expand(count, k)
+    return rows[valid], cols[valid]
+
+
+def _first_true_columns(keep: Tensor, k: int) -> Tensor:
+    """``[r, k]``: the column indices of each row's True entries, ascending, padded with 0."""
+    order = torch.arange(keep.shape[-1], 0, -1, device=keep.device)  # earlier columns rank higher
+    return (keep * order).topk(k, dim=-1).indices  # True entries first, by column; then zeros
 
 
 def top_p_mask(attention: Tensor, p: float) -> Tensor:

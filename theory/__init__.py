@@ -29,6 +29,7 @@ from .group_inverse import group_inverse, group_inverse_resistance
 from .representational_collapse import (
     max_softmax_weight,
     softmax_separation_limit,
+    softmax_total_variation,
     unit_roundoff,
 )
 from .rollout import (
@@ -70,6 +71,7 @@ __all__ = [
     "globally_reachable_nodes",
     "max_softmax_weight",
     "softmax_separation_limit",
+    "softmax_total_variation",
     "unit_roundoff",
     "ysl_resistance",
     "block_update",

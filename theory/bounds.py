@@ -1,6 +1,6 @@
 """Over-squashing sensitivity bound in resistance form, and the predicted sensitivity profile.
 
-Barbero et al. (2024, "Transformers need glasses!", Thm 5.1; constants in App. B.5) bound the
+Barbero et al. (2024, "Transformers need glasses!", Thm 5.1; constants in Thm B.5, App. B.2) bound the
 sensitivity of the last token's output to an input token by a sum over causal paths of products
 of ``alpha + beta * delta`` (attention plus a weighted residual). That sum is a rollout:
 ``prod_l (A^(l) + beta I) = (1 + beta)^L Phi_L`` with residual share ``rho = 1 / (1 + beta)``, so
@@ -49,7 +49,7 @@ def oversquashing_bound(
     with residual share ``rho = 1 / (1 + beta)``; equivalently ``C`` times the path sum
     ``[(A^(L-1) + beta I) ... (A^(0) + beta I)][target, s]`` of Barbero et al. (2024, Thm 5.1,
     with residual; ``beta = 1`` is the plain residual connection, ``C`` collects the Lipschitz
-    constants of values, MLPs and normalisation, App. B.5).
+    constants of values, MLPs and normalisation, Thm B.5, App. B.2).
 
     Complexity: O(L n^2).
 

@@ -52,7 +52,8 @@ class SparseSpec:
         ``keep(rows).nonzero()``; ``top_k`` alone is selected without the ``r x c`` mask)."""
         if self.top_k is not None and self.threshold is None and self.top_p is None:
             return top_k_entries(rows, self.top_k)
-        return self.keep(rows).nonzero(as_tuple=True)
+        row, col = self.keep(rows).nonzero(as_tuple=True)
+        return row, col
 
 
 @dataclass

@@ -78,7 +78,8 @@ def top_k_entries(attention: Tensor, k: int) -> tuple[Tensor, Tensor]:
         raise ShapeError(f"top_k: expected a positive integer, got {k!r}")
     count, width = attention.shape
     if k >= width:
-        return sparsify_mask(attention, top_k=k).nonzero(as_tuple=True)
+        rows, cols = sparsify_mask(attention, top_k=k).nonzero(as_tuple=True)
+        return rows, cols
     values, index = attention.topk(k, dim=-1, sorted=False)  # torch is fastest for k <= 8
     kth = values.amin(-1, keepdim=True)
     cols = index.sort(dim=-1).values

@@ -19,7 +19,9 @@ Beside them, uniform causal attention :math:`A_{ij} = 1/(i+1)` gives the predict
 ``received[s] = (H_n - H_s)/(n - s)`` (harmonic numbers) and its
 rollout row by the same recursion (O(L n), exact). Models: the random Llama-like model of
 :mod:`tgnn.benchmarks.long_context` at 8k tokens (quick: 2k) and the embedded models at their own
-lengths.
+lengths. The claims (:mod:`tgnn.benchmarks.profile_claims`) are decided over independent
+sequences of each model: 32 of the random model at 1k tokens (quick: 16 at 512), since 32 at 8k
+would not fit the section's budget, and 32 (quick: MiniLM 16) of each embedded model.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from tgnn.benchmarks.claims import claims_numbers, claims_table
+from tgnn.benchmarks.profile_claims import middle_ratio, profile_claims, sequence_statistics
 from tgnn.benchmarks.report import BenchConfig, ExperimentResult, md_table, save_figure
 
 __all__ = ["position_profiles", "uniform_profiles", "run"]
@@ -102,24 +106,51 @@ def _middle_share(row: np.ndarray) -> float:
     return float(row[n // 3 : 2 * n // 3].sum() / row.sum())
 
 
-def _capture(name: str, n: int) -> tuple[list[Any], bool, int]:
-    """Sparse layer graphs of ``n`` tokens of one model (random Llama-like or embedded)."""
+def _model(name: str, n: int) -> tuple[Any, Any, bool]:
+    """``(model, tokenizer, causal)``: the random Llama-like model (no tokenizer) or an
+    embedded one."""
+    if name == "llama-random":
+        from tgnn.benchmarks.long_context import llama_like
+
+        return llama_like(n), None, True
+    from tgnn.models import load
+
+    model, tokenizer = load(name)
+    return model, tokenizer, bool(getattr(model.config, "is_decoder", False)) or name != "minilm"
+
+
+def _ids_of(tokenizer: Any, n: int, seed: int) -> Any:
+    """Seeded random tokens (random model) or a seeded slice of the corpus (embedded)."""
+    if tokenizer is None:
+        from tgnn.benchmarks.long_context import _ids
+
+        return _ids(n, seed=seed)
     from tgnn.benchmarks.common import sample_ids
 
+    return sample_ids(tokenizer, n, seed=seed)
+
+
+def _capture(model: Any, ids: Any) -> list[Any]:
+    """Sparse layer graphs (head mean, ``top_k`` per row) of one sequence."""
     from tgnn import capture_sparse_graphs
 
-    if name == "llama-random":
-        from tgnn.benchmarks.long_context import _ids, llama_like
+    return capture_sparse_graphs(model, {"input_ids": ids}, top_k=TOP_K)
 
-        model, ids = llama_like(n), _ids(n, seed=2)
-    else:
-        from tgnn.models import load
 
-        model, tokenizer = load(name)
-        ids = sample_ids(tokenizer, n, seed=2)
-    causal = bool(getattr(model.config, "is_decoder", False)) or name != "minilm"
-    graphs = capture_sparse_graphs(model, {"input_ids": ids}, top_k=TOP_K)
-    return graphs, causal, int(ids.shape[1])
+def _statistics(graphs: list[Any], causal: bool) -> dict[str, float]:
+    """:func:`tgnn.benchmarks.profile_claims.sequence_statistics` of one sequence's graphs."""
+    n = int(graphs[0].num_nodes)
+    heads = np.concatenate([g.first_token_mass.double().reshape(n, -1).numpy() for g in graphs],
+                           axis=1)
+    uniform = uniform_profiles(n, len(graphs)) if causal else None
+    return sequence_statistics(position_profiles(graphs, causal), uniform, heads)
+
+
+def _samples(model: Any, tokenizer: Any, causal: bool, n: int, count: int
+             ) -> list[dict[str, float]]:
+    """Statistics of ``count`` independent sequences (seeds 100, 101, ...)."""
+    return [_statistics(_capture(model, _ids_of(tokenizer, n, 100 + seed)), causal)
+            for seed in range(count)]
 
 
 def _figure(profiles: dict[str, dict[str, Any]], config: BenchConfig) -> str:
@@ -153,17 +184,57 @@ def _figure(profiles: dict[str, dict[str, Any]], config: BenchConfig) -> str:
     return save_figure(fig, config, NAME, "profiles.png")
 
 
+def _sizes(config: BenchConfig) -> dict[str, tuple[int, int, int]]:
+    """Per model: (tokens of the pictured sequence, tokens and count of the sampled ones).
+
+    32 sequences of the random model at 8k tokens would cost about 30 minutes (its one-source
+    resistance alone takes about 50 s at 8k, the factor filling in), so its sampled sequences
+    are shorter than the pictured one."""
+    if config.smoke:
+        return {"llama-random": (128, 128, 3), "tgnn-gpt2-tiny": (64, 64, 3),
+                "minilm": (64, 64, 3)}
+    if config.quick:
+        return {"llama-random": (2048, 512, 16), "tgnn-gpt2-tiny": (256, 256, 32),
+                "minilm": (256, 256, 16)}
+    return {"llama-random": (8192, 1024, 32), "tgnn-gpt2-tiny": (256, 256, 32),
+            "minilm": (256, 256, 32)}
+
+
+_WHAT = {"llama-random": "random-init Llama-like model (RoPE, GQA), random tokens",
+         "tgnn-gpt2-tiny": "trained character model with BOS, corpus text",
+         "minilm": "trained bidirectional MiniLM, corpus text"}
+
+
+def _setting(name: str, n: int, count: int, long_n: int, layers: int, causal: bool,
+             single: dict[str, float]) -> dict[str, Any]:
+    """Claim settings of one model (:func:`tgnn.benchmarks.profile_claims.profile_claims`)."""
+    setting: dict[str, Any] = {"n": n, "count": count, "what": _WHAT[name], "causal": causal,
+                               "trained": name != "llama-random"}
+    if long_n != n:
+        setting["note"] = (f"shorter than the pictured {long_n}-token sequence: 32 sequences "
+                           "of that length exceed the section's time budget")
+        setting["single"] = (f"; the pictured {long_n}-token sequence: resistance "
+                             f"{single['resistance_middle']:.2f}, rollout "
+                             f"{single['rollout_middle']:.2f}")
+    if causal:
+        setting["uniform_rollout"] = middle_ratio(uniform_profiles(n, layers)["rollout"], "low")
+    return setting
+
+
 def run(config: BenchConfig) -> ExperimentResult:
-    """Profiles of the random model at 8k (quick 2k, smoke 128) and of the embedded models."""
-    long_n = 128 if config.smoke else 2048 if config.quick else 8192
-    short_n = 64 if config.smoke else 256
-    models = [("llama-random", long_n), ("tgnn-gpt2-tiny", short_n), ("minilm", short_n)]
+    """Profiles of the random model at 8k (quick 2k, smoke 128) and of the embedded models, and
+    the claims over independent sequences of each."""
     profiles: dict[str, dict[str, Any]] = {}
     rows = []
-    for name, n in models:
+    samples: dict[str, list[dict[str, float]]] = {}
+    settings: dict[str, dict[str, Any]] = {}
+    for name, (long_n, n, count) in _sizes(config).items():
         if config.progress:
-            print(f"[tgnn bench] long_profiles: {name}, n={n} ...", flush=True)
-        graphs, causal, length = _capture(name, n)
+            print(f"[tgnn bench] long_profiles: {name}, n={long_n}, then {count} x {n} ...",
+                  flush=True)
+        model, tokenizer, causal = _model(name, max(long_n, n))
+        graphs = _capture(model, _ids_of(tokenizer, long_n, seed=2))
+        length = int(graphs[0].num_nodes)
         measured = position_profiles(graphs, causal)
         uniform = uniform_profiles(length, len(graphs)) if causal else {}
         label = f"{name} n={length}"
@@ -178,6 +249,10 @@ def run(config: BenchConfig) -> ExperimentResult:
             "rollout_middle_share": _middle_share(measured["rollout"]),
             "uniform_rollout_middle_share": _middle_share(uniform["rollout"]) if causal else None,
         })
+        single = _statistics(graphs, causal)
+        samples[name] = _samples(model, tokenizer, causal, n, count)
+        settings[name] = _setting(name, n, count, length, len(graphs), causal, single)
+    claims = profile_claims(samples, settings)
     text = (
         f"Per-position profiles from one sparse capture per model (`top_k={TOP_K}`; heads and "
         "layers averaged), beside uniform causal attention (dashed). `*_mid`: at the middle "
@@ -189,7 +264,11 @@ def run(config: BenchConfig) -> ExperimentResult:
                           "uniform_first_token_mass_mid", "rollout_first",
                           "uniform_rollout_first", "rollout_middle_share",
                           "uniform_rollout_middle_share"])
+        + "\n**Claims.** Each statistic is one number per independent sequence (statistics "
+        "and sizes in `tgnn.benchmarks.profile_claims`); intervals are percentile bootstraps of "
+        "their mean over sequences.\n\n" + claims_table(claims)
     )
     numbers = {"rows": rows, "profiles": {label: {k: v.tolist() for k, v in e["measured"].items()}
-                                          for label, e in profiles.items()}}
+                                          for label, e in profiles.items()},
+               "samples": samples, "settings": settings, "claims": claims_numbers(claims)}
     return ExperimentResult(NAME, TITLE, numbers, [_figure(profiles, config)], text)

@@ -1,11 +1,12 @@
-"""Section 8: every performance ratio of the ``perf_*`` benchmarks in one table.
+"""Section 10: every performance ratio of the ``perf_*`` benchmarks in one table.
 
 Each ``tgnn.benchmarks.perf_<x>`` module exposes ``run(quick) -> dict`` whose speed rows
 (``name, ours_s, anchor_s, ratio, goal, met``) sit in one of its list values. Each module runs
 in a fresh subprocess (its own imports, threads and memory) under a time budget (``--quick``:
 90 s per module, 240 s in all, so ``make bench`` stays within minutes; full sizes: 300 s per
 module, 900 s in all, so that the full ``tgnn bench`` keeps to its 20 minutes); a module over
-budget is reported as skipped with the command that runs it alone.
+budget is reported as skipped with the command that runs it alone. The section ends with one
+claim per family of metrics (:mod:`tgnn.benchmarks.speed_claims`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ import sys
 import time
 from typing import Any
 
+from tgnn.benchmarks.claims import claims_numbers, claims_table
 from tgnn.benchmarks.report import BenchConfig, ExperimentResult, md_table
+from tgnn.benchmarks.speed_claims import speed_claims
 
 __all__ = ["PERF_MODULES", "run", "run_perf_module", "speed_rows"]
 
@@ -89,5 +92,10 @@ def run(config: BenchConfig) -> ExperimentResult:
             + "\nModule run times: "
             + ", ".join(f"{m} {r['seconds']:.0f} s ({r['status']})" for m, r in runs.items())
             + ".\n")
-    return ExperimentResult(NAME, "Speed: performance ratios", {"runs": runs, "rows": rows},
+    claims = speed_claims(rows, runs, quick=config.quick)
+    text += ("\n**Claims.** One per family (`tgnn.benchmarks.speed_claims`): values equal to "
+             "the anchor's where the row compares them, and each row's goal met. The spectral "
+             "gap has no speed row yet.\n\n" + claims_table(claims))
+    return ExperimentResult(NAME, "Speed: performance ratios",
+                            {"runs": runs, "rows": rows, "claims": claims_numbers(claims)},
                             [], text, notes)

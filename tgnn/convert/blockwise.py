@@ -12,12 +12,16 @@ before they are dropped.
 
 from __future__ import annotations
 
+import functools
+import math
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
+from tgnn.convert import fused_kernel
 from tgnn.convert.row_mask import RowMask, rows_of
 
 __all__ = ["RowBlock", "Workspace", "BYTES_PER_ENTRY", "block_rows", "blockwise_attention"]
@@ -164,6 +168,38 @@ def _softmax_rows(
     return weights, log_total.sub_(spread)
 
 
+def _fused_block(
+    query: Tensor, key_t: Tensor, value: Tensor, bias: Tensor | None, scale: float,
+    workspace: Workspace,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Weights ``[H, r, m]``, entropies ``[H, r]`` and output ``[H, r, d]`` of one block by the
+    fused kernel, one call per key/value head (the calls release the GIL: with more than one
+    torch thread the heads run on that many threads). ``key_t`` ``[H_kv, d, >= padded(m)]``,
+    ``bias`` ``[r, m]`` (0 / -inf) or None."""
+    heads, rows, dim = query.shape
+    kv_heads, keys = value.shape[0], value.shape[1]
+    grouped = query.contiguous().view(kv_heads, -1, dim)
+    width = fused_kernel.padded(keys)
+    padded = workspace.take("weights", (kv_heads, (heads // kv_heads) * rows, width), query.device)
+    entropy = query.new_empty(heads, rows)
+    output = query.new_empty(heads, rows, dim)
+    tasks = [(grouped[h], key_t[h], value[h], bias, scale, padded[h],
+              output.view(kv_heads, -1, dim)[h], entropy.view(kv_heads, -1)[h])
+             for h in range(kv_heads)]
+    threads = min(torch.get_num_threads(), kv_heads)
+    if threads > 1:
+        list(_pool(threads).map(lambda task: fused_kernel.fused_attention_rows(*task), tasks))
+    else:
+        for task in tasks:
+            fused_kernel.fused_attention_rows(*task)
+    return padded.view(heads, rows, width)[..., :keys], entropy, output
+
+
+@functools.cache
+def _pool(threads: int) -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(threads, thread_name_prefix="tgnn-fused")
+
+
 def _mix(weights: Tensor, value: Tensor, dtype: torch.dtype) -> Tensor:
     """``weights @ value`` per query head, value heads shared by groups: ``[H, r, d]``."""
     heads, rows, keys = weights.shape
@@ -187,6 +223,7 @@ def blockwise_attention(
     dropout: float = 0.0,
     consume: Callable[[RowBlock], None] | None = None,
     workspace: Workspace | None = None,
+    fused: bool = False,
 ) -> Tensor:
     """The layer output ``[B, n, H, d]`` of eager attention, a block of query rows at a time.
 
@@ -194,9 +231,12 @@ def blockwise_attention(
     ``H``); ``mask`` a :class:`~tgnn.convert.row_mask.RowMask`, a 4D mask tensor or None;
     ``sink_logits`` ``[H]`` learned sink logits (gpt-oss ``s_aux``) or None. Each block's
     :class:`RowBlock` goes to ``consume`` when given; the scratch arrays come from
-    ``workspace`` (a new one when None; pass one to reuse it across layers). Peak memory
-    O(H x rows x kv) with ``rows`` from :func:`block_rows` (at most
-    ``budget / (bytes_per_entry H kv)``); time O(B H n kv d) as eager attention.
+    ``workspace`` (a new one when None; pass one to reuse it across layers). With ``fused``
+    the blocks go through the compiled kernel of :mod:`~tgnn.convert.fused_kernel` wherever it
+    applies (float32 on the CPU, head width a multiple of 16, no soft-capping, learned sinks,
+    additive mask values or dropout): weights then agree with eager's to a few units in the last
+    place instead of bitwise. Peak memory O(H x rows x kv) with ``rows`` from :func:`block_rows`
+    (at most ``budget / (bytes_per_entry H kv)``); time O(B H n kv d) as eager attention.
     """
     batch, heads, n, _ = query.shape
     kv = key.shape[2]
@@ -205,6 +245,12 @@ def blockwise_attention(
     causal = bool(getattr(module, "is_causal", False))
     sink = 0 if sink_logits is None else 1
     workspace = Workspace() if workspace is None else workspace
+    fused = fused and softcap is None and sink_logits is None and not (
+        dropout and module.training) and fused_kernel.usable(query, key, value)
+    if fused:  # K^T [B, H_kv, d, kv + PAD]: the kernel reads whole vectors past the last key
+        key_t = key.new_zeros(*key.shape[:2], key.shape[-1], kv + fused_kernel.PAD)
+        key_t[..., :kv] = key.transpose(-1, -2)
+        value = value.contiguous()
     for start in range(0, n, rows):
         stop = min(n, start + rows)
         allowed_rows, bias_rows = rows_of(mask, start, stop, (batch, n, kv), causal, query.device)
@@ -212,6 +258,17 @@ def blockwise_attention(
             lo, hi, mlo, mhi = _ranges(allowed_rows[b])
             allowed = allowed_rows[b, :, lo:hi]
             bias = None if bias_rows is None else bias_rows[b, :, lo:hi]
+            if fused and bias is None:
+                bias = None if mhi <= mlo else torch.zeros(allowed.shape).masked_fill_(
+                    ~allowed, -math.inf)
+                weights, entropy, block_output = _fused_block(
+                    query[b, :, start:stop], key_t[b, :, :, lo:], value[b, :, lo:hi], bias,
+                    scale, workspace,
+                )
+                output[b, :, start:stop] = block_output
+                if consume is not None:
+                    consume(RowBlock(b, start, lo, weights, entropy, allowed, 0))
+                continue
             weights, entropy = _softmax_rows(
                 query[b, :, start:stop], key[b, :, lo:hi], allowed, (mlo - lo, mhi - lo), bias,
                 scale, softcap, sink_logits, workspace,

@@ -1,0 +1,159 @@
+/* tgnn: softmax attention rows of one block of queries against one key/value head, fused.
+ *
+ * For the rows t of the block (query vectors q_t, d floats) and the keys k_j / values v_j:
+ *   s_tj = scale * <q_t, k_j>,  p_tj = exp(s_tj - max_j s_tj) / Z_t  (masked keys: p = 0),
+ *   H_t = log Z_t - sum_j p_tj (s_tj - max s_t),  o_t = sum_j p_tj v_j.
+ * Per tile of TILE rows the scores are written once into w, turned into the weights in place
+ * while they are in cache, and mixed with the values: the passes that separate library calls
+ * make over memory (scale, mask, max, exp, sum, normalise, entropy, product) become one.
+ * Weights agree with eager attention to a few units in the last place (another summation order
+ * and exp polynomial), not bitwise. Portable C with GCC/Clang vector extensions, lowered to the
+ * SIMD of the machine that compiles it (tgnn/convert/fused_kernel.py builds it on first use).
+ */
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+typedef float v16 __attribute__((vector_size(64)));
+typedef int32_t i16v __attribute__((vector_size(64)));
+#define TILE 8 /* rows per tile: 8 rows x 32 keys of accumulators fill the vector registers */
+#define W 16
+
+static inline v16 load16(const float *p) { v16 v; memcpy(&v, p, sizeof v); return v; }
+static inline void store16(float *p, v16 v) { memcpy(p, &v, sizeof v); }
+static inline v16 splat(float x) { return x - (v16){0}; }
+static inline v16 select16(i16v mask, v16 yes, v16 no) {
+    return (v16)(((i16v)yes & mask) | ((i16v)no & ~mask));
+}
+
+/* e^x for x <= 0 (shifted scores): Cephes expf (Cody-Waite reduction, degree-6 polynomial,
+   about 1 ulp); 0 below -87.3365 (where e^x would be subnormal). */
+static inline v16 exp16(v16 x) {
+    const v16 lo = splat(-87.33654f);
+    i16v under = x < lo;
+    x = select16(under, lo, x);
+    v16 n = (x * splat(1.44269504088896341f) + splat(12582912.0f)) - splat(12582912.0f);
+    v16 r = x - n * splat(0.693359375f);
+    r = r - n * splat(-2.12194440e-4f);
+    v16 p = splat(1.9875691500e-4f);
+    p = p * r + splat(1.3981999507e-3f);
+    p = p * r + splat(8.3334519073e-3f);
+    p = p * r + splat(4.1665795894e-2f);
+    p = p * r + splat(1.6666665459e-1f);
+    p = p * r + splat(5.0000001201e-1f);
+    p = p * r * r + r + splat(1.0f);
+    i16v bits = (__builtin_convertvector(n, i16v) + 127) << 23;
+    return select16(under, splat(0.0f), p * (v16)bits);
+}
+
+/* Scores of NT rows over the padded width mp (a multiple of 2W): w[t, j] = scale * <q[t], kt[:, j]>
+   (kt is K transposed, [d, >= mp], rows ks floats apart; columns past the keys hold anything
+   finite). The row count is a compile-time constant, so the accumulators stay in registers. */
+#define SCORES(NT)                                                                             \
+static void scores_##NT(const float *q, const float *kt, int64_t ks, float scale, int64_t mp, \
+                        int64_t d, float *w, int64_t ws) {                                    \
+    for (int64_t j = 0; j < mp; j += 2 * W) {                                                 \
+        v16 a[NT][2];                                                                         \
+        for (int t = 0; t < NT; t++) a[t][0] = a[t][1] = splat(0.0f);                         \
+        for (int64_t c = 0; c < d; c++) {                                                     \
+            v16 k0 = load16(kt + c * ks + j), k1 = load16(kt + c * ks + j + W);               \
+            for (int t = 0; t < NT; t++) {                                                    \
+                v16 qc = splat(q[t * d + c]);                                                 \
+                a[t][0] += qc * k0;                                                           \
+                a[t][1] += qc * k1;                                                           \
+            }                                                                                 \
+        }                                                                                     \
+        for (int t = 0; t < NT; t++) {                                                        \
+            store16(w + t * ws + j, a[t][0] * splat(scale));                                  \
+            store16(w + t * ws + j + W, a[t][1] * splat(scale));                              \
+        }                                                                                     \
+    }                                                                                         \
+}
+SCORES(8)
+SCORES(1)
+
+/* One row of scores s into softmax weights in place; returns the entropy. The row has m keys
+   in a padded width mp (a multiple of W); bias: m floats, 0 for a key the row may read and
+   -inf for a masked one, or NULL. A row that may read no key is uniform over its m keys (as
+   eager attention's additive mask gives); the padding gets weight 0. */
+static float softmax_row(float *s, const float *bias, int64_t m, int64_t mp) {
+    int64_t j;
+    if (bias) {
+        for (j = 0; j + W <= m; j += W) store16(s + j, load16(s + j) + load16(bias + j));
+        for (; j < m; j++) s[j] += bias[j];
+    }
+    for (j = m; j < mp; j++) s[j] = -INFINITY;
+    v16 tops = splat(-INFINITY);
+    for (j = 0; j < mp; j += W) {
+        v16 x = load16(s + j);
+        tops = select16(x > tops, x, tops);
+    }
+    float top = -INFINITY;
+    for (int i = 0; i < W; i++) top = tops[i] > top ? tops[i] : top;
+    if (top == -INFINITY) {
+        for (j = 0; j < mp; j++) s[j] = j < m ? 1.0f / (float)m : 0.0f;
+        return logf((float)m);
+    }
+    v16 total = splat(0.0f), spread = splat(0.0f);
+    for (j = 0; j < mp; j += W) {
+        v16 shifted = load16(s + j) - splat(top);
+        v16 e = exp16(shifted);
+        total += e;
+        spread += select16(e > splat(0.0f), e * shifted, splat(0.0f));  /* 0 * -inf is NaN */
+        store16(s + j, e);
+    }
+    float z = 0.0f, dot = 0.0f;
+    for (int i = 0; i < W; i++) { z += total[i]; dot += spread[i]; }
+    float inverse = 1.0f / z;
+    for (j = 0; j < mp; j += W) store16(s + j, load16(s + j) * splat(inverse));
+    return logf(z) - dot * inverse;
+}
+
+/* out[t, :] = sum_j p[t, j] v[j, :] for NT rows; d a multiple of 16. */
+#define MIX(NT)                                                                                \
+static void mix_##NT(const float *p, int64_t ws, const float *v, int64_t m, int64_t d,        \
+                      float *out) {                                                           \
+    for (int64_t c = 0; c < d; c += 2 * W) {                                                  \
+        int two = c + 2 * W <= d;                                                             \
+        v16 a[NT][2];                                                                         \
+        for (int t = 0; t < NT; t++) a[t][0] = a[t][1] = splat(0.0f);                         \
+        for (int64_t j = 0; j < m; j++) {                                                     \
+            v16 v0 = load16(v + j * d + c);                                                   \
+            v16 v1 = two ? load16(v + j * d + c + W) : splat(0.0f);                           \
+            for (int t = 0; t < NT; t++) {                                                    \
+                v16 pj = splat(p[t * ws + j]);                                                \
+                a[t][0] += pj * v0;                                                           \
+                a[t][1] += pj * v1;                                                           \
+            }                                                                                 \
+        }                                                                                     \
+        for (int t = 0; t < NT; t++) {                                                        \
+            store16(out + t * d + c, a[t][0]);                                                \
+            if (two) store16(out + t * d + c + W, a[t][1]);                                   \
+        }                                                                                     \
+    }                                                                                         \
+}
+MIX(8)
+MIX(1)
+
+/* rows query rows q [rows, d] that share one key/value head; row t reads bias row t % r.
+   kt: K transposed, [d, >= mp] with rows ks floats apart, where mp is m rounded up to a multiple
+   of 2W (the columns past m are read but never used); v [m, d] contiguous; bias [r, m] (0 or
+   -inf per key) or NULL; outputs: w [rows, mp] with rows ws >= mp floats apart (the weights in
+   columns < m, 0 after), out [rows, d], ent [rows] (nats). */
+void tgnn_attention_rows(const float *q, const float *kt, int64_t ks, const float *v,
+                         const float *bias, float scale, int64_t rows, int64_t r, int64_t m,
+                         int64_t d, float *w, int64_t ws, float *out, float *ent) {
+    int64_t mp = (m + 2 * W - 1) / (2 * W) * (2 * W);
+    int64_t t0 = 0;
+    for (; t0 + TILE <= rows; t0 += TILE) {
+        scores_8(q + t0 * d, kt, ks, scale, mp, d, w + t0 * ws, ws);
+        for (int64_t t = t0; t < t0 + TILE; t++)
+            ent[t] = softmax_row(w + t * ws, bias ? bias + (t % r) * m : NULL, m, mp);
+        mix_8(w + t0 * ws, ws, v, m, d, out + t0 * d);
+    }
+    for (; t0 < rows; t0++) {
+        scores_1(q + t0 * d, kt, ks, scale, mp, d, w + t0 * ws, ws);
+        ent[t0] = softmax_row(w + t0 * ws, bias ? bias + (t0 % r) * m : NULL, m, mp);
+        mix_1(w + t0 * ws, ws, v, m, d, out + t0 * d);
+    }
+}

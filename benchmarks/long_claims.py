@@ -11,18 +11,29 @@ interval: one machine, one process per length.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from tgnn.benchmarks.claims import Claim
 
-__all__ = ["GOALS", "long_context_claims"]
+__all__ = ["GOALS", "Goals", "long_context_claims"]
 
 PAPER = "tgnn goal (issue 16)"
-GOALS = {"rss_n": 32768, "rss_gib": 4.0, "time_n": 8192, "time_ratio": 3.0,
-         "short": (512, 2048), "short_ratio": 1.25}
-"""The goals: peak RSS growth below ``rss_gib`` at ``rss_n`` tokens; capture within
-``time_ratio`` x the SDPA forward at ``time_n``; within ``short_ratio`` x for the lengths in
-``short`` (the dense capture's goal)."""
+@dataclass(frozen=True)
+class Goals:
+    """The goals: peak RSS growth below ``rss_gib`` at ``rss_n`` tokens; capture within
+    ``time_ratio`` x the SDPA forward at ``time_n``; within ``short_ratio`` x (the dense
+    capture's goal) for the lengths in ``short``."""
+
+    rss_n: int = 32768
+    rss_gib: float = 4.0
+    time_n: int = 8192
+    time_ratio: float = 3.0
+    short: tuple[int, int] = (512, 2048)
+    short_ratio: float = 1.25
+
+
+GOALS = Goals()
 
 
 def _spread(row: Mapping[str, Any]) -> str:
@@ -50,7 +61,7 @@ def _row(rows: Sequence[Mapping[str, Any]], n: int) -> Mapping[str, Any] | None:
 
 
 def _memory_claim(rows: Sequence[Mapping[str, Any]]) -> Claim:
-    n, limit = GOALS["rss_n"], GOALS["rss_gib"]
+    n, limit = GOALS.rss_n, GOALS.rss_gib
     statement = f"n = {n} tokens complete with peak RSS growth < {limit:g} GiB"
     row = _row(rows, n)
     if row is None:
@@ -67,7 +78,7 @@ def _memory_claim(rows: Sequence[Mapping[str, Any]]) -> Claim:
 
 
 def _time_claim(rows: Sequence[Mapping[str, Any]]) -> Claim:
-    n, goal = GOALS["time_n"], GOALS["time_ratio"]
+    n, goal = GOALS.time_n, GOALS.time_ratio
     statement = f"sparse capture at n = {n} costs <= {goal:g}x the plain SDPA forward"
     row = _row(rows, n)
     if row is None:
@@ -82,8 +93,8 @@ def _time_claim(rows: Sequence[Mapping[str, Any]]) -> Claim:
 
 
 def _short_claim(rows: Sequence[Mapping[str, Any]]) -> Claim:
-    low, high = GOALS["short"]
-    goal = GOALS["short_ratio"]
+    low, high = GOALS.short
+    goal = GOALS.short_ratio
     statement = (f"sparse capture within the dense capture's goal, <= {goal:g}x the SDPA "
                  f"forward, at {low} <= n <= {high}")
     short = [r for r in rows if low <= r["n"] <= high]

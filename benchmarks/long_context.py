@@ -193,12 +193,12 @@ def _goal(row: dict[str, Any]) -> tuple[str, bool | None]:
     n = row["n"]
     if "error" in row:
         return "ran", False
-    if n == GOALS["rss_n"]:
-        return f"RSS growth < {GOALS['rss_gib']} GiB", row["rss_growth_gib"] < GOALS["rss_gib"]
-    if n == GOALS["time_n"]:
-        return f"<= {GOALS['time_ratio']}x SDPA", row["ratio"] <= GOALS["time_ratio"]
-    if GOALS["short"][0] <= n <= GOALS["short"][1]:
-        return f"<= {GOALS['short_ratio']}x SDPA", row["ratio"] <= GOALS["short_ratio"]
+    if n == GOALS.rss_n:
+        return f"RSS growth < {GOALS.rss_gib} GiB", row["rss_growth_gib"] < GOALS.rss_gib
+    if n == GOALS.time_n:
+        return f"<= {GOALS.time_ratio}x SDPA", row["ratio"] <= GOALS.time_ratio
+    if GOALS.short[0] <= n <= GOALS.short[1]:
+        return f"<= {GOALS.short_ratio}x SDPA", row["ratio"] <= GOALS.short_ratio
     return "context", None
 
 
@@ -219,8 +219,8 @@ def _figure(rows: list[dict[str, Any]], config: BenchConfig) -> str:
                  label="sparse capture: peak RSS growth over the forward")
     right.loglog(sizes, [32 * n * n / 2**30 for n in sizes], ":", color="C3",
                  label="dense weights of one layer (8 heads, float32)")
-    right.axhline(GOALS["rss_gib"], color="grey", linestyle="--",
-                  label=f"goal < {GOALS['rss_gib']} GiB")
+    right.axhline(GOALS.rss_gib, color="grey", linestyle="--",
+                  label=f"goal < {GOALS.rss_gib} GiB")
     right.set_xlabel("tokens n")
     right.set_ylabel("GiB (growth below 1 MiB drawn at 1 MiB)")
     right.set_title("Memory")

@@ -12,12 +12,13 @@ never over the positions of one sequence. Statistics of one sequence of ``n`` to
 - ``resistance_received``: Spearman of ``R(n - 1, s)`` against the attention key ``s``
   receives (``received``), over ``s < n - 1``: Lee's "correlating with attention dominance"
   predicts it negative.
-- ``resistance_middle`` and ``rollout_middle`` (:func:`middle_ratio`): the profile's mean on the
-  middle third of the content positions ``1 .. n - 2`` (the first token, a sink, and the reader
-  itself left out) over its mean on the worse (resistance: the larger; rollout: the smaller) of
-  the two end thirds. A U-shaped retrieval curve, where the middle is read worse than both ends
-  (Liu et al. 2024, "lost in the middle"; Lee 2025 reads it as a propagation bottleneck), is a
-  resistance ratio above 1 and a rollout ratio below 1.
+- ``resistance_middle`` (:func:`middle_ratio`) and ``rollout_middle`` (:func:`middle_gap`): on
+  the content positions ``1 .. n - 2`` (the first token, a sink, and the reader itself left
+  out), the mean resistance of the middle third over that of the farther end third, and the
+  rollout share of the middle third minus the smaller end share. A U-shaped retrieval curve,
+  where the middle is read worse than both ends (Liu et al. 2024, "lost in the middle"; Lee 2025
+  reads it as a propagation bottleneck), is a resistance ratio above 1 and a rollout gap below
+  0.
 - ``rollout_vs_uniform``, ``received_vs_uniform``: Spearman of the measured profile against the
   closed form of uniform causal attention (:func:`tgnn.benchmarks.long_profiles.uniform_profiles`).
 - ``sink_mean``, ``sink_max``: the first-token mass deep in the sequence over its uniform value,
@@ -34,10 +35,10 @@ import numpy as np
 from scipy.stats import spearmanr
 from tgnn.benchmarks.claims import Claim, bootstrap_interval
 
-from tgnn.errors import OptionError, ShapeError
+from tgnn.errors import ShapeError
 
-__all__ = ["FAR_ABOVE", "PREDICTS", "middle_ratio", "profile_claims", "sequence_statistics",
-           "sink_ratios"]
+__all__ = ["FAR_ABOVE", "PREDICTS", "middle_gap", "middle_ratio", "profile_claims",
+           "sequence_statistics", "sink_ratios"]
 
 PREDICTS = 0.9
 """A closed form "predicts" a profile when the lower bound of the Spearman interval is at least
@@ -47,34 +48,48 @@ FAR_ABOVE = 2.0
 the uniform share ``1/(i+1)``, deep in the sequence."""
 
 
-def middle_ratio(values: np.ndarray, worse: str) -> float:
-    """Mean of ``values[1:-1]``'s middle third over that of its worse end third.
+def _thirds(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The first, middle and last third of ``values[1:-1]`` (the content positions)."""
+    content = np.asarray(values, dtype=np.float64)[1:-1]
+    m = content.size
+    if m < 3:
+        raise ShapeError(f"values: expected at least 5 positions, got {m + 2}")
+    return content[: m // 3], content[m // 3 : 2 * m // 3], content[2 * m // 3 :]
 
-    Parameters
-    ----------
-    values:
-        A profile over the ``n >= 5`` positions; the first and the last are left out.
-    worse:
-        ``"high"`` when a larger value is worse (a resistance: divide by the larger end mean),
-        ``"low"`` when a smaller one is (a rollout share: divide by the smaller end mean).
+
+def middle_ratio(resistance: np.ndarray) -> float:
+    """Mean resistance of the middle third of the content positions over the larger of the two
+    end thirds' means (above 1: the middle is the farthest third, a U-shaped retrieval curve).
+
+    The first position (a sink) and the last (the reader, at resistance 0) are left out.
 
     Examples
     --------
-    >>> middle_ratio(np.array([9.0, 1, 1, 3, 3, 2, 2, 0]), "high")  # (3+3)/2 over (2+2)/2
+    >>> middle_ratio(np.array([9.0, 1, 1, 3, 3, 2, 2, 0]))  # (3+3)/2 over max(1, 2)
     1.5
-    >>> middle_ratio(np.array([9.0, 1, 1, 3, 3, 2, 2, 0]), "low")   # 3 over (1+1)/2
-    3.0
     """
-    content = np.asarray(values, dtype=np.float64)[1:-1]
-    if content.size < 3:
-        raise ShapeError(f"values: expected at least 5 positions, got {content.size + 2}")
-    if worse not in ("high", "low"):
-        raise OptionError(f"worse: expected 'high' or 'low', got {worse!r}")
-    m = content.size
-    first, middle, last = (content[a:b].mean() for a, b in
-                           ((0, m // 3), (m // 3, 2 * m // 3), (2 * m // 3, m)))
-    end = max(first, last) if worse == "high" else min(first, last)
-    return float(middle / end)
+    first, middle, last = _thirds(resistance)
+    return float(middle.mean() / max(first.mean(), last.mean()))
+
+
+def middle_gap(rollout: np.ndarray) -> float:
+    """Share of a rollout row's content mass on the middle third minus the smaller share of the
+    two end thirds (below 0: the middle is read least, a U-shaped retrieval curve).
+
+    Shares rather than a ratio: on kept edges an end third may get no mass at all. The first
+    position (a sink) and the last (the reader itself) are left out; a row with no content mass
+    has equal thirds (0).
+
+    Examples
+    --------
+    >>> middle_gap(np.array([9.0, 1, 1, 0, 0, 2, 2, 5]))  # 0/6 - min(2/6, 4/6)
+    -0.3333333333333333
+    """
+    thirds = [part.sum() for part in _thirds(rollout)]
+    total = sum(thirds)
+    if total == 0:
+        return 0.0
+    return float((thirds[1] - min(thirds[0], thirds[2])) / total)
 
 
 def sink_ratios(first_token_mass: np.ndarray) -> np.ndarray:
@@ -121,8 +136,8 @@ def sequence_statistics(measured: Mapping[str, np.ndarray],
     stats = {
         "position_resistance": _spearman(before, resistance[:-1]),
         "resistance_received": _spearman(resistance[:-1], measured["received"][:-1]),
-        "resistance_middle": middle_ratio(resistance, "high"),
-        "rollout_middle": middle_ratio(measured["rollout"], "low"),
+        "resistance_middle": middle_ratio(resistance),
+        "rollout_middle": middle_gap(measured["rollout"]),
     }
     if uniform is not None:
         ratios = sink_ratios(heads)
@@ -181,7 +196,7 @@ def _middle_claim(label: str, samples: Sequence[Mapping[str, float]],
                   setting: Mapping[str, Any]) -> Claim:
     resistance = _mean(samples, "resistance_middle")
     rollout = _mean(samples, "rollout_middle")
-    signs = {_sign(resistance, +1, at=1.0), _sign(rollout, -1, at=1.0)}
+    signs = {_sign(resistance, +1, at=1.0), _sign(rollout, -1)}
     verdict = ("reproduced" if signs == {1} else "contradicted" if -1 in signs and 1 not in signs
                else "different")
     extra = setting.get("single", "")
@@ -189,15 +204,16 @@ def _middle_claim(label: str, samples: Sequence[Mapping[str, float]],
         "Lee 2025, failure signatures (after Liu et al. 2024)",
         "retrieval is U-shaped in position: degradation at sequence middles indicates "
         "propagation bottlenecks",
-        f"{label}: middle third over the worse end third, resistance {_fmt(resistance)} "
-        f"(U: > 1), rollout {_fmt(rollout)} (U: < 1){extra}",
+        f"{label}: resistance of the middle third over the farther end third "
+        f"{_fmt(resistance)} (U: > 1); rollout share of the middle third minus the smaller end "
+        f"share {_fmt(rollout)} (U: < 0){extra}",
         _interval(setting), verdict,
         f"{setting['what']}; first token and the reader left out; "
         + ("the middle is the farthest third from the last token" if verdict == "reproduced"
            else "the middle is not farther from the last token than both ends: no bottleneck "
            "in the middle" if verdict == "contradicted" else
            "the two profiles do not agree on a U")
-        + (f"; uniform causal attention predicts rollout {setting['uniform_rollout']:.2f}"
+        + (f"; uniform causal attention predicts a rollout gap of {setting['uniform_rollout']:+.2f}"
            if "uniform_rollout" in setting else ""))
 
 
@@ -246,7 +262,7 @@ def profile_claims(samples: Mapping[str, Sequence[Mapping[str, float]]],
         Per model label: ``n`` and ``count`` (tokens, sequences), ``what`` (the model in words),
         ``causal``, ``trained`` and optionally ``note`` (for the interval text), ``single``
         (the long single-sequence figure, appended to the U-shape row) and ``uniform_rollout``
-        (the rollout middle ratio uniform attention predicts).
+        (the rollout gap :func:`middle_gap` of uniform attention).
     """
     claims: list[Claim] = []
     causal = [label for label in samples if settings[label]["causal"]]

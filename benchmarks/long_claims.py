@@ -45,14 +45,15 @@ def _spread(row: Mapping[str, Any]) -> str:
 
 def _missing(rows: Sequence[Mapping[str, Any]], n: int, statement: str) -> Claim:
     reached = max((r["n"] for r in rows), default=0)
-    return Claim(PAPER, statement, f"not run: this run stops at n = {reached}", "",
+    return Claim(PAPER, statement, f"not run: this run stops at n = {reached}", "not measured",
                  "outside our reach",
                  f"the goal is set at n = {n}, which only the full run (`tgnn bench` without "
                  "--quick) reaches")
 
 
 def _failed(row: Mapping[str, Any], statement: str) -> Claim:
-    return Claim(PAPER, statement, f"n = {row['n']} failed: {row['error']}", "", "different",
+    return Claim(PAPER, statement, f"n = {row['n']} failed: {row['error']}", "not measured",
+                 "different",
                  "the capture did not complete at this length")
 
 
@@ -122,7 +123,7 @@ def _exact_claim(checks: Sequence[Mapping[str, Any]]) -> Claim:
     return Claim(PAPER,
                  f"at n = {n} the sparse capture equals dense capture + the same sparsification: "
                  "same edge sets, weights and node facts to 1e-6",
-                 f"edge sets equal in {same} of {len(checks)} option sets ({ties} rows at "
+                 f"edge sets equal in {same} of {len(checks)} option sets ({ties} row(s) at "
                  f"floating-point ties), weights to {weight:.1e}, facts to {fact:.1e}",
                  f"{len(checks)} option sets ({'; '.join(c['options'] for c in checks)}), one "
                  "sequence", "reproduced" if met else "different",

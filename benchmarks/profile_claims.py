@@ -11,7 +11,8 @@ never over the positions of one sequence. Statistics of one sequence of ``n`` to
   earlier tokens have more paths to the others, so a lower resistance.
 - ``resistance_received``: Spearman of ``R(n - 1, s)`` against the attention key ``s``
   receives (``received``), over ``s < n - 1``: Lee's "correlating with attention dominance"
-  predicts it negative.
+  predicts it negative. ``position_received``, the same with the position ``s`` in place of
+  the resistance, is the baseline that uses no graph.
 - ``resistance_middle`` (:func:`middle_ratio`) and ``rollout_middle`` (:func:`middle_gap`): on
   the content positions ``1 .. n - 2`` (the first token, a sink, and the reader itself left
   out), the mean resistance of the middle third over that of the farther end third, and the
@@ -136,6 +137,7 @@ def sequence_statistics(measured: Mapping[str, np.ndarray],
     stats = {
         "position_resistance": _spearman(before, resistance[:-1]),
         "resistance_received": _spearman(resistance[:-1], measured["received"][:-1]),
+        "position_received": _spearman(before, measured["received"][:-1]),
         "resistance_middle": middle_ratio(resistance),
         "rollout_middle": middle_gap(measured["rollout"]),
     }
@@ -176,6 +178,12 @@ def _position_claims(label: str, samples: Sequence[Mapping[str, float]],
                      setting: Mapping[str, Any]) -> list[Claim]:
     order = _mean(samples, "position_resistance")
     dominance = _mean(samples, "resistance_received")
+    baseline = _mean(samples, "position_received")
+    gain = bootstrap_interval([abs(s["resistance_received"]) - abs(s["position_received"])
+                               for s in samples])
+    beyond = ("the resistance orders the keys by how much they are read better than their "
+              "position does" if gain[1] > 0 else "position alone orders them as well or "
+              "better, so the resistance adds nothing beyond position")
     paper = "Lee 2025, first experiments no. 3"
     return [
         Claim(paper, "earlier tokens show lower effective resistance (more paths to the others) "
@@ -185,10 +193,11 @@ def _position_claims(label: str, samples: Sequence[Mapping[str, float]],
               f"{setting['what']}; R on the last layer's kept graph (top_k, symmetrised), "
               "positive = earlier tokens closer to the last one"),
         Claim(paper, "low effective resistance correlates with attention dominance",
-              f"{label}: Spearman of R(last, s) vs attention received {_fmt(dominance)}",
-              _interval(setting), _VERDICT[_sign(dominance, -1)],
+              f"{label}: Spearman of R(last, s) vs attention received {_fmt(dominance)}; "
+              f"position alone (no graph) {_fmt(baseline)}; |R| - |position| {_fmt(gain)}",
+              _interval(setting) + ", paired", _VERDICT[_sign(dominance, -1)],
               f"{setting['what']}; received = column sum over the queries that may read the "
-              "key, negative = the tokens read most are the closest"),
+              f"key, negative = the tokens read most are the closest; {beyond}"),
     ]
 
 

@@ -4,12 +4,12 @@ definitions / independent anchors, and are faster", decided on the rows of
 
 A family's claim is "reproduced" when every row with an agreement figure agrees (``max_abs_diff
 <= 1e-9``, ``rel_diff <= 1e-8``, ``same_edges``) and every row with a goal meets it;
-"different" otherwise, with the figure; "outside our reach" when none of its rows ran (a module
-skipped or failed, say why). Our number is the row furthest from its goal: the smallest speed-up
-over the anchor (``anchor_s / ours_s``), or for the capture the largest cost over the SDPA
-forward (``ours_s / anchor_s``). Times vary run to run and each row keeps only the best of its
-repeats, so the uncertainty given is the spread of the figure over the family's rows (sizes,
-graphs) in this run, not a confidence interval.
+"different" otherwise, with the figure, and when its module failed, with the error; "outside
+our reach" when its module was skipped (say why). Our number is the row furthest from the
+anchor: the smallest speed-up (``anchor_s / ours_s``), or for the capture the largest cost over
+the SDPA forward (``ours_s / anchor_s``). Times vary run to run and each row keeps only the best
+of its repeats, so the uncertainty given is the spread of the figure over the family's rows
+(sizes, graphs) in this run, not a confidence interval.
 """
 
 from __future__ import annotations
@@ -153,6 +153,7 @@ def speed_claims(rows: Sequence[Mapping[str, Any]], runs: Mapping[str, Mapping[s
         status = runs.get(module, {}).get("status", "not run")
         reason = skipped[0]["skipped"] if skipped else status
         claims.append(Claim("tgnn mission", _statement(name),
-                            "not measured in this run", "", "outside our reach",
+                            "not measured in this run", "not measured",
+                            "different" if reason.startswith("failed") else "outside our reach",
                             f"{module}: {reason}"))
     return claims

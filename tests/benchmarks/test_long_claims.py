@@ -77,16 +77,21 @@ def _samples(count: int = 8, **values: float) -> list[dict[str, float]]:
     return [{key: value + j for key, value in values.items()} for j in jitter]
 
 
-_NEUTRAL = {"position_resistance": 0.0, "resistance_received": 0.0, "resistance_middle": 1.0,
+_NEUTRAL = {"position_resistance": 0.0, "resistance_received": 0.0, "position_received": 0.0,
+            "resistance_middle": 1.0,
             "rollout_middle": 0.0, "rollout_vs_uniform": 0.5, "received_vs_uniform": 0.5,
             "sink_mean": 1.0, "sink_max": 2.0}
 
 
-def _verdicts(trained: bool = True, **values: float) -> dict[str, str]:
+def _claims(trained: bool = True, **values: float) -> dict[str, Any]:
     stats = {**_NEUTRAL, **values}
     setting = {"n": 64, "count": 8, "what": "test", "causal": True, "trained": trained}
     claims = profile_claims({"m": _samples(**stats)}, {"m": setting})
-    return {" ".join(c.statement.split()[:3]): c.verdict for c in claims}
+    return {" ".join(c.statement.split()[:3]): c for c in claims}
+
+
+def _verdicts(trained: bool = True, **values: float) -> dict[str, str]:
+    return {key: claim.verdict for key, claim in _claims(trained, **values).items()}
 
 
 def test_profile_claims_flip_both_ways() -> None:
@@ -106,6 +111,17 @@ def test_profile_claims_flip_both_ways() -> None:
     assert _verdicts(trained=False, sink_max=5.0)["attention sinks: the"] == "outside our reach"
     mixed = _verdicts(resistance_middle=1.3, rollout_middle=0.2)  # the profiles disagree
     assert mixed["retrieval is U-shaped"] == "different"
+
+
+def test_the_dominance_claim_says_whether_resistance_beats_position_alone() -> None:
+    """Paired per sequence: |Spearman(R, received)| - |Spearman(position, received)|."""
+    better = _claims(resistance_received=-0.9, position_received=-0.5)
+    worse = _claims(resistance_received=-0.9, position_received=-0.99)
+    key = "low effective resistance"
+    assert "0.40 [0.40, 0.40]" in better[key].ours and "better than their position" in \
+        better[key].why
+    assert "adds nothing beyond position" in worse[key].why
+    assert better[key].verdict == worse[key].verdict == "reproduced"
 
 
 def test_bidirectional_models_get_only_the_u_shape_row() -> None:
@@ -137,6 +153,7 @@ def test_random_llama_reproduces_early_token_resistance_without_a_sink() -> None
     setting = {"n": 128, "count": 8, "what": "random", "causal": True, "trained": False}
     verdicts = [c.verdict for c in profile_claims({"r": samples}, {"r": setting})]
     assert verdicts[:2] == ["reproduced", "reproduced"] and verdicts[-1] == "outside our reach"
+    assert max(s["position_received"] for s in samples) < -0.99  # received follows position
 
 
 def test_trained_tiny_model_reads_recent_tokens_and_keeps_a_sink_head() -> None:
@@ -160,8 +177,9 @@ def test_sequence_statistics_of_a_bidirectional_model_skip_the_causal_ones() -> 
     stats = sequence_statistics(measured, None, np.ones((6, 1)))
     assert stats["position_resistance"] == pytest.approx(-1.0)
     assert stats["resistance_received"] == pytest.approx(-1.0)
-    assert set(stats) == {"position_resistance", "resistance_received", "resistance_middle",
-                          "rollout_middle"}
+    assert stats["position_received"] == pytest.approx(1.0)
+    assert set(stats) == {"position_resistance", "resistance_received", "position_received",
+                          "resistance_middle", "rollout_middle"}
 
 
 def _scale(n: int, ratio: float, rss: float = 0.5, rounds: tuple[float, ...] = ()) -> dict:

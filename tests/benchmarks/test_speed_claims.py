@@ -83,6 +83,8 @@ def test_quick_runs_and_modules_that_did_not_run_say_so() -> None:
     assert "over the 90 s budget" in claims["sensitivity"].why
     assert "quick sizes" in claims["capture"].why
     assert "quick sizes" not in claims["theory"].why
+    crashed = {**_OK, "perf_sensitivity": {"status": "failed: Segmentation fault"}}
+    assert speed_claims(rows, crashed)[-1].verdict == "different"
     skipped = _row("perf_metrics", "Ollivier-Ricci 600 edges vs GraphRicciCurvature",
                    float("nan"), None, False, skipped="no GRC venv")
     with_skip = dict(zip(FAMILIES, speed_claims(_rows() + [skipped], _OK), strict=True))

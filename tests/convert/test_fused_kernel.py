@@ -8,11 +8,14 @@ from typing import Any
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import tgnn.convert
 from tgnn.convert import fused_kernel
 from tgnn.convert.from_model import capture_graphs
 from tgnn.convert.sparse_capture import capture_sparse_graphs, sparse_attention_forward
+from tgnn.convert.sparsify import top_k_entries
 from tgnn.errors import OptionError
 from tgnn.models import random_config_model
 
@@ -164,3 +167,28 @@ def test_build_goes_to_the_cache_and_its_absence_falls_back(
     finally:
         fused_kernel.attention_rows_kernel.cache_clear()
     assert sorted(p.name for p in package.iterdir()) == before  # nothing written there
+
+
+@st.composite
+def head_blocks(draw: st.DrawFn) -> tuple[torch.Tensor, int, str]:
+    """Weights in quarter steps (exact means over 1, 2 or 4 heads: ties are real ties)."""
+    heads, rows, keys = draw(st.sampled_from([1, 2, 4])), draw(st.integers(1, 5)), draw(
+        st.integers(1, 40))
+    steps = draw(st.lists(st.integers(0, 4), min_size=heads * rows * keys,
+                          max_size=heads * rows * keys))
+    weights = torch.tensor(steps, dtype=torch.float32).view(heads, rows, keys) / 4
+    return weights, draw(st.integers(1, 12)), draw(st.sampled_from(["mean", "sum", "max"]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(head_blocks())
+def test_select_rows_equals_reduce_then_top_k(case: tuple[torch.Tensor, int, str]) -> None:
+    weights, k, reduction = case
+    reduced = {"mean": weights.mean(0), "sum": weights.sum(0), "max": weights.amax(0)}[reduction]
+    rows, cols = top_k_entries(reduced, k)
+    wide = torch.zeros(*weights.shape[:2], weights.shape[2] + 5)  # a row stride past the keys
+    wide[..., : weights.shape[2]] = weights
+    got_rows, got_cols, values = fused_kernel.select_rows(
+        wide[..., : weights.shape[2]], reduction, k)
+    assert torch.equal(got_rows, rows) and torch.equal(got_cols, cols)
+    assert torch.equal(values, reduced[rows, cols])

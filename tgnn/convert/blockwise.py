@@ -87,6 +87,9 @@ class RowBlock:
         ``[rows, keys]`` boolean: which of those keys the mask lets each query read.
     sink
         1 when column 0 of ``weights`` is a learned sink logit's share, else 0.
+    fused
+        Whether the fused kernel computed the block (then its consumer may use the kernel's
+        other passes too; the weights are not bitwise eager's).
     """
 
     batch: int
@@ -96,6 +99,7 @@ class RowBlock:
     entropy: Tensor
     allowed: Tensor
     sink: int
+    fused: bool = False
 
 
 def block_rows(heads: int, keys: int, budget: int, bytes_per_entry: int = BYTES_PER_ENTRY) -> int:
@@ -267,7 +271,7 @@ def blockwise_attention(
                 )
                 output[b, :, start:stop] = block_output
                 if consume is not None:
-                    consume(RowBlock(b, start, lo, weights, entropy, allowed, 0))
+                    consume(RowBlock(b, start, lo, weights, entropy, allowed, 0, fused=True))
                 continue
             weights, entropy = _softmax_rows(
                 query[b, :, start:stop], key[b, :, lo:hi], allowed, (mlo - lo, mhi - lo), bias,

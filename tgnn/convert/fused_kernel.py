@@ -31,15 +31,21 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from tgnn.errors import AttentionUnavailableError
+from tgnn.errors import AttentionUnavailableError, ShapeError
 
 __all__ = [
-    "PAD", "attention_rows_kernel", "fused_attention_rows", "fused_kernel_status", "padded",
+    "PAD", "REDUCTIONS", "attention_rows_kernel", "fused_attention_rows", "fused_kernel_status",
+    "padded", "select_rows",
 ]
 
 SOURCE = Path(__file__).with_name("fused_rows.c")
 FLAGS = ("-O3", "-march=native", "-fno-math-errno", "-shared", "-fPIC")
 _STATUS: dict[str, str] = {}
+_SELECT: list[Callable[..., None]] = []  # tgnn_select_rows of the loaded library
+
+
+def _select(*arguments: object) -> None:
+    _SELECT[-1](*arguments)
 
 
 def _cache_dir() -> Path:
@@ -108,6 +114,11 @@ def attention_rows_kernel() -> Callable[..., None] | None:
     function.argtypes = [pointer, pointer, size, pointer, pointer, ctypes.c_float,
                          size, size, size, size, pointer, size, pointer, pointer]
     function.restype = None
+    select = library.tgnn_select_rows
+    select.argtypes = [pointer, size, size, size, size, size, ctypes.c_int, size,
+                       pointer, pointer, pointer, pointer]
+    select.restype = None
+    _SELECT.append(select)
     _STATUS["reason"] = f"compiled with {compiler} {' '.join(FLAGS)}"
     return function
 
@@ -158,10 +169,66 @@ def fused_attention_rows(
         raise AttentionUnavailableError(f"fused_attention_rows: {fused_kernel_status()}")
     rows, dim = query.shape
     keys = value.shape[0]
+    width = padded(keys)
+    layouts = {  # name: (tensor, expected leading shape, whether fully contiguous)
+        "query": (query, (rows, dim), True), "value": (value, (keys, dim), True),
+        "key_t": (key_t, (dim, width), False), "weights": (weights, (rows, width), False),
+        "output": (output, (rows, dim), True), "entropy": (entropy, (rows,), True),
+    }
+    if bias is not None:
+        layouts["bias"] = (bias, (bias.shape[0], keys), True)
+    for name, (tensor, shape, whole) in layouts.items():
+        fits = tensor.dim() == len(shape) and all(
+            got >= want if i else got == want for i, (got, want) in
+            enumerate(zip(tensor.shape, shape, strict=True)))
+        if not (fits and tensor.dtype == torch.float32 and tensor.device.type == "cpu"
+                and tensor.stride(-1) == 1 and (tensor.is_contiguous() or not whole)):
+            raise ShapeError(
+                f"{name}: expected a float32 CPU tensor of shape {shape} (at least, past the "
+                f"first dimension) with contiguous rows, got {tuple(tensor.shape)} "
+                f"{tensor.dtype} on {tensor.device} with strides {tensor.stride()}")
     kernel(query.data_ptr(), key_t.data_ptr(), key_t.stride(0), value.data_ptr(),
            None if bias is None else bias.data_ptr(), scale, rows,
            rows if bias is None else bias.shape[0], keys, dim,
            weights.data_ptr(), weights.stride(0), output.data_ptr(), entropy.data_ptr())
+
+
+REDUCTIONS = {"mean": 0, "sum": 1, "max": 2}
+"""Head reductions :func:`select_rows` computes, by their code in ``fused_rows.c``."""
+
+
+def select_rows(weights: Tensor, reduction: str, k: int) -> tuple[Tensor, Tensor, Tensor]:
+    """Rows, keys and reduced weights of the edges ``top_k`` keeps in a block, in one pass.
+
+    ``weights`` ``[H, r, m]`` float32 on the CPU (last dimension contiguous); ``reduction`` one
+    of :data:`REDUCTIONS`. The same entries, in the same order, as reducing the heads
+    (``weights.mean(0)``, ``sum`` or ``amax``) and ``top_k_entries(reduced, k)``: the ``k``
+    largest positive entries per row, ties to the earliest key, without the ``r x m`` reduced
+    matrix.
+
+    Examples
+    --------
+    >>> w = torch.tensor([[[0.2, 0.5, 0.3]], [[0.4, 0.1, 0.5]]])  # two heads, one row
+    >>> rows, cols, values = select_rows(w, "mean", 2)
+    >>> cols.tolist(), [round(v, 2) for v in values.tolist()]
+    ([0, 2], [0.3, 0.4])
+    """
+    kernel = attention_rows_kernel()
+    if kernel is None:
+        raise AttentionUnavailableError(f"select_rows: {fused_kernel_status()}")
+    heads, rows, keys = weights.shape
+    k = min(k, keys)
+    cols = torch.empty(rows, k, dtype=torch.int64)
+    values = torch.empty(rows, k)
+    count = torch.empty(rows, dtype=torch.int64)
+    scratch = torch.empty(keys)  # held here: the kernel writes into it
+    _select(weights.data_ptr(), weights.stride(0), weights.stride(1), heads, rows, keys,
+            REDUCTIONS[reduction], k, scratch.data_ptr(), cols.data_ptr(), values.data_ptr(),
+            count.data_ptr())
+    if bool((count == k).all()):
+        return torch.arange(rows).repeat_interleave(k), cols.view(-1), values.view(-1)
+    valid = torch.arange(k) < count[:, None]
+    return torch.arange(rows)[:, None].expand(rows, k)[valid], cols[valid], values[valid]
 
 
 def usable(query: Tensor, *others: Tensor | None) -> bool:

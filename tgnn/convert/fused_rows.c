@@ -157,3 +157,46 @@ void tgnn_attention_rows(const float *q, const float *kt, int64_t ks, const floa
         mix_1(w + t0 * ws, ws, v, m, d, out + t0 * d);
     }
 }
+
+/* The kept edges of a block under head reduction + top_k, without a reduced matrix in memory.
+   For each row i: a_j = R_h w[h, i, j] over the H heads (reduction 0: mean, 1: sum, 2: max;
+   head stride hs, row stride ws), then the k largest positive a_j, ties to the earliest key
+   (as sparsify_mask), written sorted by key into cols[i, :k] / vals[i, :k], their number into
+   count[i]. buf: m floats of scratch. */
+void tgnn_select_rows(const float *w, int64_t hs, int64_t ws, int64_t heads, int64_t rows,
+                      int64_t m, int reduction, int64_t k, float *buf, int64_t *cols, float *vals,
+                      int64_t *count) {
+    for (int64_t i = 0; i < rows; i++) {
+        const float *row = w + i * ws;
+        for (int64_t j = 0; j < m; j++) buf[j] = row[j];
+        for (int64_t h = 1; h < heads; h++) {
+            const float *other = row + h * hs;
+            if (reduction == 2)
+                for (int64_t j = 0; j < m; j++) buf[j] = other[j] > buf[j] ? other[j] : buf[j];
+            else
+                for (int64_t j = 0; j < m; j++) buf[j] += other[j];
+        }
+        if (reduction == 0)
+            for (int64_t j = 0; j < m; j++) buf[j] /= (float)heads;
+        int64_t *ci = cols + i * k;
+        float *vi = vals + i * k;
+        int64_t n = 0, low = 0;  /* entries held, and the position of the smallest */
+        for (int64_t j = 0; j < m; j++) {
+            float a = buf[j];
+            if (!(a > 0.0f) || (n == k && !(a > vi[low]))) continue;  /* ties: earlier wins */
+            if (n < k) { ci[n] = j; vi[n] = a; n++; }
+            else { ci[low] = j; vi[low] = a; }
+            if (n == k) {
+                low = 0;
+                for (int64_t s = 1; s < k; s++)
+                    if (vi[s] < vi[low] || (vi[s] == vi[low] && ci[s] > ci[low])) low = s;
+            }
+        }
+        for (int64_t s = 1; s < n; s++) {  /* by key */
+            int64_t c = ci[s]; float v = vi[s]; int64_t t = s - 1;
+            for (; t >= 0 && ci[t] > c; t--) { ci[t + 1] = ci[t]; vi[t + 1] = vi[t]; }
+            ci[t + 1] = c; vi[t + 1] = v;
+        }
+        count[i] = n;
+    }
+}

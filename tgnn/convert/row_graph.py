@@ -26,6 +26,7 @@ import torch
 from torch import Tensor
 from torch_geometric.data import Data
 
+from tgnn.convert import fused_kernel
 from tgnn.convert.blockwise import RowBlock
 from tgnn.convert.sparsify import sparsify_mask, top_k_entries
 from tgnn.convert.to_graph import HeadReduction, _reduce_heads
@@ -165,11 +166,18 @@ class RowGraphBuilder:
     ) -> None:
         s, lo = block.sink, block.key_start
         keys = weights.shape[-1] - s
-        reduced = _reduce_heads(weights, self.spec.head_reduction)
-        if reduced is not None:
-            row, col = self.spec.kept_entries(reduced)
+        spec = self.spec
+        if block.fused and spec.head_reduction is not None and spec.top_k is not None \
+                and spec.threshold is None and spec.top_p is None:  # one pass in the kernel
+            row, col, kept = fused_kernel.select_rows(weights, spec.head_reduction, spec.top_k)
         else:
-            row, col = self.spec.keep(weights).any(0).nonzero(as_tuple=True)
+            reduced = _reduce_heads(weights, spec.head_reduction)
+            if reduced is not None:
+                row, col = spec.kept_entries(reduced)
+                kept = reduced[row, col]
+            else:
+                row, col = spec.keep(weights).any(0).nonzero(as_tuple=True)
+                kept = weights[:, row, col].T
         real_keys = seq.real[lo : lo + keys]
         if s:
             real_keys = torch.cat([real_keys.new_ones(1), real_keys])
@@ -178,11 +186,10 @@ class RowGraphBuilder:
             query = torch.arange(block.start, block.start + real_rows.shape[0], device=col.device)
             dropped |= col == (query[real_rows] - lo + s)[row]  # the diagonal of each row
         if bool(dropped.any()):
-            row, col = row[~dropped], col[~dropped]
+            row, col, kept = row[~dropped], col[~dropped], kept[~dropped]
         key_nodes = seq.compact[(lo + col - s).clamp(min=0)] + s
         seq.keys.append(torch.where(col < s, torch.zeros_like(key_nodes), key_nodes))
         seq.queries.append(nodes[row] + s)
-        kept = reduced[row, col] if reduced is not None else weights[:, row, col].T
         seq.weights.append(kept)
         mass = kept.new_zeros((nodes.shape[0], *kept.shape[1:]))
         seq.facts["kept_mass"][nodes] = mass.index_add_(0, row, kept)

@@ -239,7 +239,8 @@ def _theory_claim(label: str, samples: Sequence[Mapping[str, float]],
         f"{label}: Spearman measured vs closed form, rollout row {_fmt(rollout)}, attention "
         f"received {_fmt(received)}", _interval(setting), verdict,
         f"{setting['what']}; predicted when both intervals lie above {PREDICTS}, the other "
-        "way round when either lies below 0")
+        "way round when either lies below 0; attention received is exact (full rows), the "
+        "rollout walks only the kept top_k edges, renormalised")
 
 
 def _sink_claim(label: str, samples: Sequence[Mapping[str, float]],

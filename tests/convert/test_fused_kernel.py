@@ -188,7 +188,10 @@ def test_select_rows_equals_reduce_then_top_k(case: tuple[torch.Tensor, int, str
     rows, cols = top_k_entries(reduced, k)
     wide = torch.zeros(*weights.shape[:2], weights.shape[2] + 5)  # a row stride past the keys
     wide[..., : weights.shape[2]] = weights
+    columns = torch.ones(weights.shape[0], weights.shape[2] + 3, dtype=torch.float64)
     got_rows, got_cols, values = fused_kernel.select_rows(
-        wide[..., : weights.shape[2]], reduction, k)
+        wide[..., : weights.shape[2]], reduction, k, columns[:, 3:])
     assert torch.equal(got_rows, rows) and torch.equal(got_cols, cols)
     assert torch.equal(values, reduced[rows, cols])
+    assert torch.equal(columns[:, 3:], 1 + weights.double().sum(1))  # added to what was there
+    assert bool((columns[:, :3] == 1).all())

@@ -116,7 +116,7 @@ def attention_rows_kernel() -> Callable[..., None] | None:
     function.restype = None
     select = library.tgnn_select_rows
     select.argtypes = [pointer, size, size, size, size, size, ctypes.c_int, size,
-                       pointer, pointer, pointer, pointer]
+                       pointer, pointer, pointer, pointer, pointer, size]
     select.restype = None
     _SELECT.append(select)
     _STATUS["reason"] = f"compiled with {compiler} {' '.join(FLAGS)}"
@@ -197,14 +197,17 @@ REDUCTIONS = {"mean": 0, "sum": 1, "max": 2}
 """Head reductions :func:`select_rows` computes, by their code in ``fused_rows.c``."""
 
 
-def select_rows(weights: Tensor, reduction: str, k: int) -> tuple[Tensor, Tensor, Tensor]:
+def select_rows(
+    weights: Tensor, reduction: str, k: int, column_sums: Tensor | None = None
+) -> tuple[Tensor, Tensor, Tensor]:
     """Rows, keys and reduced weights of the edges ``top_k`` keeps in a block, in one pass.
 
     ``weights`` ``[H, r, m]`` float32 on the CPU (last dimension contiguous); ``reduction`` one
     of :data:`REDUCTIONS`. The same entries, in the same order, as reducing the heads
     (``weights.mean(0)``, ``sum`` or ``amax``) and ``top_k_entries(reduced, k)``: the ``k``
     largest positive entries per row, ties to the earliest key, without the ``r x m`` reduced
-    matrix.
+    matrix. ``column_sums`` (float64 ``[H, m]``, last dimension contiguous), when given, gets
+    ``weights.sum(1)`` added in the same pass.
 
     Examples
     --------
@@ -222,9 +225,19 @@ def select_rows(weights: Tensor, reduction: str, k: int) -> tuple[Tensor, Tensor
     values = torch.empty(rows, k)
     count = torch.empty(rows, dtype=torch.int64)
     scratch = torch.empty(keys)  # held here: the kernel writes into it
+    if column_sums is not None and not (
+        column_sums.dtype == torch.float64 and tuple(column_sums.shape) == (heads, keys)
+        and column_sums.stride(-1) == 1 and column_sums.device.type == "cpu"
+    ):
+        raise ShapeError(f"column_sums: expected float64 [{heads}, {keys}] with contiguous rows, "
+                         f"got {column_sums.dtype} {tuple(column_sums.shape)}")
+    if weights.dtype != torch.float32 or weights.stride(-1) != 1 or weights.device.type != "cpu":
+        raise ShapeError(f"weights: expected float32 CPU [H, r, m] with contiguous rows, got "
+                         f"{weights.dtype} {tuple(weights.shape)} on {weights.device}")
     _select(weights.data_ptr(), weights.stride(0), weights.stride(1), heads, rows, keys,
             REDUCTIONS[reduction], k, scratch.data_ptr(), cols.data_ptr(), values.data_ptr(),
-            count.data_ptr())
+            count.data_ptr(), None if column_sums is None else column_sums.data_ptr(),
+            0 if column_sums is None else column_sums.stride(0))
     if bool((count == k).all()):
         return torch.arange(rows).repeat_interleave(k), cols.view(-1), values.view(-1)
     valid = torch.arange(k) < count[:, None]

@@ -162,19 +162,24 @@ void tgnn_attention_rows(const float *q, const float *kt, int64_t ks, const floa
    For each row i: a_j = R_h w[h, i, j] over the H heads (reduction 0: mean, 1: sum, 2: max;
    head stride hs, row stride ws), then the k largest positive a_j, ties to the earliest key
    (as sparsify_mask), written sorted by key into cols[i, :k] / vals[i, :k], their number into
-   count[i]. buf: m floats of scratch. */
+   count[i]. buf: m floats of scratch. In the same pass, when colsum is not NULL, the column
+   sums colsum[h, j] += sum_i w[h, i, j] in double (rows cs doubles apart). */
 void tgnn_select_rows(const float *w, int64_t hs, int64_t ws, int64_t heads, int64_t rows,
                       int64_t m, int reduction, int64_t k, float *buf, int64_t *cols, float *vals,
-                      int64_t *count) {
+                      int64_t *count, double *colsum, int64_t cs) {
     for (int64_t i = 0; i < rows; i++) {
         const float *row = w + i * ws;
         for (int64_t j = 0; j < m; j++) buf[j] = row[j];
+        if (colsum)
+            for (int64_t j = 0; j < m; j++) colsum[j] += row[j];
         for (int64_t h = 1; h < heads; h++) {
             const float *other = row + h * hs;
             if (reduction == 2)
                 for (int64_t j = 0; j < m; j++) buf[j] = other[j] > buf[j] ? other[j] : buf[j];
             else
                 for (int64_t j = 0; j < m; j++) buf[j] += other[j];
+            if (colsum)
+                for (int64_t j = 0; j < m; j++) colsum[h * cs + j] += other[j];
         }
         if (reduction == 0)
             for (int64_t j = 0; j < m; j++) buf[j] /= (float)heads;

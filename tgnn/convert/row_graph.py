@@ -125,18 +125,27 @@ class RowGraphBuilder:
             allowed = allowed[real_rows]
         nodes = seq.compact[block.start : block.start + rows][real_rows]
         seq.facts["row_entropy"][nodes] = entropy.T
-        self._facts(seq, block, weights, nodes)
+        spec = self.spec
+        selected = None
+        if block.fused and spec.head_reduction is not None and spec.top_k is not None \
+                and spec.threshold is None and spec.top_p is None:  # one pass in the kernel
+            columns = seq.column[:, block.key_start : block.key_start + weights.shape[-1]]
+            selected = fused_kernel.select_rows(weights, spec.head_reduction, spec.top_k, columns)
+        self._facts(seq, block, weights, nodes, column_sums=selected is None)
         self._causality(seq, block, weights, allowed, real_rows)
-        self._edges(seq, block, weights, nodes, real_rows)
+        self._edges(seq, block, weights, nodes, real_rows, selected)
 
-    def _facts(self, seq: _Sequence, block: RowBlock, weights: Tensor, nodes: Tensor) -> None:
+    def _facts(
+        self, seq: _Sequence, block: RowBlock, weights: Tensor, nodes: Tensor, column_sums: bool
+    ) -> None:
         s, lo = block.sink, block.key_start
         keys = weights.shape[-1] - s
         if lo <= seq.first < lo + keys:
             seq.facts["first_token_mass"][nodes] = weights[:, :, s + seq.first - lo].T
         if s:
             seq.facts["learned_sink_mass"][nodes] = weights[:, :, 0].T
-        seq.column[:, lo : lo + keys] += weights[:, :, s:].sum(1)  # float32 per block
+        if column_sums:
+            seq.column[:, lo : lo + keys] += weights[:, :, s:].sum(1)  # float32 per block
 
     def _causality(
         self, seq: _Sequence, block: RowBlock, weights: Tensor, allowed: Tensor, real_rows: Tensor
@@ -162,14 +171,14 @@ class RowGraphBuilder:
             )
 
     def _edges(
-        self, seq: _Sequence, block: RowBlock, weights: Tensor, nodes: Tensor, real_rows: Tensor
+        self, seq: _Sequence, block: RowBlock, weights: Tensor, nodes: Tensor, real_rows: Tensor,
+        selected: tuple[Tensor, Tensor, Tensor] | None,
     ) -> None:
         s, lo = block.sink, block.key_start
         keys = weights.shape[-1] - s
         spec = self.spec
-        if block.fused and spec.head_reduction is not None and spec.top_k is not None \
-                and spec.threshold is None and spec.top_p is None:  # one pass in the kernel
-            row, col, kept = fused_kernel.select_rows(weights, spec.head_reduction, spec.top_k)
+        if selected is not None:
+            row, col, kept = selected
         else:
             reduced = _reduce_heads(weights, spec.head_reduction)
             if reduced is not None:

@@ -53,11 +53,15 @@ def test_kernel_equals_float64_attention(keys: int, dim: int, sharpness: float) 
     bias = torch.zeros(rows, keys).masked_fill_(~allowed, -math.inf)
     key_t = torch.zeros(dim, fused_kernel.padded(keys) + 7)  # a row stride past the padding
     key_t[:, :keys] = key.T
-    for mask in (None, bias):
+    band = bias.clone()  # masked keys only in columns [keys // 3, keys // 2): a partial bias
+    band[:, : keys // 3] = 0.0
+    band[:, keys // 2 :] = 0.0
+    for mask, passed, start in ((None, None, 0), (bias, bias, 0),
+                               (band, band[:, keys // 3 : keys // 2].contiguous(), keys // 3)):
         weights = torch.full((groups * rows, fused_kernel.padded(keys)), math.nan)
         output, entropy = torch.empty(groups * rows, dim), torch.empty(groups * rows)
-        fused_kernel.fused_attention_rows(query, key_t, value, mask, dim**-0.5, weights, output,
-                                          entropy)
+        fused_kernel.fused_attention_rows(query, key_t, value, passed, dim**-0.5, weights, output,
+                                          entropy, bias_start=start)
         expected = reference(query, key, value, mask, dim**-0.5)
         torch.testing.assert_close(weights[:, :keys].double(), expected[0], rtol=0, atol=1e-6)
         assert bool((weights[:, keys:] == 0).all())  # the padding carries no weight

@@ -173,13 +173,13 @@ def _softmax_rows(
 
 
 def _fused_block(
-    query: Tensor, key_t: Tensor, value: Tensor, bias: Tensor | None, scale: float,
+    query: Tensor, key_t: Tensor, value: Tensor, bias: tuple[Tensor | None, int], scale: float,
     workspace: Workspace,
 ) -> tuple[Tensor, Tensor, Tensor]:
     """Weights ``[H, r, m]``, entropies ``[H, r]`` and output ``[H, r, d]`` of one block by the
     fused kernel, one call per key/value head (the calls release the GIL: with more than one
     torch thread the heads run on that many threads). ``key_t`` ``[H_kv, d, >= padded(m)]``,
-    ``bias`` ``[r, m]`` (0 / -inf) or None."""
+    ``bias``: ``[r, b]`` (0 / -inf) for the keys from the given start on, or None."""
     heads, rows, dim = query.shape
     kv_heads, keys = value.shape[0], value.shape[1]
     grouped = query.contiguous().view(kv_heads, -1, dim)
@@ -187,8 +187,8 @@ def _fused_block(
     padded = workspace.take("weights", (kv_heads, (heads // kv_heads) * rows, width), query.device)
     entropy = query.new_empty(heads, rows)
     output = query.new_empty(heads, rows, dim)
-    tasks = [(grouped[h], key_t[h], value[h], bias, scale, padded[h],
-              output.view(kv_heads, -1, dim)[h], entropy.view(kv_heads, -1)[h])
+    tasks = [(grouped[h], key_t[h], value[h], bias[0], scale, padded[h],
+              output.view(kv_heads, -1, dim)[h], entropy.view(kv_heads, -1)[h], bias[1])
              for h in range(kv_heads)]
     threads = min(torch.get_num_threads(), kv_heads)
     if threads > 1:
@@ -263,11 +263,12 @@ def blockwise_attention(
             allowed = allowed_rows[b, :, lo:hi]
             bias = None if bias_rows is None else bias_rows[b, :, lo:hi]
             if fused and bias is None:
-                bias = None if mhi <= mlo else torch.zeros(allowed.shape).masked_fill_(
-                    ~allowed, -math.inf)
+                bias = None if mhi <= mlo else torch.zeros(allowed.shape[0], mhi - mlo)
+                if bias is not None:  # only over the columns that hold masked keys
+                    bias.masked_fill_(~allowed[:, mlo - lo : mhi - lo], -math.inf)
                 weights, entropy, block_output = _fused_block(
-                    query[b, :, start:stop], key_t[b, :, :, lo:], value[b, :, lo:hi], bias,
-                    scale, workspace,
+                    query[b, :, start:stop], key_t[b, :, :, lo:], value[b, :, lo:hi],
+                    (bias, mlo - lo), scale, workspace,
                 )
                 output[b, :, start:stop] = block_output
                 if consume is not None:

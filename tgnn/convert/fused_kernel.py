@@ -111,7 +111,7 @@ def attention_rows_kernel() -> Callable[..., None] | None:
         return None
     function = library.tgnn_attention_rows
     pointer, size = ctypes.c_void_p, ctypes.c_int64
-    function.argtypes = [pointer, pointer, size, pointer, pointer, ctypes.c_float,
+    function.argtypes = [pointer, pointer, size, pointer, pointer, size, size, ctypes.c_float,
                          size, size, size, size, pointer, size, pointer, pointer]
     function.restype = None
     select = library.tgnn_select_rows
@@ -152,14 +152,15 @@ def padded(keys: int) -> int:
 
 def fused_attention_rows(
     query: Tensor, key_t: Tensor, value: Tensor, bias: Tensor | None, scale: float,
-    weights: Tensor, output: Tensor, entropy: Tensor,
+    weights: Tensor, output: Tensor, entropy: Tensor, bias_start: int = 0,
 ) -> None:
     r"""Fill ``weights``, ``output`` and ``entropy`` for one block of one key/value head.
 
     ``query`` ``[G r, d]`` (the ``G`` query heads of the group, ``r`` rows each), ``value``
     ``[m, d]``, ``key_t`` ``[d, >= padded(m)]`` (the block's keys in columns, a slice of the
-    layer's padded ``K^T``: columns past ``m`` are read, never used), ``bias`` ``[r, m]`` with
-    0 for a key a row may read and ``-inf`` for a masked one, or None; all float32, contiguous
+    layer's padded ``K^T``: columns past ``m`` are read, never used), ``bias`` ``[r, b]`` with
+    0 for a key a row may read and ``-inf`` for a masked one, for the keys ``bias_start ..
+    bias_start + b - 1`` (the others are readable), or None; all float32, contiguous
     rows, on the CPU. Writes :math:`P = \operatorname{softmax}(\text{scale}\, Q K^T + \text{bias})`
     into ``weights[:, :m]`` (``weights`` ``[G r, >= padded(m)]``, 0 in the padding), :math:`P V`
     into ``output`` ``[G r, d]`` and the row entropies (nats) into ``entropy`` ``[G r]``.
@@ -176,7 +177,10 @@ def fused_attention_rows(
         "output": (output, (rows, dim), True), "entropy": (entropy, (rows,), True),
     }
     if bias is not None:
-        layouts["bias"] = (bias, (bias.shape[0], keys), True)
+        layouts["bias"] = (bias, (bias.shape[0], bias.shape[-1]), True)
+        if not 0 <= bias_start <= keys - bias.shape[-1]:
+            raise ShapeError(f"bias_start: expected 0 <= bias_start <= {keys} - "
+                             f"{bias.shape[-1]} (keys - bias width), got {bias_start}")
     for name, (tensor, shape, whole) in layouts.items():
         fits = tensor.dim() == len(shape) and all(
             got >= want if i else got == want for i, (got, want) in
@@ -188,7 +192,8 @@ def fused_attention_rows(
                 f"first dimension) with contiguous rows, got {tuple(tensor.shape)} "
                 f"{tensor.dtype} on {tensor.device} with strides {tensor.stride()}")
     kernel(query.data_ptr(), key_t.data_ptr(), key_t.stride(0), value.data_ptr(),
-           None if bias is None else bias.data_ptr(), scale, rows,
+           None if bias is None else bias.data_ptr(), bias_start,
+           0 if bias is None else bias.shape[-1], scale, rows,
            rows if bias is None else bias.shape[0], keys, dim,
            weights.data_ptr(), weights.stride(0), output.data_ptr(), entropy.data_ptr())
 

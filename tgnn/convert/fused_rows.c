@@ -73,14 +73,17 @@ SCORES(8)
 SCORES(1)
 
 /* One row of scores s into softmax weights in place; returns the entropy. The row has m keys
-   in a padded width mp (a multiple of W); bias: m floats, 0 for a key the row may read and
-   -inf for a masked one, or NULL. A row that may read no key is uniform over its m keys (as
+   in a padded width mp (a multiple of W); bias: the bw floats of columns blo .. blo + bw - 1,
+   0 for a key the row may read and -inf for a masked one (keys outside are all readable), or
+   NULL. A row that may read no key is uniform over its m keys (as
    eager attention's additive mask gives); the padding gets weight 0. */
-static float softmax_row(float *s, const float *bias, int64_t m, int64_t mp) {
+static float softmax_row(float *s, const float *bias, int64_t blo, int64_t bw, int64_t m,
+                         int64_t mp) {
     int64_t j;
     if (bias) {
-        for (j = 0; j + W <= m; j += W) store16(s + j, load16(s + j) + load16(bias + j));
-        for (; j < m; j++) s[j] += bias[j];
+        float *masked = s + blo;
+        for (j = 0; j + W <= bw; j += W) store16(masked + j, load16(masked + j) + load16(bias + j));
+        for (; j < bw; j++) masked[j] += bias[j];
     }
     for (j = m; j < mp; j++) s[j] = -INFINITY;
     v16 tops = splat(-INFINITY);
@@ -137,23 +140,24 @@ MIX(1)
 
 /* rows query rows q [rows, d] that share one key/value head; row t reads bias row t % r.
    kt: K transposed, [d, >= mp] with rows ks floats apart, where mp is m rounded up to a multiple
-   of 2W (the columns past m are read but never used); v [m, d] contiguous; bias [r, m] (0 or
-   -inf per key) or NULL; outputs: w [rows, mp] with rows ws >= mp floats apart (the weights in
+   of 2W (the columns past m are read but never used); v [m, d] contiguous; bias [r, bw] (0 or
+   -inf per key) for the columns blo .. blo + bw - 1 (the others are readable), or NULL; outputs: w [rows, mp] with rows ws >= mp floats apart (the weights in
    columns < m, 0 after), out [rows, d], ent [rows] (nats). */
 void tgnn_attention_rows(const float *q, const float *kt, int64_t ks, const float *v,
-                         const float *bias, float scale, int64_t rows, int64_t r, int64_t m,
-                         int64_t d, float *w, int64_t ws, float *out, float *ent) {
+                         const float *bias, int64_t blo, int64_t bw, float scale, int64_t rows,
+                         int64_t r, int64_t m, int64_t d, float *w, int64_t ws, float *out,
+                         float *ent) {
     int64_t mp = (m + 2 * W - 1) / (2 * W) * (2 * W);
     int64_t t0 = 0;
     for (; t0 + TILE <= rows; t0 += TILE) {
         scores_8(q + t0 * d, kt, ks, scale, mp, d, w + t0 * ws, ws);
         for (int64_t t = t0; t < t0 + TILE; t++)
-            ent[t] = softmax_row(w + t * ws, bias ? bias + (t % r) * m : NULL, m, mp);
+            ent[t] = softmax_row(w + t * ws, bias ? bias + (t % r) * bw : NULL, blo, bw, m, mp);
         mix_8(w + t0 * ws, ws, v, m, d, out + t0 * d);
     }
     for (; t0 < rows; t0++) {
         scores_1(q + t0 * d, kt, ks, scale, mp, d, w + t0 * ws, ws);
-        ent[t0] = softmax_row(w + t0 * ws, bias ? bias + (t0 % r) * m : NULL, m, mp);
+        ent[t0] = softmax_row(w + t0 * ws, bias ? bias + (t0 % r) * bw : NULL, blo, bw, m, mp);
         mix_1(w + t0 * ws, ws, v, m, d, out + t0 * d);
     }
 }

@@ -27,6 +27,8 @@ from tgnn.benchmarks.long_claims import GOALS, long_context_claims
 from tgnn.benchmarks.report import BenchConfig, ExperimentResult, md_table, save_figure
 from tgnn.benchmarks.timing import best_of_interleaved
 
+from tgnn.convert.fused_kernel import fused_kernel_status
+
 __all__ = ["llama_like", "exactness", "scale_row", "run"]
 
 NAME = "long_context"
@@ -248,15 +250,16 @@ def run(config: BenchConfig) -> ExperimentResult:
         f"{met} of {len(goals)} goals met. Random Llama-like model (RoPE, GQA 8/4 heads, "
         f"4 layers, width 256), seeded random tokens, torch threads "
         f"{rows[0].get('threads', 'n/a')}. `capture_s`: `tgnn.capture_sparse_graphs(model, "
-        f"inputs, top_k={TOP_K})`; `sdpa_s`: the base model's plain SDPA forward; best of "
-        "alternating calls. `rss_growth_gib`: resident-set high-water mark after the capture "
-        "minus after the plain forward (fresh process per length).\n\n"
+        f"inputs, top_k={TOP_K})` (fused kernel {fused_kernel_status()}); `sdpa_s`: the base "
+        "model's plain SDPA forward; best of alternating calls. `rss_growth_gib`: resident-set "
+        "high-water mark after the capture minus after the plain forward (fresh process per "
+        "length).\n\n"
         + md_table(rows, ["n", "sdpa_s", "capture_s", "ratio", "rss_growth_gib",
                           "edges_per_layer", "mean_kept_mass", "goal", "met"])
         + f"\nExactness at n = {exact_n}: sparse capture against dense capture followed by the "
         "same sparsification (edge sets equal, weights to 1e-6; `rows_at_ties`: rows whose "
         f"kept keys differ only where the key lies within {TIE:g} of the cut, a floating-point "
-        "tie, since the blocks sum their rows in another order), and the row facts "
+        "tie: the fused kernel sums scores and rows in another order), and the row facts "
         "(entropy, first-token mass, column sum) against the dense weights (to 1e-6, relative "
         "to the value where it is above 1).\n\n"
         + md_table(checks, ["n", "options", "same_edges", "rows_at_ties", "max_weight_diff",

@@ -3,7 +3,8 @@
 The anchor is the forward a user would run anyway: the same model with SDPA attention (not
 eager, which is slower and would flatter the ratio). Two captures are timed against it: the
 dense capture (:func:`tgnn.capture_graphs`, ``top_k=8``) and the blockwise sparse capture
-(:func:`tgnn.capture_sparse_graphs`, ``top_k=8``), each with its conversion to graphs.
+(:func:`tgnn.capture_sparse_graphs`, ``top_k=8``, through tgnn's fused kernel where it is
+compiled), each with its conversion to graphs.
 
 Run: ``python -m tgnn.benchmarks.perf_capture [--full]``. Times are best-of-k wall seconds in
 this process, the two sides' calls alternating, one torch thread on both sides (the capture's
@@ -22,6 +23,8 @@ from typing import Any
 
 import torch
 from tgnn.benchmarks.timing import best_of_interleaved, speed_row
+
+from tgnn.convert.fused_kernel import attention_rows_kernel
 
 __all__ = ["run"]
 
@@ -77,8 +80,11 @@ def time_ratio(name: str, n: int, repeats: int, sparse: bool = False) -> dict[st
 
     ours, anchor = best_of_interleaved(lambda: capture(sdpa, inputs, top_k=8), plain, repeats)
     ratio = ours / anchor
+    kind = "dense"
+    if sparse:
+        kind = "sparse (fused kernel)" if attention_rows_kernel() else "sparse (library calls)"
     row = speed_row(
-        f"{'sparse' if sparse else 'dense'} capture+convert / SDPA forward, {name}, n={n}",
+        f"{kind} capture+convert / SDPA forward, {name}, n={n}",
         ours,
         anchor,
         f"<= {GOAL_RATIO}x SDPA",

@@ -1,8 +1,8 @@
 """Over-squashing sensitivity bound in resistance form, and the predicted sensitivity profile.
 
-Barbero et al. (2024, "Transformers need glasses!", Thm 5.1; constants in Thm B.5, App. B.2) bound the
-sensitivity of the last token's output to an input token by a sum over causal paths of products
-of ``alpha + beta * delta`` (attention plus a weighted residual). That sum is a rollout:
+Barbero et al. (2024, "Transformers need glasses!", Thm 5.1; constants in Thm B.5, App. B.2)
+bound the sensitivity of the last token's output to an input token by a sum over causal paths of
+products of ``alpha + beta * delta`` (attention plus a weighted residual). That sum is a rollout:
 ``prod_l (A^(l) + beta I) = (1 + beta)^L Phi_L`` with residual share ``rho = 1 / (1 + beta)``, so
 ``||d y_i / d v_s|| <= K_L / R^roll_L(s, i)``, ``K_L = C (1 + beta)^L``, with equality in the
 linear attention-only model (C = 1).

@@ -291,8 +291,9 @@ def bench(
     out: Annotated[str, typer.Option(help="Output folder of the report.")] = "reports/latest",
     seed: Annotated[int, typer.Option(help="Seed of every random choice.")] = 0,
     workers: Annotated[int, typer.Option(
-        help="Local processes: with N > 1, N whole sections at a time (one torch thread each); "
-             "sweeps inside run in-process.")] = 1,
+        help="Local processes: with N > 1, N whole sections at a time (one torch thread each; "
+             "the sections that time code run alone afterwards); 0: one per CPU this process "
+             "may use; 1: one section after the other in this process.")] = 0,
     ray: Annotated[str | None, typer.Option(
         "--ray", help="Ray address: whole sections (and their sweeps) run as Ray tasks; 'local' "
         "starts one on this machine's CPUs, 'auto' joins the running cluster.",
@@ -314,6 +315,7 @@ def bench(
     The experiments run their models on the CPU in float32 (a section that studies precision
     sets its own); --device and --dtype accept only these values, and results.json records them.
     """
+    from tgnn._cpus import available_cpus
     from tgnn._output import outside_package
     from tgnn.benchmarks.suite import EXPERIMENTS, run_suite
     from tgnn.errors import OptionError
@@ -324,8 +326,12 @@ def bench(
         if unknown:
             raise OptionError(f"names: expected experiments among {', '.join(EXPERIMENTS)}, "
                               f"got {', '.join(unknown)}")
+        if workers < 0:
+            raise OptionError(f"--workers: expected 0 (one per CPU) or a positive count, "
+                              f"got {workers}")
         _, report = run_suite(names or None, quick=quick, model=model, out=out, seed=seed,
-                              workers=workers, ray_address=ray, threads=threads or None,
+                              workers=workers or available_cpus(), ray_address=ray,
+                              threads=threads or None,
                               progress=not quiet, device=device, dtype=dtype)
     typer.echo(f"report: {report}")
 

@@ -57,18 +57,23 @@ def _failed(row: Mapping[str, Any], statement: str) -> Claim:
                  "the capture did not complete at this length")
 
 
-def _row(rows: Sequence[Mapping[str, Any]], n: int) -> Mapping[str, Any] | None:
-    return next((r for r in rows if r["n"] == n), None)
+def _measured(rows: Sequence[Mapping[str, Any]], n: int, statement: str
+              ) -> Mapping[str, Any] | Claim:
+    """The row of length ``n``, or the claim that says it was not run or failed."""
+    row = next((r for r in rows if r["n"] == n), None)
+    if row is None:
+        return _missing(rows, n, statement)
+    if "error" in row:
+        return _failed(row, statement)
+    return row
 
 
 def _memory_claim(rows: Sequence[Mapping[str, Any]]) -> Claim:
     n, limit = GOALS.rss_n, GOALS.rss_gib
     statement = f"n = {n} tokens complete with peak RSS growth < {limit:g} GiB"
-    row = _row(rows, n)
-    if row is None:
-        return _missing(rows, n, statement)
-    if "error" in row:
-        return _failed(row, statement)
+    row = _measured(rows, n, statement)
+    if isinstance(row, Claim):
+        return row
     met = row["rss_growth_gib"] < limit
     return Claim(PAPER, statement,
                  f"+{row['rss_growth_gib']:.2f} GiB at n = {n} ({row['edges_per_layer']:.0f} "
@@ -81,11 +86,9 @@ def _memory_claim(rows: Sequence[Mapping[str, Any]]) -> Claim:
 def _time_claim(rows: Sequence[Mapping[str, Any]]) -> Claim:
     n, goal = GOALS.time_n, GOALS.time_ratio
     statement = f"sparse capture at n = {n} costs <= {goal:g}x the plain SDPA forward"
-    row = _row(rows, n)
-    if row is None:
-        return _missing(rows, n, statement)
-    if "error" in row:
-        return _failed(row, statement)
+    row = _measured(rows, n, statement)
+    if isinstance(row, Claim):
+        return row
     return Claim(PAPER, statement,
                  f"{row['ratio']:.2f}x ({row['capture_s']:.2f} s vs {row['sdpa_s']:.2f} s)",
                  _spread(row), "reproduced" if row["ratio"] <= goal else "different",

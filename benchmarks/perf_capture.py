@@ -24,7 +24,7 @@ from typing import Any
 import torch
 from tgnn.benchmarks.timing import best_of_interleaved, speed_row
 
-from tgnn.convert.fused_kernel import attention_rows_kernel
+from tgnn.convert.fused_kernel import kernel_library
 
 __all__ = ["run"]
 
@@ -82,7 +82,7 @@ def time_ratio(name: str, n: int, repeats: int, sparse: bool = False) -> dict[st
     ratio = ours / anchor
     kind = "dense"
     if sparse:
-        kind = "sparse (fused kernel)" if attention_rows_kernel() else "sparse (library calls)"
+        kind = "sparse (fused kernel)" if kernel_library() else "sparse (library calls)"
     row = speed_row(
         f"{kind} capture+convert / SDPA forward, {name}, n={n}",
         ours,

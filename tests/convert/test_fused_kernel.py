@@ -20,7 +20,7 @@ from tgnn.errors import OptionError
 from tgnn.models import random_config_model
 
 pytestmark = pytest.mark.skipif(
-    fused_kernel.attention_rows_kernel() is None, reason=fused_kernel.fused_kernel_status()
+    fused_kernel.kernel_library() is None, reason=fused_kernel.fused_kernel_status()
 )
 
 
@@ -156,12 +156,12 @@ def test_build_goes_to_the_cache_and_its_absence_falls_back(
     package = Path(tgnn.convert.__file__).parent
     before = sorted(p.name for p in package.iterdir())
     monkeypatch.setenv("TGNN_CACHE_DIR", str(tmp_path / "cache"))
-    fused_kernel.attention_rows_kernel.cache_clear()
+    fused_kernel.kernel_library.cache_clear()
     try:
-        assert fused_kernel.attention_rows_kernel() is not None
+        assert fused_kernel.kernel_library() is not None
         assert [p.suffix for p in (tmp_path / "cache").iterdir()] == [".so"]
         monkeypatch.setenv("TGNN_FUSED_KERNEL", "0")
-        fused_kernel.attention_rows_kernel.cache_clear()
+        fused_kernel.kernel_library.cache_clear()
         assert fused_kernel.fused_kernel_status().startswith("not in use: switched off")
         model = wide_model("gpt2")
         inputs = {"input_ids": torch.arange(1, 20)[None]}
@@ -169,7 +169,7 @@ def test_build_goes_to_the_cache_and_its_absence_falls_back(
         dense = capture_graphs(model, inputs, top_k=3)
         assert torch.equal(graphs[0].edge_index, dense[0].edge_index)
     finally:
-        fused_kernel.attention_rows_kernel.cache_clear()
+        fused_kernel.kernel_library.cache_clear()
     assert sorted(p.name for p in package.iterdir()) == before  # nothing written there
 
 

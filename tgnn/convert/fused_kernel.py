@@ -11,7 +11,7 @@ The C file ships with tgnn and is compiled on first use with the system's C comp
 (``$CC``, else ``cc`` / ``gcc`` / ``clang``; ``-O3 -march=native``) into a per-user cache
 (``$TGNN_CACHE_DIR``, else ``$XDG_CACHE_HOME/tgnn`` or ``~/.cache/tgnn``), keyed by the
 source, the flags and the CPU, never into the installed package. Without a compiler, or if the
-build fails, :func:`attention_rows_kernel` returns None and the capture uses library calls.
+build fails, :func:`kernel_library` returns None and the capture uses library calls.
 :func:`fused_kernel_status` says which, and why.
 """
 
@@ -26,6 +26,7 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -34,18 +35,21 @@ from torch import Tensor
 from tgnn.errors import AttentionUnavailableError, ShapeError
 
 __all__ = [
-    "PAD", "REDUCTIONS", "attention_rows_kernel", "fused_attention_rows", "fused_kernel_status",
-    "padded", "select_rows",
+    "PAD", "REDUCTIONS", "KernelLibrary", "fused_attention_rows", "fused_kernel_status",
+    "kernel_library", "padded", "select_rows",
 ]
 
 SOURCE = Path(__file__).with_name("fused_rows.c")
 FLAGS = ("-O3", "-march=native", "-fno-math-errno", "-shared", "-fPIC")
 _STATUS: dict[str, str] = {}
-_SELECT: list[Callable[..., None]] = []  # tgnn_select_rows of the loaded library
 
 
-def _select(*arguments: object) -> None:
-    _SELECT[-1](*arguments)
+@dataclass(frozen=True)
+class KernelLibrary:
+    """The compiled functions of ``fused_rows.c`` (ctypes: they release the GIL)."""
+
+    attention_rows: Callable[..., None]
+    select_rows: Callable[..., None]
 
 
 def _cache_dir() -> Path:
@@ -94,8 +98,9 @@ def _build(compiler: str) -> Path:
 
 
 @functools.cache
-def attention_rows_kernel() -> Callable[..., None] | None:
-    """The compiled ``tgnn_attention_rows`` (ctypes, releases the GIL), or None if unavailable."""
+def kernel_library() -> KernelLibrary | None:
+    """The compiled kernel (built on the first call), or None where it cannot be (see
+    :func:`fused_kernel_status`)."""
     if os.environ.get("TGNN_FUSED_KERNEL", "1") == "0":
         _STATUS["reason"] = "switched off (TGNN_FUSED_KERNEL=0)"
         return None
@@ -109,18 +114,17 @@ def attention_rows_kernel() -> Callable[..., None] | None:
         detail = getattr(error, "stderr", "") or str(error)
         _STATUS["reason"] = f"build failed with {compiler}: {detail.strip()[:300]}"
         return None
-    function = library.tgnn_attention_rows
     pointer, size = ctypes.c_void_p, ctypes.c_int64
-    function.argtypes = [pointer, pointer, size, pointer, pointer, size, size, ctypes.c_float,
-                         size, size, size, size, pointer, size, pointer, pointer]
-    function.restype = None
+    attention = library.tgnn_attention_rows
+    attention.argtypes = [pointer, pointer, size, pointer, pointer, size, size, ctypes.c_float,
+                          size, size, size, size, pointer, size, pointer, pointer]
+    attention.restype = None
     select = library.tgnn_select_rows
     select.argtypes = [pointer, size, size, size, size, size, ctypes.c_int, size,
                        pointer, pointer, pointer, pointer, pointer, size]
     select.restype = None
-    _SELECT.append(select)
     _STATUS["reason"] = f"compiled with {compiler} {' '.join(FLAGS)}"
-    return function
+    return KernelLibrary(attention, select)
 
 
 def fused_kernel_status() -> str:
@@ -131,8 +135,8 @@ def fused_kernel_status() -> str:
     >>> fused_kernel_status().startswith(("in use", "not in use"))
     True
     """
-    kernel = attention_rows_kernel()
-    return f"{'in use' if kernel is not None else 'not in use'}: {_STATUS.get('reason', '')}"
+    in_use = kernel_library() is not None
+    return f"{'in use' if in_use else 'not in use'}: {_STATUS.get('reason', '')}"
 
 
 PAD = 32
@@ -165,8 +169,8 @@ def fused_attention_rows(
     into ``weights[:, :m]`` (``weights`` ``[G r, >= padded(m)]``, 0 in the padding), :math:`P V`
     into ``output`` ``[G r, d]`` and the row entropies (nats) into ``entropy`` ``[G r]``.
     """
-    kernel = attention_rows_kernel()
-    if kernel is None:
+    library = kernel_library()
+    if library is None:
         raise AttentionUnavailableError(f"fused_attention_rows: {fused_kernel_status()}")
     rows, dim = query.shape
     keys = value.shape[0]
@@ -191,11 +195,12 @@ def fused_attention_rows(
                 f"{name}: expected a float32 CPU tensor of shape {shape} (at least, past the "
                 f"first dimension) with contiguous rows, got {tuple(tensor.shape)} "
                 f"{tensor.dtype} on {tensor.device} with strides {tensor.stride()}")
-    kernel(query.data_ptr(), key_t.data_ptr(), key_t.stride(0), value.data_ptr(),
-           None if bias is None else bias.data_ptr(), bias_start,
-           0 if bias is None else bias.shape[-1], scale, rows,
-           rows if bias is None else bias.shape[0], keys, dim,
-           weights.data_ptr(), weights.stride(0), output.data_ptr(), entropy.data_ptr())
+    library.attention_rows(
+        query.data_ptr(), key_t.data_ptr(), key_t.stride(0), value.data_ptr(),
+        None if bias is None else bias.data_ptr(), bias_start,
+        0 if bias is None else bias.shape[-1], scale, rows,
+        rows if bias is None else bias.shape[0], keys, dim,
+        weights.data_ptr(), weights.stride(0), output.data_ptr(), entropy.data_ptr())
 
 
 REDUCTIONS = {"mean": 0, "sum": 1, "max": 2}
@@ -221,8 +226,8 @@ def select_rows(
     >>> cols.tolist(), [round(v, 2) for v in values.tolist()]
     ([0, 2], [0.3, 0.4])
     """
-    kernel = attention_rows_kernel()
-    if kernel is None:
+    library = kernel_library()
+    if library is None:
         raise AttentionUnavailableError(f"select_rows: {fused_kernel_status()}")
     heads, rows, keys = weights.shape
     k = min(k, keys)
@@ -239,10 +244,11 @@ def select_rows(
     if weights.dtype != torch.float32 or weights.stride(-1) != 1 or weights.device.type != "cpu":
         raise ShapeError(f"weights: expected float32 CPU [H, r, m] with contiguous rows, got "
                          f"{weights.dtype} {tuple(weights.shape)} on {weights.device}")
-    _select(weights.data_ptr(), weights.stride(0), weights.stride(1), heads, rows, keys,
-            REDUCTIONS[reduction], k, scratch.data_ptr(), cols.data_ptr(), values.data_ptr(),
-            count.data_ptr(), None if column_sums is None else column_sums.data_ptr(),
-            0 if column_sums is None else column_sums.stride(0))
+    library.select_rows(
+        weights.data_ptr(), weights.stride(0), weights.stride(1), heads, rows, keys,
+        REDUCTIONS[reduction], k, scratch.data_ptr(), cols.data_ptr(), values.data_ptr(),
+        count.data_ptr(), None if column_sums is None else column_sums.data_ptr(),
+        0 if column_sums is None else column_sums.stride(0))
     if bool((count == k).all()):
         return torch.arange(rows).repeat_interleave(k), cols.view(-1), values.view(-1)
     valid = torch.arange(k) < count[:, None]
@@ -255,5 +261,5 @@ def usable(query: Tensor, *others: Tensor | None) -> bool:
     return (
         query.shape[-1] % 16 == 0
         and all(t.device.type == "cpu" and t.dtype == torch.float32 for t in tensors)
-        and attention_rows_kernel() is not None
+        and kernel_library() is not None
     )

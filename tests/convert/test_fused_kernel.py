@@ -113,9 +113,9 @@ def test_fused_capture_equals_dense_capture_up_to_float_ties(
     kind: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls = []
-    kernel = fused_kernel.fused_attention_rows
-    monkeypatch.setattr(fused_kernel, "fused_attention_rows",
-                        lambda *args: calls.append(1) or kernel(*args))
+    kernel = fused_kernel.attention_heads
+    monkeypatch.setattr(fused_kernel, "attention_heads",
+                        lambda *args, **options: calls.append(1) or kernel(*args, **options))
     model = wide_model(kind)
     generator = torch.Generator().manual_seed(0)
     ids = torch.randint(1, 50, (2, 70), generator=generator)

@@ -12,10 +12,8 @@ before they are dropped.
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import torch
@@ -177,9 +175,9 @@ def _fused_block(
     workspace: Workspace,
 ) -> tuple[Tensor, Tensor, Tensor]:
     """Weights ``[H, r, m]``, entropies ``[H, r]`` and output ``[H, r, d]`` of one block by the
-    fused kernel, one call per key/value head (the calls release the GIL: with more than one
-    torch thread the heads run on that many threads). ``key_t`` ``[H_kv, d, >= padded(m)]``,
-    ``bias``: ``[r, b]`` (0 / -inf) for the keys from the given start on, or None."""
+    fused kernel, one call per key/value head (on as many threads as torch uses). ``key_t``
+    ``[H_kv, d, >= padded(m)]``, ``bias``: ``[r, b]`` (0 / -inf) for the keys from the given
+    start on, or None."""
     heads, rows, dim = query.shape
     kv_heads, keys = value.shape[0], value.shape[1]
     grouped = query.contiguous().view(kv_heads, -1, dim)
@@ -187,15 +185,9 @@ def _fused_block(
     padded = workspace.take("weights", (kv_heads, (heads // kv_heads) * rows, width), query.device)
     entropy = query.new_empty(heads, rows)
     output = query.new_empty(heads, rows, dim)
-    tasks = [(grouped[h], key_t[h], value[h], bias[0], scale, padded[h],
-              output.view(kv_heads, -1, dim)[h], entropy.view(kv_heads, -1)[h], bias[1])
-             for h in range(kv_heads)]
-    threads = min(torch.get_num_threads(), kv_heads)
-    if threads > 1:
-        list(_pool(threads).map(lambda task: fused_kernel.fused_attention_rows(*task), tasks))
-    else:
-        for task in tasks:
-            fused_kernel.fused_attention_rows(*task)
+    fused_kernel.attention_heads(
+        grouped, key_t, value, bias[0], scale, padded, output.view(kv_heads, -1, dim),
+        entropy.view(kv_heads, -1), bias_start=bias[1], threads=torch.get_num_threads())
     return padded.view(heads, rows, width)[..., :keys], entropy, output
 
 
@@ -206,11 +198,6 @@ def _masked_band(allowed: Tensor, start: int, stop: int) -> tuple[Tensor | None,
         return None, 0
     band = torch.zeros(allowed.shape[0], stop - start, device=allowed.device)
     return band.masked_fill_(~allowed[:, start:stop], -math.inf), start
-
-
-@functools.cache
-def _pool(threads: int) -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(threads, thread_name_prefix="tgnn-fused")
 
 
 def _mix(weights: Tensor, value: Tensor, dtype: torch.dtype) -> Tensor:

@@ -26,6 +26,7 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,8 +36,8 @@ from torch import Tensor
 from tgnn.errors import AttentionUnavailableError, ShapeError
 
 __all__ = [
-    "PAD", "REDUCTIONS", "KernelLibrary", "fused_attention_rows", "fused_kernel_status",
-    "kernel_library", "padded", "select_rows",
+    "PAD", "REDUCTIONS", "KernelLibrary", "attention_heads", "fused_attention_rows",
+    "fused_kernel_status", "kernel_library", "padded", "select_rows",
 ]
 
 SOURCE = Path(__file__).with_name("fused_rows.c")
@@ -169,16 +170,30 @@ def fused_attention_rows(
     into ``weights[:, :m]`` (``weights`` ``[G r, >= padded(m)]``, 0 in the padding), :math:`P V`
     into ``output`` ``[G r, d]`` and the row entropies (nats) into ``entropy`` ``[G r]``.
     """
+    attention_heads(query[None], key_t[None], value[None], bias, scale, weights[None],
+                    output[None], entropy[None], bias_start=bias_start, threads=1)
+
+
+def attention_heads(
+    query: Tensor, key_t: Tensor, value: Tensor, bias: Tensor | None, scale: float,
+    weights: Tensor, output: Tensor, entropy: Tensor, bias_start: int = 0, threads: int = 1,
+) -> None:
+    """:func:`fused_attention_rows` for every key/value head of a block, on ``threads`` threads.
+
+    Each argument but ``bias`` and ``scale`` gets a leading head dimension ``[H_kv, ...]``; the
+    layouts are checked once, then one kernel call per head (the calls release the GIL).
+    """
     library = kernel_library()
     if library is None:
         raise AttentionUnavailableError(f"fused_attention_rows: {fused_kernel_status()}")
-    rows, dim = query.shape
-    keys = value.shape[0]
+    heads, rows, dim = query.shape
+    keys = value.shape[1]
     width = padded(keys)
-    layouts = {  # name: (tensor, expected leading shape, whether fully contiguous)
-        "query": (query, (rows, dim), True), "value": (value, (keys, dim), True),
-        "key_t": (key_t, (dim, width), False), "weights": (weights, (rows, width), False),
-        "output": (output, (rows, dim), True), "entropy": (entropy, (rows,), True),
+    layouts = {  # name: (tensor, expected shape (at least, past the first two), each head whole)
+        "query": (query, (heads, rows, dim), True), "value": (value, (heads, keys, dim), True),
+        "key_t": (key_t, (heads, dim, width), False),
+        "weights": (weights, (heads, rows, width), False),
+        "output": (output, (heads, rows, dim), True), "entropy": (entropy, (heads, rows), True),
     }
     if bias is not None:
         layouts["bias"] = (bias, (bias.shape[0], bias.shape[-1]), True)
@@ -187,20 +202,38 @@ def fused_attention_rows(
                              f"{bias.shape[-1]} (keys - bias width), got {bias_start}")
     for name, (tensor, shape, whole) in layouts.items():
         fits = tensor.dim() == len(shape) and all(
-            got >= want if i else got == want for i, (got, want) in
-            enumerate(zip(tensor.shape, shape, strict=True)))
+            got >= want if i > 1 or (name == "bias" and i) else got == want
+            for i, (got, want) in enumerate(zip(tensor.shape, shape, strict=True)))
+        each = tensor if name == "bias" or not tensor.shape[0] else tensor[0]
         if not (fits and tensor.dtype == torch.float32 and tensor.device.type == "cpu"
-                and tensor.stride(-1) == 1 and (tensor.is_contiguous() or not whole)):
+                and tensor.stride(-1) == 1 and (each.is_contiguous() or not whole)):
             raise ShapeError(
-                f"{name}: expected a float32 CPU tensor of shape {shape} (at least, past the "
-                f"first dimension) with contiguous rows, got {tuple(tensor.shape)} "
+                f"{name}: expected a float32 CPU tensor of shape {shape} (at least, in the "
+                f"last dimension) with contiguous rows, got {tuple(tensor.shape)} "
                 f"{tensor.dtype} on {tensor.device} with strides {tensor.stride()}")
-    library.attention_rows(
-        query.data_ptr(), key_t.data_ptr(), key_t.stride(0), value.data_ptr(),
-        None if bias is None else bias.data_ptr(), bias_start,
-        0 if bias is None else bias.shape[-1], scale, rows,
-        rows if bias is None else bias.shape[0], keys, dim,
-        weights.data_ptr(), weights.stride(0), output.data_ptr(), entropy.data_ptr())
+    step = {name: tensor.stride(0) * 4 for name, (tensor, _, _) in layouts.items()}
+    bias_pointer = None if bias is None else bias.data_ptr()
+    bias_width = 0 if bias is None else bias.shape[-1]
+    bias_rows = rows if bias is None else bias.shape[0]
+
+    def one_head(h: int) -> None:
+        library.attention_rows(
+            query.data_ptr() + h * step["query"], key_t.data_ptr() + h * step["key_t"],
+            key_t.stride(1), value.data_ptr() + h * step["value"], bias_pointer, bias_start,
+            bias_width, scale, rows, bias_rows, keys, dim,
+            weights.data_ptr() + h * step["weights"], weights.stride(1),
+            output.data_ptr() + h * step["output"], entropy.data_ptr() + h * step["entropy"])
+
+    if threads > 1 and heads > 1:
+        list(_pool(min(threads, heads)).map(one_head, range(heads)))
+    else:
+        for h in range(heads):
+            one_head(h)
+
+
+@functools.cache
+def _pool(threads: int) -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(threads, thread_name_prefix="tgnn-fused")
 
 
 REDUCTIONS = {"mean": 0, "sum": 1, "max": 2}

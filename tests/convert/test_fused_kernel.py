@@ -199,3 +199,29 @@ def test_select_rows_equals_reduce_then_top_k(case: tuple[torch.Tensor, int, str
     assert torch.equal(values, reduced[rows, cols])
     assert torch.equal(columns[:, 3:], 1 + weights.double().sum(1))  # added to what was there
     assert bool((columns[:, :3] == 1).all())
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_kernel_on_threads_equals_one_thread(threads: int) -> None:
+    """The OpenMP pieces (heads x 32 rows, rows of the selection) give the same numbers."""
+    generator = torch.Generator().manual_seed(2)
+    weights = torch.softmax(torch.randn(4, 50, 70, generator=generator), -1)
+    query = torch.randn(2, 70, 16, generator=generator)
+    key, value = torch.randn(2, 2, 40, 16, generator=generator)
+    key_t = torch.zeros(2, 16, 64)
+    key_t[..., :40] = key.transpose(1, 2)
+    before = torch.get_num_threads()
+    results = []
+    try:
+        for count in (1, threads):
+            torch.set_num_threads(count)
+            columns = torch.zeros(4, 70, dtype=torch.float64)
+            selected = fused_kernel.select_rows(weights, "mean", 5, columns)
+            rows = torch.empty(2, 70, 64), torch.empty(2, 70, 16), torch.empty(2, 70)
+            fused_kernel.attention_heads(query, key_t, value, None, 0.25, *rows)
+            results.append((*selected, columns, *rows))
+    finally:
+        torch.set_num_threads(before)
+    for one, many in zip(*results, strict=True):
+        torch.testing.assert_close(many, one, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(results[0][3], weights.double().sum(1), rtol=1e-12, atol=1e-12)

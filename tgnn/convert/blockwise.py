@@ -175,7 +175,7 @@ def _fused_block(
     workspace: Workspace,
 ) -> tuple[Tensor, Tensor, Tensor]:
     """Weights ``[H, r, m]``, entropies ``[H, r]`` and output ``[H, r, d]`` of one block by the
-    fused kernel, one call per key/value head (on as many threads as torch uses). ``key_t``
+    fused kernel, in one call (on torch's threads). ``key_t``
     ``[H_kv, d, >= padded(m)]``, ``bias``: ``[r, b]`` (0 / -inf) for the keys from the given
     start on, or None."""
     heads, rows, dim = query.shape
@@ -187,7 +187,7 @@ def _fused_block(
     output = query.new_empty(heads, rows, dim)
     fused_kernel.attention_heads(
         grouped, key_t, value, bias[0], scale, padded, output.view(kv_heads, -1, dim),
-        entropy.view(kv_heads, -1), bias_start=bias[1], threads=torch.get_num_threads())
+        entropy.view(kv_heads, -1), bias_start=bias[1])
     return padded.view(heads, rows, width)[..., :keys], entropy, output
 
 

@@ -26,7 +26,6 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,6 +41,11 @@ __all__ = [
 
 SOURCE = Path(__file__).with_name("fused_rows.c")
 FLAGS = ("-O3", "-march=native", "-fno-math-errno", "-shared", "-fPIC")
+OPENMP = "-fopenmp"
+"""Tried first: the kernel then shares PyTorch's OpenMP runtime and threads (the loader reuses
+the ``libgomp.so.1`` torch has loaded), so ``torch.set_num_threads`` sets its threads too and
+no second pool competes with torch's spinning workers; without it the kernel runs on one
+thread."""
 _STATUS: dict[str, str] = {}
 
 
@@ -49,8 +53,8 @@ _STATUS: dict[str, str] = {}
 class KernelLibrary:
     """The compiled functions of ``fused_rows.c`` (ctypes: they release the GIL)."""
 
-    attention_rows: Callable[..., None]
-    select_rows: Callable[..., None]
+    attention_heads: Callable[..., None]
+    select_rows: Callable[..., int]
 
 
 def _cache_dir() -> Path:
@@ -77,10 +81,10 @@ def _compiler() -> str | None:
     return None
 
 
-def _build(compiler: str) -> Path:
+def _build(compiler: str, flags: tuple[str, ...]) -> Path:
     """Compile ``fused_rows.c`` into the cache (once per source, flags and CPU); its path."""
     key = hashlib.sha256(
-        SOURCE.read_bytes() + " ".join((compiler, *FLAGS)).encode() + _cpu_fingerprint().encode()
+        SOURCE.read_bytes() + " ".join((compiler, *flags)).encode() + _cpu_fingerprint().encode()
     ).hexdigest()[:16]
     target = _cache_dir() / f"fused_rows-{key}.so"
     if target.exists():
@@ -89,7 +93,7 @@ def _build(compiler: str) -> Path:
     handle, partial = tempfile.mkstemp(suffix=".so", dir=target.parent)
     os.close(handle)
     try:
-        subprocess.run([compiler, *FLAGS, str(SOURCE), "-o", partial, "-lm"],
+        subprocess.run([compiler, *flags, str(SOURCE), "-o", partial, "-lm"],
                        check=True, capture_output=True, text=True, timeout=120)
         os.replace(partial, target)  # atomic: a concurrent build never loads a partial file
     finally:
@@ -109,22 +113,28 @@ def kernel_library() -> KernelLibrary | None:
     if compiler is None:
         _STATUS["reason"] = "no C compiler found ($CC, cc, gcc, clang)"
         return None
-    try:
-        library = ctypes.CDLL(str(_build(compiler)))
-    except (OSError, subprocess.SubprocessError) as error:
-        detail = getattr(error, "stderr", "") or str(error)
-        _STATUS["reason"] = f"build failed with {compiler}: {detail.strip()[:300]}"
+    failures = []
+    for flags in ((*FLAGS, OPENMP), FLAGS):
+        try:
+            library = ctypes.CDLL(str(_build(compiler, flags)))
+            break
+        except (OSError, subprocess.SubprocessError) as error:
+            failures.append((getattr(error, "stderr", "") or str(error)).strip()[:300])
+    else:
+        _STATUS["reason"] = f"build failed with {compiler}: {failures[-1]}"
         return None
     pointer, size = ctypes.c_void_p, ctypes.c_int64
-    attention = library.tgnn_attention_rows
-    attention.argtypes = [pointer, pointer, size, pointer, pointer, size, size, ctypes.c_float,
-                          size, size, size, size, pointer, size, pointer, pointer]
+    attention = library.tgnn_attention_heads
+    attention.argtypes = [pointer, size, pointer, size, size, pointer, size, pointer, size, size,
+                          ctypes.c_float, size, size, size, size, size, pointer, size, size,
+                          pointer, size, pointer, size]
     attention.restype = None
     select = library.tgnn_select_rows
     select.argtypes = [pointer, size, size, size, size, size, ctypes.c_int, size,
-                       pointer, pointer, pointer, pointer, pointer, size]
-    select.restype = None
-    _STATUS["reason"] = f"compiled with {compiler} {' '.join(FLAGS)}"
+                       pointer, pointer, pointer, pointer, size]
+    select.restype = ctypes.c_int
+    threads = "OpenMP threads shared with torch" if len(failures) == 0 else "one thread"
+    _STATUS["reason"] = f"compiled with {compiler} {' '.join(FLAGS)} ({threads})"
     return KernelLibrary(attention, select)
 
 
@@ -171,17 +181,18 @@ def fused_attention_rows(
     into ``output`` ``[G r, d]`` and the row entropies (nats) into ``entropy`` ``[G r]``.
     """
     attention_heads(query[None], key_t[None], value[None], bias, scale, weights[None],
-                    output[None], entropy[None], bias_start=bias_start, threads=1)
+                    output[None], entropy[None], bias_start=bias_start)
 
 
 def attention_heads(
     query: Tensor, key_t: Tensor, value: Tensor, bias: Tensor | None, scale: float,
-    weights: Tensor, output: Tensor, entropy: Tensor, bias_start: int = 0, threads: int = 1,
+    weights: Tensor, output: Tensor, entropy: Tensor, bias_start: int = 0,
 ) -> None:
-    """:func:`fused_attention_rows` for every key/value head of a block, on ``threads`` threads.
+    """:func:`fused_attention_rows` for every key/value head of a block, in one kernel call.
 
-    Each argument but ``bias`` and ``scale`` gets a leading head dimension ``[H_kv, ...]``; the
-    layouts are checked once, then one kernel call per head (the calls release the GIL).
+    Each argument but ``bias`` and ``scale`` gets a leading head dimension ``[H_kv, ...]``. The
+    (head, 32 rows) pieces run on torch's OpenMP threads where the kernel was built with OpenMP
+    (:data:`OPENMP`).
     """
     library = kernel_library()
     if library is None:
@@ -211,29 +222,13 @@ def attention_heads(
                 f"{name}: expected a float32 CPU tensor of shape {shape} (at least, in the "
                 f"last dimension) with contiguous rows, got {tuple(tensor.shape)} "
                 f"{tensor.dtype} on {tensor.device} with strides {tensor.stride()}")
-    step = {name: tensor.stride(0) * 4 for name, (tensor, _, _) in layouts.items()}
-    bias_pointer = None if bias is None else bias.data_ptr()
-    bias_width = 0 if bias is None else bias.shape[-1]
-    bias_rows = rows if bias is None else bias.shape[0]
-
-    def one_head(h: int) -> None:
-        library.attention_rows(
-            query.data_ptr() + h * step["query"], key_t.data_ptr() + h * step["key_t"],
-            key_t.stride(1), value.data_ptr() + h * step["value"], bias_pointer, bias_start,
-            bias_width, scale, rows, bias_rows, keys, dim,
-            weights.data_ptr() + h * step["weights"], weights.stride(1),
-            output.data_ptr() + h * step["output"], entropy.data_ptr() + h * step["entropy"])
-
-    if threads > 1 and heads > 1:
-        list(_pool(min(threads, heads)).map(one_head, range(heads)))
-    else:
-        for h in range(heads):
-            one_head(h)
-
-
-@functools.cache
-def _pool(threads: int) -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(threads, thread_name_prefix="tgnn-fused")
+    library.attention_heads(
+        query.data_ptr(), query.stride(0), key_t.data_ptr(), key_t.stride(0), key_t.stride(1),
+        value.data_ptr(), value.stride(0), None if bias is None else bias.data_ptr(),
+        bias_start, 0 if bias is None else bias.shape[-1], scale, heads, rows,
+        rows if bias is None else bias.shape[0], keys, dim, weights.data_ptr(),
+        weights.stride(0), weights.stride(1), output.data_ptr(), output.stride(0),
+        entropy.data_ptr(), entropy.stride(0))
 
 
 REDUCTIONS = {"mean": 0, "sum": 1, "max": 2}
@@ -250,7 +245,8 @@ def select_rows(
     (``weights.mean(0)``, ``sum`` or ``amax``) and ``top_k_entries(reduced, k)``: the ``k``
     largest positive entries per row, ties to the earliest key, without the ``r x m`` reduced
     matrix. ``column_sums`` (float64 ``[H, m]``, last dimension contiguous), when given, gets
-    ``weights.sum(1)`` added in the same pass.
+    ``weights.sum(1)`` added in the same pass. Rows run on torch's OpenMP threads where the
+    kernel was built with OpenMP (each thread with its own column sums, added at the end).
 
     Examples
     --------
@@ -267,7 +263,6 @@ def select_rows(
     cols = torch.empty(rows, k, dtype=torch.int64)
     values = torch.empty(rows, k)
     count = torch.empty(rows, dtype=torch.int64)
-    scratch = torch.empty(keys)  # held here: the kernel writes into it
     if column_sums is not None and not (
         column_sums.dtype == torch.float64 and tuple(column_sums.shape) == (heads, keys)
         and column_sums.stride(-1) == 1 and column_sums.device.type == "cpu"
@@ -277,11 +272,13 @@ def select_rows(
     if weights.dtype != torch.float32 or weights.stride(-1) != 1 or weights.device.type != "cpu":
         raise ShapeError(f"weights: expected float32 CPU [H, r, m] with contiguous rows, got "
                          f"{weights.dtype} {tuple(weights.shape)} on {weights.device}")
-    library.select_rows(
+    status = library.select_rows(
         weights.data_ptr(), weights.stride(0), weights.stride(1), heads, rows, keys,
-        REDUCTIONS[reduction], k, scratch.data_ptr(), cols.data_ptr(), values.data_ptr(),
-        count.data_ptr(), None if column_sums is None else column_sums.data_ptr(),
+        REDUCTIONS[reduction], k, cols.data_ptr(), values.data_ptr(), count.data_ptr(),
+        None if column_sums is None else column_sums.data_ptr(),
         0 if column_sums is None else column_sums.stride(0))
+    if status != 0:
+        raise MemoryError(f"select_rows: no memory for the scratch of {keys} keys")
     if bool((count == k).all()):
         return torch.arange(rows).repeat_interleave(k), cols.view(-1), values.view(-1)
     valid = torch.arange(k) < count[:, None]

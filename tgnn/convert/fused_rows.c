@@ -12,6 +12,7 @@
  */
 #include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef float v16 __attribute__((vector_size(64)));
@@ -138,74 +139,121 @@ static void mix_##NT(const float *p, int64_t ws, const float *v, int64_t m, int6
 MIX(8)
 MIX(1)
 
-/* rows query rows q [rows, d] that share one key/value head; row t reads bias row t % r.
-   kt: K transposed, [d, >= mp] with rows ks floats apart, where mp is m rounded up to a multiple
-   of 2W (the columns past m are read but never used); v [m, d] contiguous; bias [r, bw] (0 or
-   -inf per key) for the columns blo .. blo + bw - 1 (the others are readable), or NULL; outputs: w [rows, mp] with rows ws >= mp floats apart (the weights in
+/* Rows first .. last - 1 of one key/value head's block: q [rows, d] query rows sharing the head;
+   row t reads bias row t % r. kt: K transposed, [d, >= mp] with rows ks floats apart, where mp
+   is m rounded up to a multiple of 2W (the columns past m are read but never used); v [m, d]
+   contiguous; bias [r, bw] (0 or -inf per key) for the columns blo .. blo + bw - 1 (the others
+   are readable), or NULL; outputs: w [rows, mp] with rows ws >= mp floats apart (the weights in
    columns < m, 0 after), out [rows, d], ent [rows] (nats). */
-void tgnn_attention_rows(const float *q, const float *kt, int64_t ks, const float *v,
-                         const float *bias, int64_t blo, int64_t bw, float scale, int64_t rows,
-                         int64_t r, int64_t m, int64_t d, float *w, int64_t ws, float *out,
-                         float *ent) {
+static void attention_rows(const float *q, const float *kt, int64_t ks, const float *v,
+                           const float *bias, int64_t blo, int64_t bw, float scale,
+                           int64_t first, int64_t last, int64_t r, int64_t m, int64_t d,
+                           float *w, int64_t ws, float *out, float *ent) {
     int64_t mp = (m + 2 * W - 1) / (2 * W) * (2 * W);
-    int64_t t0 = 0;
-    for (; t0 + TILE <= rows; t0 += TILE) {
+    int64_t t0 = first;
+    for (; t0 + TILE <= last; t0 += TILE) {
         scores_8(q + t0 * d, kt, ks, scale, mp, d, w + t0 * ws, ws);
         for (int64_t t = t0; t < t0 + TILE; t++)
             ent[t] = softmax_row(w + t * ws, bias ? bias + (t % r) * bw : NULL, blo, bw, m, mp);
         mix_8(w + t0 * ws, ws, v, m, d, out + t0 * d);
     }
-    for (; t0 < rows; t0++) {
+    for (; t0 < last; t0++) {
         scores_1(q + t0 * d, kt, ks, scale, mp, d, w + t0 * ws, ws);
         ent[t0] = softmax_row(w + t0 * ws, bias ? bias + (t0 % r) * bw : NULL, blo, bw, m, mp);
         mix_1(w + t0 * ws, ws, v, m, d, out + t0 * d);
     }
 }
 
+#define CHUNK 32 /* rows per work item: a multiple of TILE */
+
+/* attention_rows for every row of every one of the heads key/value heads of a block; each
+   argument array of a head lies a head stride (qh, kh, vh, wh, oh, eh floats) after the
+   previous one. The (head, chunk of rows) items are shared among the OpenMP threads (the
+   runtime torch already runs, when this file is compiled with -fopenmp). */
+void tgnn_attention_heads(const float *q, int64_t qh, const float *kt, int64_t kh, int64_t ks,
+                          const float *v, int64_t vh, const float *bias, int64_t blo, int64_t bw,
+                          float scale, int64_t heads, int64_t rows, int64_t r, int64_t m,
+                          int64_t d, float *w, int64_t wh, int64_t ws, float *out, int64_t oh,
+                          float *ent, int64_t eh) {
+    int64_t chunks = (rows + CHUNK - 1) / CHUNK;
+    #pragma omp parallel for schedule(dynamic) if (heads * chunks > 1)
+    for (int64_t item = 0; item < heads * chunks; item++) {
+        int64_t h = item / chunks, first = (item % chunks) * CHUNK;
+        int64_t last = first + CHUNK < rows ? first + CHUNK : rows;
+        attention_rows(q + h * qh, kt + h * kh, ks, v + h * vh, bias, blo, bw, scale, first,
+                       last, r, m, d, w + h * wh, ws, out + h * oh, ent + h * eh);
+    }
+}
+
+/* Selection of one row (see tgnn_select_rows); buf: m floats; colsum: as there, or NULL. */
+static void select_row(const float *row, int64_t hs, int64_t heads, int64_t m, int reduction,
+                       int64_t k, float *buf, int64_t *ci, float *vi, int64_t *count,
+                       double *colsum, int64_t cs) {
+    for (int64_t j = 0; j < m; j++) buf[j] = row[j];
+    if (colsum)
+        for (int64_t j = 0; j < m; j++) colsum[j] += row[j];
+    for (int64_t h = 1; h < heads; h++) {
+        const float *other = row + h * hs;
+        if (reduction == 2)
+            for (int64_t j = 0; j < m; j++) buf[j] = other[j] > buf[j] ? other[j] : buf[j];
+        else
+            for (int64_t j = 0; j < m; j++) buf[j] += other[j];
+        if (colsum)
+            for (int64_t j = 0; j < m; j++) colsum[h * cs + j] += other[j];
+    }
+    if (reduction == 0)
+        for (int64_t j = 0; j < m; j++) buf[j] /= (float)heads;
+    int64_t n = 0, low = 0;  /* entries held, and the position of the smallest */
+    for (int64_t j = 0; j < m; j++) {
+        float a = buf[j];
+        if (!(a > 0.0f) || (n == k && !(a > vi[low]))) continue;  /* ties: earlier wins */
+        if (n < k) { ci[n] = j; vi[n] = a; n++; }
+        else { ci[low] = j; vi[low] = a; }
+        if (n == k) {
+            low = 0;
+            for (int64_t s = 1; s < k; s++)
+                if (vi[s] < vi[low] || (vi[s] == vi[low] && ci[s] > ci[low])) low = s;
+        }
+    }
+    for (int64_t s = 1; s < n; s++) {  /* by key */
+        int64_t c = ci[s]; float v = vi[s]; int64_t t = s - 1;
+        for (; t >= 0 && ci[t] > c; t--) { ci[t + 1] = ci[t]; vi[t + 1] = vi[t]; }
+        ci[t + 1] = c; vi[t + 1] = v;
+    }
+    *count = n;
+}
+
 /* The kept edges of a block under head reduction + top_k, without a reduced matrix in memory.
    For each row i: a_j = R_h w[h, i, j] over the H heads (reduction 0: mean, 1: sum, 2: max;
    head stride hs, row stride ws), then the k largest positive a_j, ties to the earliest key
    (as sparsify_mask), written sorted by key into cols[i, :k] / vals[i, :k], their number into
-   count[i]. buf: m floats of scratch. In the same pass, when colsum is not NULL, the column
-   sums colsum[h, j] += sum_i w[h, i, j] in double (rows cs doubles apart). */
-void tgnn_select_rows(const float *w, int64_t hs, int64_t ws, int64_t heads, int64_t rows,
-                      int64_t m, int reduction, int64_t k, float *buf, int64_t *cols, float *vals,
-                      int64_t *count, double *colsum, int64_t cs) {
-    for (int64_t i = 0; i < rows; i++) {
-        const float *row = w + i * ws;
-        for (int64_t j = 0; j < m; j++) buf[j] = row[j];
-        if (colsum)
-            for (int64_t j = 0; j < m; j++) colsum[j] += row[j];
-        for (int64_t h = 1; h < heads; h++) {
-            const float *other = row + h * hs;
-            if (reduction == 2)
-                for (int64_t j = 0; j < m; j++) buf[j] = other[j] > buf[j] ? other[j] : buf[j];
-            else
-                for (int64_t j = 0; j < m; j++) buf[j] += other[j];
-            if (colsum)
-                for (int64_t j = 0; j < m; j++) colsum[h * cs + j] += other[j];
+   count[i]. In the same pass, when colsum is not NULL, the column sums colsum[h, j] +=
+   sum_i w[h, i, j] in double (rows cs doubles apart). Rows are shared among the OpenMP threads,
+   each with its own scratch and column sums, added at the end. Returns 0, or -1 when a thread
+   could not allocate its scratch (its rows and column sums are then missing). */
+int tgnn_select_rows(const float *w, int64_t hs, int64_t ws, int64_t heads, int64_t rows,
+                     int64_t m, int reduction, int64_t k, int64_t *cols, float *vals,
+                     int64_t *count, double *colsum, int64_t cs) {
+    int failed = 0;
+    #pragma omp parallel if (rows >= 16)
+    {
+        float *buf = malloc((size_t)m * sizeof(float));
+        double *own = colsum ? calloc((size_t)(heads * m), sizeof(double)) : NULL;
+        int ok = buf && (!colsum || own);
+        #pragma omp for schedule(static)
+        for (int64_t i = 0; i < rows; i++)
+            if (ok)
+                select_row(w + i * ws, hs, heads, m, reduction, k, buf, cols + i * k, vals + i * k,
+                           count + i, own, m);
+        #pragma omp critical
+        {
+            if (!ok) failed = 1;
+            else if (colsum && !failed)
+                for (int64_t h = 0; h < heads; h++)
+                    for (int64_t j = 0; j < m; j++) colsum[h * cs + j] += own[h * m + j];
         }
-        if (reduction == 0)
-            for (int64_t j = 0; j < m; j++) buf[j] /= (float)heads;
-        int64_t *ci = cols + i * k;
-        float *vi = vals + i * k;
-        int64_t n = 0, low = 0;  /* entries held, and the position of the smallest */
-        for (int64_t j = 0; j < m; j++) {
-            float a = buf[j];
-            if (!(a > 0.0f) || (n == k && !(a > vi[low]))) continue;  /* ties: earlier wins */
-            if (n < k) { ci[n] = j; vi[n] = a; n++; }
-            else { ci[low] = j; vi[low] = a; }
-            if (n == k) {
-                low = 0;
-                for (int64_t s = 1; s < k; s++)
-                    if (vi[s] < vi[low] || (vi[s] == vi[low] && ci[s] > ci[low])) low = s;
-            }
-        }
-        for (int64_t s = 1; s < n; s++) {  /* by key */
-            int64_t c = ci[s]; float v = vi[s]; int64_t t = s - 1;
-            for (; t >= 0 && ci[t] > c; t--) { ci[t + 1] = ci[t]; vi[t + 1] = vi[t]; }
-            ci[t + 1] = c; vi[t + 1] = v;
-        }
-        count[i] = n;
+        free(buf);
+        free(own);
     }
+    return failed ? -1 : 0;
 }

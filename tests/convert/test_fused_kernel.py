@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 import tgnn.convert
 from tgnn.convert import fused_kernel
+from tgnn.convert.capture import capture_attention
 from tgnn.convert.from_model import capture_graphs
 from tgnn.convert.sparse_capture import capture_sparse_graphs, sparse_attention_forward
 from tgnn.convert.sparsify import top_k_entries
@@ -109,26 +110,31 @@ def tie_margins(rows: torch.Tensor, k: int) -> torch.Tensor:
 
 
 @pytest.mark.parametrize("kind", ["gpt2", "llama", "bert"])
+@pytest.mark.parametrize("options", [
+    {"top_k": 4}, {"top_k": 3, "head_reduction": "max", "self_loops": False},
+])
 def test_fused_capture_equals_dense_capture_up_to_float_ties(
-    kind: str, monkeypatch: pytest.MonkeyPatch
+    kind: str, options: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls = []
     kernel = fused_kernel.attention_heads
     monkeypatch.setattr(fused_kernel, "attention_heads",
-                        lambda *args, **options: calls.append(1) or kernel(*args, **options))
+                        lambda *args, **keywords: calls.append(1) or kernel(*args, **keywords))
     model = wide_model(kind)
     generator = torch.Generator().manual_seed(0)
     ids = torch.randint(1, 50, (2, 70), generator=generator)
     mask = torch.ones_like(ids)
     mask[1, -9:] = 0  # padding (right, which every model here accepts)
     inputs = {"input_ids": ids, "attention_mask": mask}
-    dense = capture_graphs(model, inputs, top_k=4)
-    sparse, output = sparse_attention_forward(model, inputs, top_k=4, memory_budget=40_000)
+    dense = capture_graphs(model, inputs, **options)
+    sparse, output = sparse_attention_forward(model, inputs, memory_budget=40_000, **options)
     assert calls, "the fused kernel was not used"
-    eager = capture_sparse_graphs(model, inputs, top_k=4, kernel="eager")
-    for d_layer, s_layer, e_layer in zip(dense, sparse, eager, strict=True):
-        for d, s, e in zip(d_layer.to_data_list(), s_layer.to_data_list(),
-                           e_layer.to_data_list(), strict=True):
+    eager = capture_sparse_graphs(model, inputs, kernel="eager", **options)
+    reduce = torch.amax if options.get("head_reduction") == "max" else torch.mean
+    for item, d_layer, s_layer, e_layer in zip(capture_attention(model, inputs), dense, sparse,
+                                               eager, strict=True):
+        for b, (d, s, e) in enumerate(zip(d_layer.to_data_list(), s_layer.to_data_list(),
+                                          e_layer.to_data_list(), strict=True)):
             assert torch.equal(e.edge_index, d.edge_index)  # "eager" is bit for bit
             shape = (int(d.num_nodes),) * 2
             dense_w, fused_w = dense_matrix(d, shape), dense_matrix(s, shape)
@@ -136,7 +142,9 @@ def test_fused_capture_equals_dense_capture_up_to_float_ties(
             assert float((dense_w - fused_w).abs()[both].max()) <= 1e-6
             differ = (dense_w > 0) != (fused_w > 0)
             if bool(differ.any()):  # only at keys that tie the k-th weight within 1e-6
-                assert float(tie_margins(dense_matrix(e, shape), 4)[differ].max()) <= 1e-6
+                real = mask[b].bool()
+                rows = reduce(item.weights[b][:, real][:, :, real], 0)
+                assert float(tie_margins(rows, options["top_k"])[differ].max()) <= 1e-6
             for name in ("row_entropy", "first_token_mass", "column_sum", "kept_mass"):
                 torch.testing.assert_close(s[name], e[name], rtol=1e-5, atol=1e-6)
     with torch.no_grad():

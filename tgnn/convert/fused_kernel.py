@@ -36,7 +36,8 @@ from tgnn.errors import AttentionUnavailableError, ShapeError
 
 __all__ = [
     "PAD", "REDUCTIONS", "KernelLibrary", "attention_heads", "fused_attention_rows",
-    "fused_kernel_status", "kernel_library", "padded", "select_rows",
+    "flatten_selection", "fused_kernel_status", "kernel_library", "padded", "select_rows",
+    "select_top_k",
 ]
 
 SOURCE = Path(__file__).with_name("fused_rows.c")
@@ -238,7 +239,8 @@ REDUCTIONS = {"mean": 0, "sum": 1, "max": 2}
 def select_rows(
     weights: Tensor, reduction: str, k: int, column_sums: Tensor | None = None
 ) -> tuple[Tensor, Tensor, Tensor]:
-    """Rows, keys and reduced weights of the edges ``top_k`` keeps in a block, in one pass.
+    """Rows, keys and reduced weights of the edges ``top_k`` keeps in a block, in one pass
+    (:func:`select_top_k`'s rows flattened).
 
     ``weights`` ``[H, r, m]`` float32 on the CPU (last dimension contiguous); ``reduction`` one
     of :data:`REDUCTIONS`. The same entries, in the same order, as reducing the heads
@@ -255,6 +257,26 @@ def select_rows(
     >>> cols.tolist(), [round(v, 2) for v in values.tolist()]
     ([0, 2], [0.3, 0.4])
     """
+    cols, values, count = select_top_k(weights, reduction, k, column_sums)
+    return flatten_selection(cols, values, count)
+
+
+def flatten_selection(cols: Tensor, values: Tensor, count: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """Rows, keys and values of the first ``count[i]`` entries of each row ``i`` of ``cols``
+    and ``values`` ``[r, k]``, row-major."""
+    rows, k = cols.shape
+    if bool((count == k).all()):
+        return torch.arange(rows).repeat_interleave(k), cols.reshape(-1), values.reshape(-1)
+    valid = torch.arange(k) < count[:, None]
+    return torch.arange(rows)[:, None].expand(rows, k)[valid], cols[valid], values[valid]
+
+
+def select_top_k(
+    weights: Tensor, reduction: str, k: int, column_sums: Tensor | None = None
+) -> tuple[Tensor, Tensor, Tensor]:
+    """The kernel's selection as arrays: keys ``[r, k']`` (``k' = min(k, m)``), their reduced
+    weights ``[r, k']`` and how many of each row are kept ``[r]`` (the first ``count[i]``,
+    ascending keys); arguments as :func:`select_rows`."""
     library = kernel_library()
     if library is None:
         raise AttentionUnavailableError(f"select_rows: {fused_kernel_status()}")
@@ -279,10 +301,7 @@ def select_rows(
         0 if column_sums is None else column_sums.stride(0))
     if status != 0:
         raise MemoryError(f"select_rows: no memory for the scratch of {keys} keys")
-    if bool((count == k).all()):
-        return torch.arange(rows).repeat_interleave(k), cols.view(-1), values.view(-1)
-    valid = torch.arange(k) < count[:, None]
-    return torch.arange(rows)[:, None].expand(rows, k)[valid], cols[valid], values[valid]
+    return cols, values, count
 
 
 def usable(query: Tensor, *others: Tensor | None) -> bool:

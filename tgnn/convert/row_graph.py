@@ -70,6 +70,10 @@ class _Sequence:
     queries: list[Tensor] = field(default_factory=list)
     weights: list[Tensor] = field(default_factory=list)
     acausal: bool = False
+    whole: bool = False  # no padding: every token is its own node
+    # blocks whose edges are built once per layer (fused, no padding): (first row, first key,
+    # the kernel's keys [r, k], values [r, k] and counts [r])
+    pending: list[tuple[int, int, Tensor, Tensor, Tensor]] = field(default_factory=list)
 
 
 class RowGraphBuilder:
@@ -110,13 +114,19 @@ class RowGraphBuilder:
         compact[~real] = -1
         first = int(real.nonzero()[0]) if count else 0
         column = real.new_zeros((heads, kv), dtype=torch.float64)
-        return _Sequence(real=real, compact=compact, first=first, facts=facts, column=column)
+        return _Sequence(real=real, compact=compact, first=first, facts=facts, column=column,
+                         whole=count == real.shape[0])
 
     def add(self, block: RowBlock) -> None:
         """Take the facts and kept edges of one block's rows."""
         seq = self.sequences[block.batch]
         rows = block.weights.shape[1]
         real_rows = seq.real[block.start : block.start + rows]
+        selection = self._kernel_selection(block)
+        if selection is not None and seq.whole:
+            self._add_whole(seq, block, real_rows, selection)  # edges built once per layer
+            return
+        self._flush(seq)  # the blocks before come first
         if not bool(real_rows.any()):
             return
         weights, entropy, allowed = block.weights, block.entropy, block.allowed
@@ -125,18 +135,61 @@ class RowGraphBuilder:
             allowed = allowed[real_rows]
         nodes = seq.compact[block.start : block.start + rows][real_rows]
         seq.facts["row_entropy"][nodes] = entropy.T
-        spec = self.spec
         selected = None
-        if block.fused and spec.head_reduction is not None and spec.top_k is not None \
-                and spec.threshold is None and spec.top_p is None:  # one pass in the kernel
+        if selection is not None:
             columns = seq.column[:, block.key_start : block.key_start + weights.shape[-1]]
-            selected = fused_kernel.select_rows(weights, spec.head_reduction, spec.top_k, columns)
+            selected = fused_kernel.select_rows(weights, *selection, columns)
         self._facts(seq, block, weights, nodes, column_sums=selected is None)
         self._causality(seq, block, weights, allowed, real_rows)
         self._edges(seq, block, weights, nodes, real_rows, selected)
 
+    def _kernel_selection(self, block: RowBlock) -> tuple[str, int] | None:
+        """``(head_reduction, top_k)`` when the kernel selects this block's edges, else None."""
+        spec = self.spec
+        if not block.fused or spec.threshold is not None or spec.top_p is not None:
+            return None
+        if spec.head_reduction is None or spec.top_k is None:
+            return None
+        return spec.head_reduction, spec.top_k
+
+    def _add_whole(
+        self, seq: _Sequence, block: RowBlock, real_rows: Tensor, selection: tuple[str, int]
+    ) -> None:
+        """A fused block of a sequence without padding: facts by slices, edges deferred to
+        :meth:`_flush` (a few operations per block instead of some forty)."""
+        weights, lo = block.weights, block.key_start
+        nodes = slice(block.start, block.start + weights.shape[1])
+        seq.facts["row_entropy"][nodes] = block.entropy.T
+        columns = seq.column[:, lo : lo + weights.shape[-1]]
+        cols, values, count = fused_kernel.select_top_k(weights, *selection, columns)
+        seq.pending.append((block.start, lo, cols, values, count))
+        self._facts(seq, block, weights, nodes, column_sums=False)
+        self._causality(seq, block, weights, block.allowed, real_rows)
+
+    def _flush(self, seq: _Sequence) -> None:
+        """Edges and kept mass of the pending blocks (tokens are their own nodes there)."""
+        if not seq.pending:
+            return
+        width = max(cols.shape[1] for _, _, cols, _, _ in seq.pending)
+        starts = torch.cat([torch.arange(start, start + cols.shape[0])
+                            for start, _, cols, _, _ in seq.pending])
+        keys = torch.cat([torch.nn.functional.pad(cols + lo, (0, width - cols.shape[1]))
+                          for _, lo, cols, _, _ in seq.pending])
+        values = torch.cat([torch.nn.functional.pad(v, (0, width - v.shape[1]))
+                            for _, _, _, v, _ in seq.pending])
+        kept = torch.arange(width) < torch.cat([c for *_, c in seq.pending])[:, None]
+        if not self.spec.self_loops:
+            kept &= keys != starts[:, None]
+        values = torch.where(kept, values, 0.0)  # past a row's count the arrays hold anything
+        seq.facts["kept_mass"][starts] = values.sum(1)
+        seq.queries.append(starts[:, None].expand_as(keys)[kept])
+        seq.keys.append(keys[kept])
+        seq.weights.append(values[kept])
+        seq.pending.clear()
+
     def _facts(
-        self, seq: _Sequence, block: RowBlock, weights: Tensor, nodes: Tensor, column_sums: bool
+        self, seq: _Sequence, block: RowBlock, weights: Tensor, nodes: Tensor | slice,
+        column_sums: bool,
     ) -> None:
         s, lo = block.sink, block.key_start
         keys = weights.shape[-1] - s
@@ -208,6 +261,8 @@ class RowGraphBuilder:
 
         ``positions`` ``[B, n]`` gives each column's position (``pos``); default its index.
         """
+        for seq in self.sequences:
+            self._flush(seq)
         return [self._graph(b, seq, token, layer, positions)
                 for b, seq in enumerate(self.sequences)]
 

@@ -232,4 +232,5 @@ def test_kernel_on_threads_equals_one_thread(threads: int) -> None:
         torch.set_num_threads(before)
     for one, many in zip(*results, strict=True):
         torch.testing.assert_close(many, one, rtol=1e-12, atol=1e-12)
-    torch.testing.assert_close(results[0][3], weights.double().sum(1), rtol=1e-12, atol=1e-12)
+    # column sums: float over 8 rows, then double (relative error below 8 float ulps)
+    torch.testing.assert_close(results[0][3], weights.double().sum(1), rtol=1e-6, atol=0)

@@ -114,8 +114,9 @@ def run_suite(
     """Run the named experiments (all by default), then write ``out/report.md``.
 
     ``options`` are further :class:`BenchConfig` fields (``seed``, ``workers``,
-    ``ray_address``, ``progress``, ``smoke``, ``threads``). With ``ray_address`` or
-    ``workers > 1`` whole sections run at once (module docstring). Returns the results in the
+    ``ray_address``, ``progress``, ``smoke``, ``threads``). With ``ray_address``, or
+    ``workers > 1`` and more than one untimed section, whole sections run at once (module
+    docstring). Returns the results in the
     order of ``names`` and the report path.
     """
     config = BenchConfig(quick=quick, model=model, out=Path(out), **options)  # type: ignore[arg-type]
@@ -128,8 +129,8 @@ def run_suite(
     if threads:  # small models on shared CPUs: more threads than cores costs 10x and more
         torch.set_num_threads(threads)
     results: dict[str, ExperimentResult] = {}
-    if config.ray_address or config.workers > 1:
-        spread = [n for n in chosen if n not in TIMED]
+    spread = [n for n in chosen if n not in TIMED]
+    if config.ray_address or (config.workers > 1 and len(spread) > 1):  # else: no one to share
         for result in _distributed(spread, config):
             results[result.name] = result
             if config.progress:

@@ -17,7 +17,7 @@ from tgnn.convert.capture import capture_attention
 from tgnn.convert.from_model import capture_graphs
 from tgnn.convert.sparse_capture import capture_sparse_graphs, sparse_attention_forward
 from tgnn.convert.sparsify import top_k_entries
-from tgnn.errors import OptionError
+from tgnn.errors import OptionError, ShapeError
 from tgnn.models import random_config_model
 
 pytestmark = pytest.mark.skipif(
@@ -234,3 +234,20 @@ def test_kernel_on_threads_equals_one_thread(threads: int) -> None:
         torch.testing.assert_close(many, one, rtol=1e-12, atol=1e-12)
     # column sums: float over 8 rows, then double (relative error below 8 float ulps)
     torch.testing.assert_close(results[0][3], weights.double().sum(1), rtol=1e-6, atol=0)
+
+
+def test_bad_layouts_are_named_not_passed_to_the_kernel() -> None:
+    query, value = torch.randn(1, 8, 16), torch.randn(1, 20, 16)
+    key_t, weights = torch.zeros(1, 16, 32), torch.empty(1, 8, 32)
+    output, entropy = torch.empty(1, 8, 16), torch.empty(1, 8)
+    cases = {
+        "value": (query, key_t, value.transpose(1, 2).contiguous().transpose(1, 2)),
+        "query": (query.double(), key_t, value),
+        "key_t": (query, key_t[..., :20], value),  # narrower than the padded width
+    }
+    for name, (q, k, v) in cases.items():
+        with pytest.raises(ShapeError, match=name):
+            fused_kernel.attention_heads(q, k, v, None, 1.0, weights, output, entropy)
+    with pytest.raises(ShapeError, match="bias_start"):
+        fused_kernel.attention_heads(query, key_t, value, torch.zeros(8, 5), 1.0, weights,
+                                     output, entropy, bias_start=18)

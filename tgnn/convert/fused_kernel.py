@@ -201,28 +201,17 @@ def attention_heads(
     heads, rows, dim = query.shape
     keys = value.shape[1]
     width = padded(keys)
-    layouts = {  # name: (tensor, expected shape (at least, past the first two), each head whole)
-        "query": (query, (heads, rows, dim), True), "value": (value, (heads, keys, dim), True),
-        "key_t": (key_t, (heads, dim, width), False),
-        "weights": (weights, (heads, rows, width), False),
-        "output": (output, (heads, rows, dim), True), "entropy": (entropy, (heads, rows), True),
-    }
+    if bias is not None and not 0 <= bias_start <= keys - bias.shape[-1]:
+        raise ShapeError(f"bias_start: expected 0 <= bias_start <= {keys} - {bias.shape[-1]} "
+                         f"(keys - bias width), got {bias_start}")
+    _check_layout("query", query, (heads, rows, dim), whole=True)
+    _check_layout("value", value, (heads, keys, dim), whole=True)
+    _check_layout("key_t", key_t, (heads, dim, width), whole=False)
+    _check_layout("weights", weights, (heads, rows, width), whole=False)
+    _check_layout("output", output, (heads, rows, dim), whole=True)
+    _check_layout("entropy", entropy, (heads, rows), whole=True)
     if bias is not None:
-        layouts["bias"] = (bias, (bias.shape[0], bias.shape[-1]), True)
-        if not 0 <= bias_start <= keys - bias.shape[-1]:
-            raise ShapeError(f"bias_start: expected 0 <= bias_start <= {keys} - "
-                             f"{bias.shape[-1]} (keys - bias width), got {bias_start}")
-    for name, (tensor, shape, whole) in layouts.items():
-        fits = tensor.dim() == len(shape) and all(
-            got >= want if i > 1 or (name == "bias" and i) else got == want
-            for i, (got, want) in enumerate(zip(tensor.shape, shape, strict=True)))
-        each = tensor if name == "bias" or not tensor.shape[0] else tensor[0]
-        if not (fits and tensor.dtype == torch.float32 and tensor.device.type == "cpu"
-                and tensor.stride(-1) == 1 and (each.is_contiguous() or not whole)):
-            raise ShapeError(
-                f"{name}: expected a float32 CPU tensor of shape {shape} (at least, in the "
-                f"last dimension) with contiguous rows, got {tuple(tensor.shape)} "
-                f"{tensor.dtype} on {tensor.device} with strides {tensor.stride()}")
+        _check_layout("bias", bias, (bias.shape[0], bias.shape[-1]), whole=True)
     library.attention_heads(
         query.data_ptr(), query.stride(0), key_t.data_ptr(), key_t.stride(0), key_t.stride(1),
         value.data_ptr(), value.stride(0), None if bias is None else bias.data_ptr(),
@@ -230,6 +219,21 @@ def attention_heads(
         rows if bias is None else bias.shape[0], keys, dim, weights.data_ptr(),
         weights.stride(0), weights.stride(1), output.data_ptr(), output.stride(0),
         entropy.data_ptr(), entropy.stride(0))
+
+
+def _check_layout(name: str, tensor: Tensor, shape: tuple[int, ...], whole: bool) -> None:
+    """``tensor`` float32 on the CPU with ``shape`` (the last dimension may be longer unless
+    ``whole``), unit stride in its last dimension and, if ``whole``, dense past the first."""
+    size, strides = tuple(tensor.shape), tensor.stride()
+    fits = len(size) == len(shape) and size[:-1] == shape[:-1] and (
+        size[-1] == shape[-1] if whole else size[-1] >= shape[-1])
+    dense = (strides[-1] == 1 or size[-1] <= 1) and (
+        not whole or len(size) < 2 or size[-1] <= 1 or strides[-2] == size[-1])
+    if not (fits and dense and tensor.dtype == torch.float32 and tensor.device.type == "cpu"):
+        raise ShapeError(
+            f"{name}: expected a float32 CPU tensor of shape {shape}"
+            f"{'' if whole else ' (at least, in the last dimension)'} with contiguous rows, got "
+            f"{size} {tensor.dtype} on {tensor.device} with strides {strides}")
 
 
 REDUCTIONS = {"mean": 0, "sum": 1, "max": 2}

@@ -65,6 +65,8 @@ def bootstrap_interval(
 
     Draws ``resamples`` samples of the same size with replacement, computes ``statistic`` on
     each and returns ``(statistic(samples), q_{(1-level)/2}, q_{(1+level)/2})`` of those values.
+    Resamples on which the statistic is undefined (NaN: a rank correlation of a resample that
+    repeats one point) are left out; if they are more than half, it raises instead.
 
     Parameters
     ----------
@@ -99,7 +101,11 @@ def bootstrap_interval(
     rng = np.random.default_rng(seed)
     draws = rng.integers(0, values.size, size=(resamples, values.size))
     stats = np.array([statistic(values[row]) for row in draws])
-    low, high = np.quantile(stats, [(1.0 - level) / 2.0, (1.0 + level) / 2.0])
+    defined = stats[np.isfinite(stats)]
+    if 2 * defined.size < resamples:
+        raise ValueError(f"statistic: undefined on {resamples - defined.size} of {resamples} "
+                         "resamples; too few samples for an interval")
+    low, high = np.quantile(defined, [(1.0 - level) / 2.0, (1.0 + level) / 2.0])
     return float(statistic(values)), float(low), float(high)
 
 

@@ -107,6 +107,8 @@ def _rate_gap(rows: list[dict[str, Any]]) -> dict[str, float]:
 
     def statistic(index: np.ndarray) -> float:
         pick = index.astype(int)
+        if np.ptp(gap[pick]) == 0 or np.ptp(rate[pick]) == 0:
+            return float("nan")  # undefined on a constant resample (left out of the interval)
         return float(spearmanr(gap[pick], rate[pick]).statistic)
 
     value, low, high = bootstrap_interval(np.arange(len(rows), dtype=float), statistic)

@@ -36,3 +36,15 @@ def test_claims_table_and_numbers() -> None:
     assert claims_numbers([claim])[0]["verdict"] == "reproduced"
     with pytest.raises(ValueError, match="verdict"):
         Claim("p", "s", "o", "i", "maybe", "w")
+
+
+def test_bootstrap_leaves_out_undefined_resamples_and_refuses_mostly_undefined() -> None:
+    values = np.arange(6, dtype=float)
+
+    def sometimes(sample: np.ndarray) -> float:  # undefined when the resample starts with 0
+        return float("nan") if sample[0] == 0 else float(sample.mean())
+
+    value, low, high = bootstrap_interval(values, sometimes, seed=1)
+    assert np.isfinite([low, high]).all() and low <= high
+    with pytest.raises(ValueError, match="undefined"):
+        bootstrap_interval(values, lambda sample: float("nan"))

@@ -98,17 +98,27 @@ def test_convert_and_view_windows(tmp_path: Path) -> None:
 
 def test_convert_sparse_equals_dense_and_carries_row_facts(tmp_path: Path) -> None:
     saved = {}
-    for mode in ("--no-sparse", "--sparse"):
-        out = tmp_path / f"{mode}.safetensors"
-        args = ["convert", "tgnn-gpt2-tiny", "--text", "the cat sat", "--top-k", "3", mode,
-                "--out", str(out)]
+    for mode in ("--no-sparse", "--sparse", "--sparse --eager"):
+        out = tmp_path / f"{mode.replace(' ', '')}.safetensors"
+        args = ["convert", "tgnn-gpt2-tiny", "--text", "the cat sat", "--top-k", "3",
+                *mode.split(), "--out", str(out)]
         result = runner.invoke(app, args)
         assert result.exit_code == 0, result.output
         saved[mode] = load_graphs(out)
-    for dense, sparse in zip(saved["--no-sparse"], saved["--sparse"], strict=True):
+    for dense, sparse, eager in zip(saved["--no-sparse"], saved["--sparse"],
+                                    saved["--sparse --eager"], strict=True):
         assert torch.equal(dense.edge_index, sparse.edge_index)
         torch.testing.assert_close(dense.edge_weight, sparse.edge_weight, rtol=0, atol=1e-6)
         assert sparse.row_entropy.shape == (dense.num_nodes, 4)
+        assert torch.equal(eager.edge_index, dense.edge_index)
+        assert torch.equal(eager.edge_weight, dense.edge_weight)  # bit for bit
+
+
+def test_convert_eager_needs_sparse_in_one_line(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["convert", "tgnn-gpt2-tiny", "--text", "x", "--eager",
+                                 "--out", str(tmp_path / "g.safetensors")])
+    assert result.exit_code == 2 and "--eager" in result.output
+    assert len(result.output.strip().splitlines()) == 1
 
 
 def test_convert_sparse_refuses_hidden_states_in_one_line(tmp_path: Path) -> None:

@@ -182,6 +182,11 @@ def convert(
     memory_mb: Annotated[
         int, typer.Option(help="With --sparse: MiB of scores alive at once inside a layer.")
     ] = 256,
+    eager: Annotated[
+        bool, typer.Option(help="With --sparse: library calls with eager attention's "
+                           "arithmetic (equal to the dense capture bit for bit) instead of "
+                           "tgnn's fused CPU kernel (weights to a few float ulps, faster).")
+    ] = False,
     device: DeviceOption = "cpu",
     dtype: DtypeOption = "float32",
     quiet: QuietOption = False,
@@ -199,6 +204,8 @@ def convert(
 
     if sparse and hidden_states:
         raise fail("convert", "--hidden-states is not available with --sparse; drop one")
+    if eager and not sparse:
+        raise fail("convert", "--eager chooses how --sparse computes; add --sparse or drop it")
     if out.suffix != ".safetensors":
         raise fail("convert", "--out: expected a file name ending in .safetensors, got "
                    f"{str(out)!r}")
@@ -217,7 +224,8 @@ def convert(
                 from tgnn.convert import capture_sparse_graphs
 
                 graphs = capture_sparse_graphs(network, inputs, memory_budget=memory_mb * 2**20,
-                                               progress=live(), **options)
+                                               progress=live(),
+                                               kernel="eager" if eager else "auto", **options)
             else:
                 graphs = capture_graphs(network, inputs, hidden_states=hidden_states, **options)
         with step(f"writing {out}"):

@@ -183,9 +183,9 @@ def convert(
         int, typer.Option(help="With --sparse: MiB of scores alive at once inside a layer.")
     ] = 256,
     eager: Annotated[
-        bool, typer.Option(help="With --sparse: library calls with eager attention's "
-                           "arithmetic (equal to the dense capture bit for bit) instead of "
-                           "tgnn's fused CPU kernel (weights to a few float ulps, faster).")
+        bool, typer.Option("--eager", help="With --sparse: library calls with eager "
+                           "attention's arithmetic, equal to the dense capture bit for bit, "
+                           "instead of tgnn's faster fused CPU kernel.")
     ] = False,
     device: DeviceOption = "cpu",
     dtype: DtypeOption = "float32",

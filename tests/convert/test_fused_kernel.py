@@ -113,18 +113,23 @@ def tie_margins(rows: torch.Tensor, k: int) -> torch.Tensor:
 @pytest.mark.parametrize("options", [
     {"top_k": 4}, {"top_k": 3, "head_reduction": "max", "self_loops": False},
 ])
+@pytest.mark.parametrize("padded", [True, False])
 def test_fused_capture_equals_dense_capture_up_to_float_ties(
-    kind: str, options: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+    kind: str, options: dict[str, Any], padded: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """With padding the kernel computes the rows and the builder selects per block; without,
+    the kernel selects in the same pass (attention_select)."""
     calls = []
-    kernel = fused_kernel.attention_heads
-    monkeypatch.setattr(fused_kernel, "attention_heads",
+    name = "attention_heads" if padded else "attention_select"
+    kernel = getattr(fused_kernel, name)
+    monkeypatch.setattr(fused_kernel, name,
                         lambda *args, **keywords: calls.append(1) or kernel(*args, **keywords))
     model = wide_model(kind)
     generator = torch.Generator().manual_seed(0)
     ids = torch.randint(1, 50, (2, 70), generator=generator)
     mask = torch.ones_like(ids)
-    mask[1, -9:] = 0  # padding (right, which every model here accepts)
+    if padded:
+        mask[1, -9:] = 0  # padding (right, which every model here accepts)
     inputs = {"input_ids": ids, "attention_mask": mask}
     dense = capture_graphs(model, inputs, **options)
     sparse, output = sparse_attention_forward(model, inputs, memory_budget=40_000, **options)

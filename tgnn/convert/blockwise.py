@@ -88,6 +88,9 @@ class RowBlock:
     fused
         Whether the fused kernel computed the block (then its consumer may use the kernel's
         other passes too; the weights are not bitwise eager's).
+    selected
+        When the capture asked the kernel to select: the block's kept keys ``[rows, k]``, their
+        reduced weights, their counts ``[rows]`` and the column sums ``[H, keys]`` (float64).
     """
 
     batch: int
@@ -98,6 +101,7 @@ class RowBlock:
     allowed: Tensor
     sink: int
     fused: bool = False
+    selected: tuple[Tensor, ...] | None = None
 
 
 def block_rows(heads: int, keys: int, budget: int, bytes_per_entry: int = BYTES_PER_ENTRY) -> int:
@@ -172,12 +176,13 @@ def _softmax_rows(
 
 def _fused_block(
     query: Tensor, key_t: Tensor, value: Tensor, bias: tuple[Tensor | None, int], scale: float,
-    workspace: Workspace,
-) -> tuple[Tensor, Tensor, Tensor]:
+    workspace: Workspace, selection: tuple[str, int] | None,
+) -> tuple[Tensor, Tensor, Tensor, tuple[Tensor, ...] | None]:
     """Weights ``[H, r, m]``, entropies ``[H, r]`` and output ``[H, r, d]`` of one block by the
-    fused kernel, in one call (on torch's threads). ``key_t``
-    ``[H_kv, d, >= padded(m)]``, ``bias``: ``[r, b]`` (0 / -inf) for the keys from the given
-    start on, or None."""
+    fused kernel, in one call (on torch's threads), and with ``selection`` (head reduction,
+    ``top_k``) the kept edges and column sums of :func:`~tgnn.convert.fused_kernel.
+    attention_select` from the same pass. ``key_t`` ``[H_kv, d, >= padded(m)]``, ``bias``:
+    ``[r, b]`` (0 / -inf) for the keys from the given start on, or None."""
     heads, rows, dim = query.shape
     kv_heads, keys = value.shape[0], value.shape[1]
     grouped = query.contiguous().view(kv_heads, -1, dim)
@@ -185,10 +190,14 @@ def _fused_block(
     padded = workspace.take("weights", (kv_heads, (heads // kv_heads) * rows, width), query.device)
     entropy = query.new_empty(heads, rows)
     output = query.new_empty(heads, rows, dim)
-    fused_kernel.attention_heads(
-        grouped, key_t, value, bias[0], scale, padded, output.view(kv_heads, -1, dim),
-        entropy.view(kv_heads, -1), bias_start=bias[1])
-    return padded.view(heads, rows, width)[..., :keys], entropy, output
+    arrays = (grouped, key_t, value, bias[0], scale, padded, output.view(kv_heads, -1, dim),
+              entropy.view(kv_heads, -1))
+    selected = None
+    if selection is None:
+        fused_kernel.attention_heads(*arrays, bias_start=bias[1])
+    else:
+        selected = fused_kernel.attention_select(*arrays, rows, *selection, bias_start=bias[1])
+    return padded.view(heads, rows, width)[..., :keys], entropy, output, selected
 
 
 def _masked_band(allowed: Tensor, start: int, stop: int) -> tuple[Tensor | None, int]:
@@ -224,6 +233,7 @@ def blockwise_attention(
     consume: Callable[[RowBlock], None] | None = None,
     workspace: Workspace | None = None,
     fused: bool = False,
+    selection: tuple[str, int] | None = None,
 ) -> Tensor:
     """The layer output ``[B, n, H, d]`` of eager attention, a block of query rows at a time.
 
@@ -235,8 +245,10 @@ def blockwise_attention(
     the blocks go through the compiled kernel of :mod:`~tgnn.convert.fused_kernel` wherever it
     applies (float32 on the CPU, head width a multiple of 16, no soft-capping, learned sinks,
     additive mask values or dropout): weights then agree with eager's to a few units in the last
-    place instead of bitwise. Peak memory O(H x rows x kv) with ``rows`` from :func:`block_rows`
-    (at most ``budget / (bytes_per_entry H kv)``); time O(B H n kv d) as eager attention.
+    place instead of bitwise; with ``selection`` (head reduction, ``top_k``) the kernel also
+    selects each fused block's edges in the same pass (``RowBlock.selected``). Peak memory
+    O(H x rows x kv) with ``rows`` from :func:`block_rows` (at most
+    ``budget / (bytes_per_entry H kv)``); time O(B H n kv d) as eager attention.
     """
     batch, heads, n, _ = query.shape
     kv = key.shape[2]
@@ -259,13 +271,14 @@ def blockwise_attention(
             allowed = allowed_rows[b, :, lo:hi]
             bias = None if bias_rows is None else bias_rows[b, :, lo:hi]
             if fused and bias is None:
-                weights, entropy, block_output = _fused_block(
+                weights, entropy, block_output, selected = _fused_block(
                     query[b, :, start:stop], key_t[b, :, :, lo:], value[b, :, lo:hi],
-                    _masked_band(allowed, mlo - lo, mhi - lo), scale, workspace,
+                    _masked_band(allowed, mlo - lo, mhi - lo), scale, workspace, selection,
                 )
                 output[b, :, start:stop] = block_output
                 if consume is not None:
-                    consume(RowBlock(b, start, lo, weights, entropy, allowed, 0, fused=True))
+                    consume(RowBlock(b, start, lo, weights, entropy, allowed, 0, fused=True,
+                                     selected=selected))
                 continue
             weights, entropy = _softmax_rows(
                 query[b, :, start:stop], key[b, :, lo:hi], allowed, (mlo - lo, mhi - lo), bias,

@@ -35,7 +35,8 @@ from torch import Tensor
 from tgnn.errors import AttentionUnavailableError, ShapeError
 
 __all__ = [
-    "PAD", "REDUCTIONS", "KernelLibrary", "attention_heads", "fused_attention_rows",
+    "PAD", "REDUCTIONS", "KernelLibrary", "attention_heads", "attention_select",
+    "fused_attention_rows",
     "flatten_selection", "fused_kernel_status", "kernel_library", "padded", "select_rows",
     "select_top_k",
 ]
@@ -56,6 +57,7 @@ class KernelLibrary:
 
     attention_heads: Callable[..., None]
     select_rows: Callable[..., int]
+    attention_select: Callable[..., int]
 
 
 def _cache_dir() -> Path:
@@ -134,9 +136,14 @@ def kernel_library() -> KernelLibrary | None:
     select.argtypes = [pointer, size, size, size, size, size, ctypes.c_int, size,
                        pointer, pointer, pointer, pointer, size]
     select.restype = ctypes.c_int
+    both = library.tgnn_attention_select
+    both.argtypes = [pointer, size, pointer, size, size, pointer, size, pointer, size, size,
+                     ctypes.c_float, size, size, size, size, size, pointer, size, pointer, size,
+                     pointer, size, ctypes.c_int, size, pointer, pointer, pointer, pointer]
+    both.restype = ctypes.c_int
     threads = "OpenMP threads shared with torch" if len(failures) == 0 else "one thread"
     _STATUS["reason"] = f"compiled with {compiler} {' '.join(FLAGS)} ({threads})"
-    return KernelLibrary(attention, select)
+    return KernelLibrary(attention, select, both)
 
 
 def fused_kernel_status() -> str:
@@ -200,6 +207,65 @@ def attention_heads(
         raise AttentionUnavailableError(f"fused_attention_rows: {fused_kernel_status()}")
     heads, rows, dim = query.shape
     keys = value.shape[1]
+    _check_heads(query, key_t, value, bias, weights, output, entropy, bias_start)
+    library.attention_heads(
+        query.data_ptr(), query.stride(0), key_t.data_ptr(), key_t.stride(0), key_t.stride(1),
+        value.data_ptr(), value.stride(0), None if bias is None else bias.data_ptr(),
+        bias_start, 0 if bias is None else bias.shape[-1], scale, heads, rows,
+        rows if bias is None else bias.shape[0], keys, dim, weights.data_ptr(),
+        weights.stride(0), weights.stride(1), output.data_ptr(), output.stride(0),
+        entropy.data_ptr(), entropy.stride(0))
+
+
+def attention_select(
+    query: Tensor, key_t: Tensor, value: Tensor, bias: Tensor | None, scale: float,
+    weights: Tensor, output: Tensor, entropy: Tensor, rows: int, reduction: str, k: int,
+    bias_start: int = 0,
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """:func:`attention_heads` and :func:`select_top_k` in one pass over a block of ``rows``.
+
+    Arguments as :func:`attention_heads`, with ``query`` ``[H_kv, G rows, d]`` (``G`` query
+    heads of ``rows`` rows per key/value head) and ``weights`` one contiguous padded array
+    ``[H_kv, G rows, w]``. Each piece of 16 block rows computes its rows of every head, then
+    selects their edges while they are in cache. Returns the selection as :func:`select_top_k`
+    on the ``[H, rows, m]`` weights (keys ``[rows, k']``, values, counts) and the block's column
+    sums ``[H, m]`` in float64.
+    """
+    library = kernel_library()
+    if library is None:
+        raise AttentionUnavailableError(f"attention_select: {fused_kernel_status()}")
+    _check_heads(query, key_t, value, bias, weights, output, entropy, bias_start)
+    kv_heads, grouped, dim = query.shape
+    keys = value.shape[1]
+    group = grouped // rows if rows > 0 else 0
+    if rows < 1 or group * rows != grouped or not weights.is_contiguous():
+        raise ShapeError(f"rows: expected a count dividing the {grouped} grouped rows, with "
+                         f"weights one contiguous array, got {rows} and strides "
+                         f"{weights.stride()}")
+    k = min(k, keys)
+    cols = torch.empty(rows, k, dtype=torch.int64)
+    values = torch.empty(rows, k)
+    count = torch.empty(rows, dtype=torch.int64)
+    column_sums = torch.zeros(kv_heads * group, keys, dtype=torch.float64)
+    status = library.attention_select(
+        query.data_ptr(), query.stride(0), key_t.data_ptr(), key_t.stride(0), key_t.stride(1),
+        value.data_ptr(), value.stride(0), None if bias is None else bias.data_ptr(),
+        bias_start, 0 if bias is None else bias.shape[-1], scale, kv_heads, group, rows, keys,
+        dim, weights.data_ptr(), weights.shape[-1], output.data_ptr(), output.stride(0),
+        entropy.data_ptr(), entropy.stride(0), REDUCTIONS[reduction], k, cols.data_ptr(),
+        values.data_ptr(), count.data_ptr(), column_sums.data_ptr())
+    if status != 0:
+        raise MemoryError(f"attention_select: no memory for the scratch of {keys} keys")
+    return cols, values, count, column_sums
+
+
+def _check_heads(
+    query: Tensor, key_t: Tensor, value: Tensor, bias: Tensor | None, weights: Tensor,
+    output: Tensor, entropy: Tensor, bias_start: int,
+) -> None:
+    """The layouts :func:`attention_heads` and :func:`attention_select` need (named errors)."""
+    heads, rows, dim = query.shape
+    keys = value.shape[1]
     width = padded(keys)
     if bias is not None and not 0 <= bias_start <= keys - bias.shape[-1]:
         raise ShapeError(f"bias_start: expected 0 <= bias_start <= {keys} - {bias.shape[-1]} "
@@ -212,13 +278,6 @@ def attention_heads(
     _check_layout("entropy", entropy, (heads, rows), whole=True)
     if bias is not None:
         _check_layout("bias", bias, (bias.shape[0], bias.shape[-1]), whole=True)
-    library.attention_heads(
-        query.data_ptr(), query.stride(0), key_t.data_ptr(), key_t.stride(0), key_t.stride(1),
-        value.data_ptr(), value.stride(0), None if bias is None else bias.data_ptr(),
-        bias_start, 0 if bias is None else bias.shape[-1], scale, heads, rows,
-        rows if bias is None else bias.shape[0], keys, dim, weights.data_ptr(),
-        weights.stride(0), weights.stride(1), output.data_ptr(), output.stride(0),
-        entropy.data_ptr(), entropy.stride(0))
 
 
 def _check_layout(name: str, tensor: Tensor, shape: tuple[int, ...], whole: bool) -> None:

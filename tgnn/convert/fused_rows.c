@@ -267,3 +267,60 @@ int tgnn_select_rows(const float *w, int64_t hs, int64_t ws, int64_t heads, int6
     }
     return failed ? -1 : 0;
 }
+
+#define SELECT_CHUNK 16 /* block rows per work item of tgnn_attention_select (a multiple of TILE) */
+
+/* tgnn_attention_heads and tgnn_select_rows in one pass over the block: a work item is a chunk
+   of block rows i; it computes the rows g r + i of every key/value head's group (g < group),
+   then selects their kept edges from all heads = kv_heads * group while those rows are still
+   in cache. Head h = kv group + g of block row i lies at w + h r ws + i ws (w's heads must be
+   r ws floats apart: one padded [H, r, ws] array). Column sums go to colsum [H, m] (double,
+   rows m apart, added to). Returns 0, or -1 when a thread could not allocate its scratch. */
+int tgnn_attention_select(const float *q, int64_t qh, const float *kt, int64_t kh, int64_t ks,
+                          const float *v, int64_t vh, const float *bias, int64_t blo, int64_t bw,
+                          float scale, int64_t kv_heads, int64_t group, int64_t r, int64_t m,
+                          int64_t d, float *w, int64_t ws, float *out, int64_t oh, float *ent,
+                          int64_t eh, int reduction, int64_t k, int64_t *cols, float *vals,
+                          int64_t *count, double *colsum) {
+    int64_t heads = kv_heads * group, hs = r * ws;
+    int64_t chunks = (r + SELECT_CHUNK - 1) / SELECT_CHUNK;
+    int failed = 0;
+    #pragma omp parallel if (chunks > 1)
+    {
+        float *buf = malloc((size_t)m * sizeof(float));
+        double *own = colsum ? calloc((size_t)(heads * m), sizeof(double)) : NULL;
+        int ok = buf && (!colsum || own);
+        #pragma omp for schedule(dynamic)
+        for (int64_t chunk = 0; chunk < chunks; chunk++) {
+            int64_t first = chunk * SELECT_CHUNK;
+            int64_t last = first + SELECT_CHUNK < r ? first + SELECT_CHUNK : r;
+            if (!ok) continue;
+            for (int64_t kvh = 0; kvh < kv_heads; kvh++)
+                for (int64_t g = 0; g < group; g++)
+                    attention_rows(q + kvh * qh, kt + kvh * kh, ks, v + kvh * vh, bias, blo, bw,
+                                   scale, g * r + first, g * r + last, r, m, d,
+                                   w + kvh * group * hs, ws, out + kvh * oh, ent + kvh * eh);
+            for (int64_t i = first; i < last; i++)
+                select_row(w + i * ws, hs, heads, m, reduction, k, buf, cols + i * k,
+                           vals + i * k, count + i);
+            if (!own) continue;
+            for (int64_t h = 0; h < heads; h++) {  /* the chunk's rows of head h, in cache */
+                for (int64_t j = 0; j < m; j++) buf[j] = 0.0f;
+                for (int64_t i = first; i < last; i++) {
+                    const float *row = w + h * hs + i * ws;
+                    for (int64_t j = 0; j < m; j++) buf[j] += row[j];
+                }
+                for (int64_t j = 0; j < m; j++) own[h * m + j] += buf[j];
+            }
+        }
+        #pragma omp critical
+        {
+            if (!ok) failed = 1;
+            else if (colsum && !failed)
+                for (int64_t j = 0; j < heads * m; j++) colsum[j] += own[j];
+        }
+        free(buf);
+        free(own);
+    }
+    return failed ? -1 : 0;
+}

@@ -161,7 +161,11 @@ class RowGraphBuilder:
         nodes = slice(block.start, block.start + weights.shape[1])
         seq.facts["row_entropy"][nodes] = block.entropy.T
         columns = seq.column[:, lo : lo + weights.shape[-1]]
-        cols, values, count = fused_kernel.select_top_k(weights, *selection, columns)
+        if block.selected is not None:  # the kernel selected in its own pass
+            cols, values, count, sums = block.selected
+            columns += sums
+        else:
+            cols, values, count = fused_kernel.select_top_k(weights, *selection, columns)
         seq.pending.append((block.start, lo, cols, values, count))
         self._facts(seq, block, weights, nodes, column_sums=False)
         self._causality(seq, block, weights, block.allowed, real_rows)

@@ -66,6 +66,7 @@ class _Session:
     counter: LayerCounter = field(default_factory=LayerCounter)
     workspace: Workspace = field(default_factory=Workspace)  # scratch reused by every layer
     fused: bool = True  # the compiled kernel where it applies (kernel="auto")
+    selection: tuple[str, int] | None = None  # (head reduction, top_k) the kernel selects
 
 
 _SESSION: contextvars.ContextVar[_Session | None] = contextvars.ContextVar(
@@ -115,6 +116,7 @@ def _sparse_forward(
         consume=None if builder is None else builder.add,
         workspace=session.workspace,
         fused=session.fused,
+        selection=session.selection if builder is not None else None,
     )
     if builder is not None:
         session.graphs[layer] = builder.graphs(session.token, layer, session.positions)
@@ -203,8 +205,12 @@ def _run(
     padding = _padding_mask(inputs)
     bar = tqdm(total=depth, desc="tgnn sparse capture", unit="layer", file=sys.stderr,
                disable=not progress)
+    selection = None  # the kernel selects the edges itself: no padding, head-reduced top_k
+    if fused and bool(padding.all()) and spec.threshold is None and spec.top_p is None \
+            and spec.head_reduction is not None and spec.top_k is not None:
+        selection = (str(spec.head_reduction), spec.top_k)
     session = _Session(spec, padding, inputs.get("input_ids"), layers, budget, positions,
-                       bar if progress else None, fused=fused)
+                       bar if progress else None, fused=fused, selection=selection)
     token = _SESSION.set(session)
     try:
         _register()

@@ -218,6 +218,37 @@ static void select_row(const float *row, int64_t hs, int64_t heads, int64_t m, i
     *count = n;
 }
 
+/* Rows first .. last - 1 of a block (head h of row i at w + h hs + i ws): their kept edges by
+   select_row, and, when own is not NULL, their column sums added to own [H, m] (double),
+   summed in float over the chunk's rows while they are in cache (relative error below one unit
+   in the last place of float per row of the chunk), then in double. buf: m floats of scratch. */
+static void select_chunk(const float *w, int64_t hs, int64_t ws, int64_t heads, int64_t first,
+                         int64_t last, int64_t m, int reduction, int64_t k, float *buf,
+                         int64_t *cols, float *vals, int64_t *count, double *own) {
+    for (int64_t i = first; i < last; i++)
+        select_row(w + i * ws, hs, heads, m, reduction, k, buf, cols + i * k, vals + i * k,
+                   count + i);
+    if (!own) return;
+    for (int64_t h = 0; h < heads; h++) {  /* the chunk's rows of head h, in cache */
+        for (int64_t j = 0; j < m; j++) buf[j] = 0.0f;
+        for (int64_t i = first; i < last; i++) {
+            const float *row = w + h * hs + i * ws;
+            for (int64_t j = 0; j < m; j++) buf[j] += row[j];
+        }
+        for (int64_t j = 0; j < m; j++) own[h * m + j] += buf[j];
+    }
+}
+
+/* At the end of a thread's share (inside a critical section): its column sums own [H, m] added
+   to colsum (rows cs doubles apart), or *failed set when it could not allocate its scratch. */
+static void merge_thread(int ok, const double *own, double *colsum, int64_t cs, int64_t heads,
+                         int64_t m, int *failed) {
+    if (!ok) *failed = 1;
+    else if (colsum && !*failed)
+        for (int64_t h = 0; h < heads; h++)
+            for (int64_t j = 0; j < m; j++) colsum[h * cs + j] += own[h * m + j];
+}
+
 /* The kept edges of a block under head reduction + top_k, without a reduced matrix in memory.
    For each row i: a_j = R_h w[h, i, j] over the H heads (reduction 0: mean, 1: sum, 2: max;
    head stride hs, row stride ws), then the k largest positive a_j, ties to the earliest key
@@ -242,26 +273,11 @@ int tgnn_select_rows(const float *w, int64_t hs, int64_t ws, int64_t heads, int6
         for (int64_t chunk = 0; chunk < chunks; chunk++) {
             int64_t first = chunk * TILE, last = first + TILE < rows ? first + TILE : rows;
             if (!ok) continue;
-            for (int64_t i = first; i < last; i++)
-                select_row(w + i * ws, hs, heads, m, reduction, k, buf, cols + i * k,
-                           vals + i * k, count + i);
-            if (!own) continue;
-            for (int64_t h = 0; h < heads; h++) {  /* the chunk's rows of head h, in cache */
-                for (int64_t j = 0; j < m; j++) buf[j] = 0.0f;
-                for (int64_t i = first; i < last; i++) {
-                    const float *row = w + h * hs + i * ws;
-                    for (int64_t j = 0; j < m; j++) buf[j] += row[j];
-                }
-                for (int64_t j = 0; j < m; j++) own[h * m + j] += buf[j];
-            }
+            select_chunk(w, hs, ws, heads, first, last, m, reduction, k, buf, cols, vals, count,
+                         own);
         }
         #pragma omp critical
-        {
-            if (!ok) failed = 1;
-            else if (colsum && !failed)
-                for (int64_t h = 0; h < heads; h++)
-                    for (int64_t j = 0; j < m; j++) colsum[h * cs + j] += own[h * m + j];
-        }
+        merge_thread(ok, own, colsum, cs, heads, m, &failed);
         free(buf);
         free(own);
     }
@@ -300,25 +316,11 @@ int tgnn_attention_select(const float *q, int64_t qh, const float *kt, int64_t k
                     attention_rows(q + kvh * qh, kt + kvh * kh, ks, v + kvh * vh, bias, blo, bw,
                                    scale, g * r + first, g * r + last, r, m, d,
                                    w + kvh * group * hs, ws, out + kvh * oh, ent + kvh * eh);
-            for (int64_t i = first; i < last; i++)
-                select_row(w + i * ws, hs, heads, m, reduction, k, buf, cols + i * k,
-                           vals + i * k, count + i);
-            if (!own) continue;
-            for (int64_t h = 0; h < heads; h++) {  /* the chunk's rows of head h, in cache */
-                for (int64_t j = 0; j < m; j++) buf[j] = 0.0f;
-                for (int64_t i = first; i < last; i++) {
-                    const float *row = w + h * hs + i * ws;
-                    for (int64_t j = 0; j < m; j++) buf[j] += row[j];
-                }
-                for (int64_t j = 0; j < m; j++) own[h * m + j] += buf[j];
-            }
+            select_chunk(w, hs, ws, heads, first, last, m, reduction, k, buf, cols, vals, count,
+                         own);
         }
         #pragma omp critical
-        {
-            if (!ok) failed = 1;
-            else if (colsum && !failed)
-                for (int64_t j = 0; j < heads * m; j++) colsum[j] += own[j];
-        }
+        merge_thread(ok, own, colsum, m, heads, m, &failed);
         free(buf);
         free(own);
     }

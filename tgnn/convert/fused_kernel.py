@@ -354,9 +354,7 @@ def select_top_k(
     ):
         raise ShapeError(f"column_sums: expected float64 [{heads}, {keys}] with contiguous rows, "
                          f"got {column_sums.dtype} {tuple(column_sums.shape)}")
-    if weights.dtype != torch.float32 or weights.stride(-1) != 1 or weights.device.type != "cpu":
-        raise ShapeError(f"weights: expected float32 CPU [H, r, m] with contiguous rows, got "
-                         f"{weights.dtype} {tuple(weights.shape)} on {weights.device}")
+    _check_layout("weights", weights, (heads, rows, keys), whole=False)
     status = library.select_rows(
         weights.data_ptr(), weights.stride(0), weights.stride(1), heads, rows, keys,
         REDUCTIONS[reduction], k, cols.data_ptr(), values.data_ptr(), count.data_ptr(),

@@ -48,6 +48,15 @@ class SparseSpec:
         """Boolean keep-mask of ``rows`` ``[..., r, c]`` (entries equal to zero never kept)."""
         return sparsify_mask(rows, threshold=self.threshold, top_k=self.top_k, top_p=self.top_p)
 
+    def kernel_selection(self) -> tuple[str, int] | None:
+        """``(head_reduction, top_k)`` when the fused kernel can select the kept edges itself
+        (head-reduced ``top_k`` alone), else None."""
+        if self.threshold is not None or self.top_p is not None:
+            return None
+        if self.head_reduction is None or self.top_k is None:
+            return None
+        return self.head_reduction, self.top_k
+
     def kept_entries(self, rows: Tensor) -> tuple[Tensor, Tensor]:
         """Row and column indices of the kept entries of ``rows`` ``[r, c]``, row-major (as
         ``keep(rows).nonzero()``; ``top_k`` alone is selected without the ``r x c`` mask)."""
@@ -122,7 +131,7 @@ class RowGraphBuilder:
         seq = self.sequences[block.batch]
         rows = block.weights.shape[1]
         real_rows = seq.real[block.start : block.start + rows]
-        selection = self._kernel_selection(block)
+        selection = self.spec.kernel_selection() if block.fused else None
         if selection is not None and seq.whole:
             self._add_whole(seq, block, real_rows, selection)  # edges built once per layer
             return
@@ -142,15 +151,6 @@ class RowGraphBuilder:
         self._facts(seq, block, weights, nodes, column_sums=selected is None)
         self._causality(seq, block, weights, allowed, real_rows)
         self._edges(seq, block, weights, nodes, real_rows, selected)
-
-    def _kernel_selection(self, block: RowBlock) -> tuple[str, int] | None:
-        """``(head_reduction, top_k)`` when the kernel selects this block's edges, else None."""
-        spec = self.spec
-        if not block.fused or spec.threshold is not None or spec.top_p is not None:
-            return None
-        if spec.head_reduction is None or spec.top_k is None:
-            return None
-        return spec.head_reduction, spec.top_k
 
     def _add_whole(
         self, seq: _Sequence, block: RowBlock, real_rows: Tensor, selection: tuple[str, int]

@@ -205,10 +205,8 @@ def _run(
     padding = _padding_mask(inputs)
     bar = tqdm(total=depth, desc="tgnn sparse capture", unit="layer", file=sys.stderr,
                disable=not progress)
-    selection = None  # the kernel selects the edges itself: no padding, head-reduced top_k
-    if fused and bool(padding.all()) and spec.threshold is None and spec.top_p is None \
-            and spec.head_reduction is not None and spec.top_k is not None:
-        selection = (str(spec.head_reduction), spec.top_k)
+    # the kernel selects the edges in its own pass where no sequence is padded
+    selection = spec.kernel_selection() if fused and bool(padding.all()) else None
     session = _Session(spec, padding, inputs.get("input_ids"), layers, budget, positions,
                        bar if progress else None, fused=fused, selection=selection)
     token = _SESSION.set(session)
